@@ -1,0 +1,1 @@
+"""Frontline Coach: the platform-neutral conversation core."""

@@ -1,0 +1,83 @@
+"""Platform-neutral messages in and replies out: the only shapes adapters exchange with the core."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incoming:
+    """One thing a person said or picked, as every adapter hands it to the core.
+
+    Args:
+        platform: "slack", "teams", "console", ...; part of the dialog key, never interpreted.
+        workspace: Slack team id, Teams tenant id, or any stable id of the organisation.
+        conversation: the channel, chat or thread the message came from.
+        user: the sender's platform id.
+        text: what was typed (already stripped of the bot's own mention by the adapter).
+        choice: the ``Choice.value`` of a button the person pressed, if that is what happened.
+        roles: platform-neutral roles the adapter knows about (for example "manager").
+    """
+
+    platform: str
+    workspace: str
+    conversation: str
+    user: str
+    text: str = ""
+    choice: str | None = None
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def dialog_key(self) -> str:
+        """Opaque key of this person's dialog in this conversation: two agents never share one."""
+        return "\x1f".join((self.platform, self.workspace, self.conversation, self.user))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Choice:
+    """A quick-reply button. ``value`` is opaque to adapters: they hand it back as ``Incoming.choice``."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Section:
+    """A titled block of lines; ``numbered`` lines are steps to read in order."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    numbered: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """One message from the coach.
+
+    Args:
+        kind: what the reply is for: "answer", "question", "info" or "error". Adapters may style by it.
+        title: a short headline (the two types on an answer, the question on a question).
+        text: a sentence or two under the title; may be empty.
+        sections: titled parts, in reading order.
+        choices: buttons to offer; pressing one sends its value back.
+        private: show it only to the person who asked, where the platform can.
+    """
+
+    kind: str
+    title: str
+    text: str = ""
+    sections: tuple[Section, ...] = ()
+    choices: tuple[Choice, ...] = ()
+    private: bool = False
+
+    def as_text(self) -> str:
+        """Plain-text rendering, for consoles, logs of structure in tests and card fallbacks."""
+        parts: list[str] = [self.title] if self.title else []
+        if self.text:
+            parts.append(self.text)
+        for section in self.sections:
+            parts.append(f"{section.title}:" if section.title else "")
+            for number, line in enumerate(section.lines, start=1):
+                parts.append(f"  {number}. {line}" if section.numbered else f"  - {line}")
+        if self.choices:
+            parts.append("Options: " + " | ".join(choice.label for choice in self.choices))
+        return "\n".join(part for part in parts if part is not None)
