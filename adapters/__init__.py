@@ -1,0 +1,1 @@
+"""Platform adapters: each translates one platform's requests into ``Incoming`` and ``Reply`` back."""
