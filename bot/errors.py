@@ -1,0 +1,18 @@
+"""The one exception root of the project and its kinds."""
+from __future__ import annotations
+
+
+class CoachError(Exception):
+    """Root of every error the project raises on purpose."""
+
+
+class ConfigError(CoachError):
+    """The environment asks for something inconsistent (a token without its secret, say). Stops start-up."""
+
+
+class KnowledgeError(CoachError):
+    """A knowledge file is wrong. ``problems`` holds one "file:line: what is wrong" line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
