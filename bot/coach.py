@@ -1,0 +1,241 @@
+"""The Coach: one call per turn, ``handle(Incoming) -> list[Reply]``, the same for every platform.
+
+Each turn loads the person's dialog from the store, changes it, and saves it back, so any copy
+of the bot can take the next turn. The agent's text is read into numbers and dropped; it is
+never saved and never logged.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bot.classify import Classifier, Decision, Evidence, PhraseMatcher
+from bot.commands import Command, parse_command
+from bot.dialog import Dialog, next_question
+from bot.knowledge import Knowledge, Option, Question, Tip, load_knowledge
+from bot.messages import Incoming, Reply
+from bot.replies import Replies
+from bot.store import Store
+from bot.text import MAX_CHARS
+
+_LOGGER = logging.getLogger(__name__)
+
+DIALOG_TTL = 30 * 60
+# A message sent while a question is pending is taken as a new situation, not as more detail,
+# when it is this long and reads clearly on both types by itself.
+NEW_SITUATION_WORDS = 8
+NEW_SITUATION_EVIDENCE = 1.5
+
+
+class Coach:
+    """The platform-neutral conversation core."""
+
+    def __init__(self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL) -> None:
+        self.knowledge = knowledge
+        self.store = store
+        self.clock = clock
+        self.dialog_ttl = dialog_ttl
+        self.classifier = Classifier(knowledge)
+        self.replies = Replies(knowledge)
+        self._option_matchers = {
+            q.id: PhraseMatcher(self.classifier.reader, {o.id: (o.label, o.id.replace("-", " "), *o.synonyms) for o in q.options})
+            for q in knowledge.questions.values()
+        }
+
+    # ------------------------------------------------------------------ the one entry point
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        now = self.clock()
+        dialog = await self._load(incoming.dialog_key, now)
+        if incoming.choice is not None:
+            return await self._on_choice(incoming, dialog, now)
+        text = incoming.text.strip()
+        command = parse_command(text)
+        if command is not None:
+            return await self._on_command(command, incoming, dialog, now)
+        if not any(t.word.isalnum() for t in self.classifier.reader.tokens(text)):
+            return [self.replies.prompt()]
+        notes = [self.replies.truncated_note(MAX_CHARS)] if len(text) > MAX_CHARS else []
+        if dialog is not None and dialog.pending and not dialog.done:
+            question = self.knowledge.questions.get(dialog.pending)
+            option = self.match_option(question, text) if question else None
+            if question and option:
+                return notes + await self._answer(incoming, dialog, question, option, now)
+            evidence = self.classifier.read(text)
+            if not self._reads_as_new_situation(text, evidence):
+                dialog.evidence = dialog.evidence.plus(evidence)
+                return notes + await self._advance(incoming, dialog, now)
+        dialog = Dialog.start(now)
+        dialog.evidence = self.classifier.read(text)
+        _LOGGER.info("dialog %s started on %s", dialog.id, incoming.platform)
+        return notes + await self._advance(incoming, dialog, now)
+
+    # ------------------------------------------------------------------ sync helpers for adapters
+
+    def help(self) -> Reply:
+        return self.replies.help()
+
+    def welcome(self) -> Reply:
+        return self.replies.welcome()
+
+    def checklist(self, department: str | None = None) -> Reply:
+        return self.replies.checklist(department or "")
+
+    def tip(self) -> Reply:
+        return self.replies.tip(self.tip_of_week())
+
+    def tip_of_week(self) -> Tip:
+        """The same library tip for everyone during one ISO week, a different one the next week."""
+        year, week, _ = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isocalendar()
+        tips = self.knowledge.tips
+        return tips[(year * 53 + week) % len(tips)]
+
+    def classify(self, text: str) -> dict:
+        """How the coach reads ``text`` on its own: the types, confidence, cues and the questions it would ask."""
+        evidence = self.classifier.read(text)
+        decision = self.classifier.decide(evidence)
+        missing: list[str] = []
+        while (question := next_question(self.knowledge, decision, missing)) is not None:
+            missing.append(question.id)
+            # Assume the answer settles that dimension, to list what would be asked after it.
+            settle = {t: 10.0 for t in (decision.interaction, decision.customer) if question.asks == ("interaction" if t in self.knowledge.interactions else "customer")}
+            evidence = evidence.plus(Evidence(cue=settle))
+            decision = self.classifier.decide(evidence)
+        first = self.classifier.decide(self.classifier.read(text))
+        return {
+            "interaction": first.interaction,
+            "customer": first.customer,
+            "secondary_customer": first.secondary,
+            "confidence": first.confidence,
+            "cues": list(self.classifier.read(text).cues),
+            "missing": missing,
+        }
+
+    def match_option(self, question: Question, text: str) -> Option | None:
+        """The option a typed answer means: its number, its words, or the type its words point to."""
+        plain = text.strip().lower().rstrip(".!")
+        if plain.isdigit() and 1 <= int(plain) <= len(question.options):
+            return question.options[int(plain) - 1]
+        tokens = self.classifier.reader.tokens(text)
+        found = self._option_matchers[question.id].find(tokens)
+        if found:
+            return question.option(found[0][0])
+        cue = self.classifier.read(text).cue
+        relevant = {t: w for t, w in cue.items() if any(t in o.signals for o in question.options) and w > 0}
+        if relevant:
+            best_type = max(relevant, key=relevant.get)
+            return max(question.options, key=lambda o: o.signals.get(best_type, 0.0))
+        labels = {o.label.lower(): o for o in question.options}
+        match = process.extractOne(plain, list(labels), scorer=fuzz.token_set_ratio, score_cutoff=80)
+        return labels[match[0]] if match else None
+
+    # ------------------------------------------------------------------ turns
+
+    async def _advance(self, incoming: Incoming, dialog: Dialog, now: float, *, skip: bool = False) -> list[Reply]:
+        decision = self.classifier.decide(dialog.evidence)
+        question = None if skip else next_question(self.knowledge, decision, dialog.asked)
+        if question is not None:
+            dialog.pending = question.id
+            dialog.asked.append(question.id)
+            await self._save(incoming, dialog, now)
+            return [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked))]
+        dialog.pending = None
+        dialog.done = True
+        await self._save(incoming, dialog, now)
+        await self._count(decision, now)
+        _LOGGER.info("dialog %s answered: %s/%s after %d question(s)", dialog.id, decision.interaction, decision.customer, len(dialog.asked))
+        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id)]
+
+    async def _answer(self, incoming: Incoming, dialog: Dialog, question: Question, option: Option, now: float) -> list[Reply]:
+        dialog.answers[question.id] = option.id
+        dialog.evidence = dialog.evidence.plus(Evidence(cue=option.signals))
+        dialog.pending = None
+        return await self._advance(incoming, dialog, now)
+
+    async def _on_choice(self, incoming: Incoming, dialog: Dialog | None, now: float) -> list[Reply]:
+        parts = (incoming.choice or "").split("|")
+        if parts[0] == "c" and len(parts) >= 2:
+            return await self._on_command(Command(parts[1], " ".join(parts[2:])), incoming, dialog, now)
+        if parts[0] != "d" or len(parts) < 3 or dialog is None or dialog.id != parts[1]:
+            return [self.replies.stale()]
+        action = parts[2:]
+        if action == ["more"]:
+            return [self._expanded(dialog)]
+        if action == ["skip"]:
+            return [self.replies.answered_already()] if dialog.done else await self._advance(incoming, dialog, now, skip=True)
+        question = self.knowledge.questions.get(action[0])
+        option = question.option(action[1]) if question and len(action) == 2 else None
+        if option is None:
+            return [self.replies.stale()]
+        if dialog.pending != question.id:
+            return [self.replies.answered_already()]
+        return await self._answer(incoming, dialog, question, option, now)
+
+    async def _on_command(self, command: Command, incoming: Incoming, dialog: Dialog | None, now: float) -> list[Reply]:
+        if command.name == "help":
+            return [self.replies.help()]
+        if command.name == "checklist":
+            return [self.replies.checklist(command.argument)]
+        if command.name == "tip":
+            return [self.tip()]
+        if command.name == "start-over":
+            await self.store.delete_dialog(incoming.dialog_key)
+            return [self.replies.cleared()]
+        if command.name == "skip":
+            if dialog is None:
+                return [self.replies.nothing_yet()]
+            if dialog.done:
+                return [self._expanded(dialog)]
+            return await self._advance(incoming, dialog, now, skip=True)
+        if command.name == "more":
+            return [self._expanded(dialog)] if dialog is not None and dialog.done else [self.replies.nothing_yet()]
+        return [self.replies.unknown_command(command.argument or command.name)]
+
+    # ------------------------------------------------------------------ helpers
+
+    def _expanded(self, dialog: Dialog) -> Reply:
+        decision = self.classifier.decide(dialog.evidence)
+        return self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, expanded=True)
+
+    def _reads_as_new_situation(self, text: str, evidence: Evidence) -> bool:
+        if len(text.split()) < NEW_SITUATION_WORDS:
+            return False
+        decision = self.classifier.decide(evidence)
+        return not decision.unsure("interaction") and sum(abs(w) for w in evidence.cue.values()) >= NEW_SITUATION_EVIDENCE
+
+    async def _load(self, key: str, now: float) -> Dialog | None:
+        saved = await self.store.get_dialog(key)
+        if saved is None:
+            return None
+        try:
+            dialog = Dialog.from_dict(saved)
+        except (KeyError, TypeError, ValueError):
+            _LOGGER.warning("unreadable dialog state dropped")
+            await self.store.delete_dialog(key)
+            return None
+        if now - dialog.touched > self.dialog_ttl:
+            await self.store.delete_dialog(key)
+            return None
+        return dialog
+
+    async def _save(self, incoming: Incoming, dialog: Dialog, now: float) -> None:
+        dialog.touched = now
+        await self.store.put_dialog(incoming.dialog_key, dialog.to_dict(), now)
+
+    async def _count(self, decision: Decision, now: float) -> None:
+        year, week, _ = dt.datetime.fromtimestamp(now, dt.timezone.utc).isocalendar()
+        await self.store.count_identified(f"{year}-W{week:02d}", decision.interaction, decision.customer)
+
+    async def expire(self) -> int:
+        """Delete abandoned dialogs; run now and then by whoever hosts the coach."""
+        return await self.store.purge_dialogs(self.clock() - self.dialog_ttl)
+
+
+def build_coach(*, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL) -> Coach:
+    """Load and check knowledge, train the reader, and return a ready Coach."""
+    return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl)

@@ -1,0 +1,589 @@
+"""Loads knowledge/*.yaml, lays an organisation's folder over it, and checks every reference.
+
+Content lives in YAML so that managers can tune it without a release; the price is that a typo
+must be caught at start-up with the file and line, not discovered mid-call. Every problem found
+is collected, so one run of ``check-knowledge`` lists them all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.errors import KnowledgeError
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+
+INTERACTIONS = ("stabilizing", "critical", "planned", "surprise")
+CUSTOMERS = ("new", "impulsive", "educated", "angry", "loyal")
+KEY_POINTS = ("education", "competence", "consistency", "opportunity", "appropriateness", "empathy")
+DIMENSION_TYPES = {"interaction": INTERACTIONS, "customer": CUSTOMERS}
+TYPE_IDS = frozenset(INTERACTIONS + CUSTOMERS)
+SCRIPT_KINDS = ("de-escalation", "follow-up")
+TIP_THEMES = ("train", "checklists", "channels", "humanize", "adjust", "why")
+MAX_BUTTON_LABEL = 40
+
+# file name -> top-level list keys merged by id (None: merged by another key, handled below)
+_LIST_FILES: dict[str, tuple[str, ...]] = {
+    "types.yaml": ("key_points", "interactions", "customers"),
+    "scripts.yaml": ("steps", "scripts"),
+    "questions.yaml": ("questions",),
+    "cues.yaml": ("cues",),
+    "checklists.yaml": ("departments",),
+    "tips.yaml": ("tips",),
+}
+_LANGUAGE_FILE = "language.yaml"
+_EXAMPLES_DIR = "examples"
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class KeyPoint:
+    id: str
+    name: str
+    line: str
+
+
+@dataclass(frozen=True)
+class InteractionType:
+    id: str
+    name: str
+    summary: str
+    key_points: tuple[str, ...]
+    script_kind: str
+    follow_up: str
+
+
+@dataclass(frozen=True)
+class CustomerType:
+    id: str
+    name: str
+    summary: str
+    needs: tuple[str, ...]
+    as_secondary: str
+
+
+@dataclass(frozen=True)
+class Step:
+    do: str
+    say: str | None = None
+
+
+@dataclass(frozen=True)
+class Script:
+    interaction: str
+    customer: str
+    steps: tuple[Step, ...]
+    follow_up: str | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    label: str
+    synonyms: tuple[str, ...]
+    signals: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    asks: str
+    text: str
+    when: tuple[str, ...]
+    options: tuple[Option, ...]
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Cue:
+    id: str
+    phrases: tuple[str, ...]
+    signals: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Language:
+    abbreviations: dict[str, str]
+    emoji: dict[str, str]
+    negators: frozenset[str]
+    negation_breakers: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    interaction: str
+    customer: str | None
+    secondary: str | None
+
+
+@dataclass(frozen=True)
+class Department:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tip:
+    id: str
+    theme: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the coach knows, checked and cross-referenced."""
+
+    key_points: dict[str, KeyPoint]
+    interactions: dict[str, InteractionType]  # in precedence order
+    customers: dict[str, CustomerType]  # in precedence order
+    scripts: dict[tuple[str, str], Script]
+    questions: dict[str, Question]
+    cues: tuple[Cue, ...]
+    language: Language
+    examples: tuple[Example, ...]
+    departments: dict[str, Department]
+    tips: tuple[Tip, ...]
+    sources: tuple[str, ...] = field(default=())
+
+
+# ----------------------------------------------------------------------------- YAML with lines
+
+
+class _Node(dict):
+    """A mapping that remembers where it was written."""
+
+    source: str = "?"
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Node:
+    loader.flatten_mapping(node)
+    mapping = _Node()
+    mapping.source = loader.name  # type: ignore[attr-defined]
+    mapping.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.MarkedYAMLError(
+                problem=f"key {key!r} appears twice in the same mapping", problem_mark=key_node.start_mark
+            )
+        mapping[key] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path, problems: list[str]) -> _Node | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        problems.append(f"{path}: cannot be read: {error}")
+        return None
+    loader = _Loader(text)
+    loader.name = str(path)
+    try:
+        data = loader.get_single_data()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 0
+        problems.append(f"{path}:{line}: not valid YAML: {error.problem or error.context}")
+        return None
+    except yaml.YAMLError as error:
+        problems.append(f"{path}: not valid YAML: {error}")
+        return None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = _Node()
+        data.source, data.line = str(path), 1
+    if not isinstance(data, _Node):
+        problems.append(f"{path}:1: the file must be a mapping of sections, not a {type(data).__name__}")
+        return None
+    return data
+
+
+# ----------------------------------------------------------------------------- merging
+
+
+def _item_key(section: str, item: _Node) -> Any:
+    if section == "scripts":
+        return (item.get("interaction"), item.get("customer"))
+    return item.get("id")
+
+
+def _merge_lists(layers: list[_Node], section: str, problems: list[str]) -> list[_Node]:
+    """Items of later layers replace earlier ones with the same key; duplicates within a layer are errors."""
+    merged: dict[Any, _Node] = {}
+    for layer in layers:
+        items = layer.get(section)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(f"{layer.source}:{layer.line}: '{section}' must be a list")
+            continue
+        seen_here: dict[Any, _Node] = {}
+        for item in items:
+            if not isinstance(item, _Node):
+                problems.append(f"{layer.source}:{layer.line}: every item of '{section}' must be a mapping, got {item!r}")
+                continue
+            key = _item_key(section, item)
+            if key is None or key == (None, None):
+                problems.append(f"{item.source}:{item.line}: item of '{section}' has no id")
+                continue
+            if key in seen_here:
+                first = seen_here[key]
+                problems.append(f"{item.source}:{item.line}: duplicate id {_show(key)} in '{section}' (first at line {first.line})")
+                continue
+            seen_here[key] = item
+            merged.pop(key, None)  # a replaced item moves to where the overlay puts it
+            merged[key] = item
+    return list(merged.values())
+
+
+def _show(key: Any) -> str:
+    return " x ".join(map(str, key)) if isinstance(key, tuple) else repr(key)
+
+
+def _layers(directories: list[Path], name: str, problems: list[str]) -> list[_Node]:
+    layers = []
+    for directory in directories:
+        path = directory / name
+        if path.is_file():
+            data = _read_yaml(path, problems)
+            if data is not None:
+                layers.append(data)
+    return layers
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+class _Checker:
+    """Reads typed fields out of nodes, recording a problem (file:line) for each mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def fail(self, node: _Node, message: str) -> None:
+        self.problems.append(f"{node.source}:{node.line}: {message}")
+
+    def text(self, node: _Node, key: str, *, required: bool = True, limit: int | None = None) -> str:
+        value = node.get(key)
+        if value is None:
+            if required:
+                self.fail(node, f"missing key '{key}'")
+            return ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(node, f"'{key}' must be non-empty text")
+            return ""
+        if limit is not None and len(value) > limit:
+            self.fail(node, f"'{key}' is {len(value)} characters; at most {limit}")
+        return value.strip()
+
+    def texts(self, node: _Node, key: str, *, required: bool = True, minimum: int = 1) -> tuple[str, ...]:
+        value = node.get(key)
+        if value is None:
+            if required:
+                self.fail(node, f"missing key '{key}'")
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+            self.fail(node, f"'{key}' must be a list of text")
+            return ()
+        items = tuple(str(v).strip() for v in value if str(v).strip())
+        if len(items) < minimum:
+            self.fail(node, f"'{key}' needs at least {minimum} item(s)")
+        return items
+
+    def one_of(self, node: _Node, key: str, allowed: tuple[str, ...], what: str) -> str:
+        value = self.text(node, key)
+        if value and value not in allowed:
+            self.fail(node, f"unknown {what} '{value}' in '{key}' (known: {', '.join(allowed)})")
+            return ""
+        return value
+
+    def ids(self, node: _Node, key: str, allowed: tuple[str, ...] | frozenset[str], what: str, *, required: bool = True) -> tuple[str, ...]:
+        values = self.texts(node, key, required=required)
+        for value in values:
+            if value not in allowed:
+                self.fail(node, f"unknown {what} '{value}' in '{key}'")
+        return tuple(v for v in values if v in allowed)
+
+    def signals(self, node: _Node, key: str = "signals") -> dict[str, float]:
+        value = node.get(key)
+        if not isinstance(value, dict) or not value:
+            self.fail(node, f"'{key}' must map type ids to weights")
+            return {}
+        signals: dict[str, float] = {}
+        for type_id, weight in value.items():
+            if type_id not in TYPE_IDS:
+                self.fail(node, f"unknown type '{type_id}' in '{key}' (known: {', '.join(sorted(TYPE_IDS))})")
+            elif isinstance(weight, bool) or not isinstance(weight, (int, float)) or not -10 <= weight <= 10:
+                self.fail(node, f"weight of '{type_id}' in '{key}' must be a number between -10 and 10")
+            else:
+                signals[type_id] = float(weight)
+        return signals
+
+
+def _check_fixed_set(check: _Checker, items: list[_Node], expected: tuple[str, ...], section: str, where: str) -> None:
+    found = [item.get("id") for item in items]
+    for item in items:
+        if item.get("id") not in expected:
+            check.fail(item, f"unknown {section[:-1].replace('_', ' ')} '{item.get('id')}' (known: {', '.join(expected)})")
+    missing = [type_id for type_id in expected if type_id not in found]
+    if missing:
+        check.problems.append(f"{where}: '{section}' is missing {', '.join(missing)}")
+
+
+def _build_types(check: _Checker, layers: list[_Node], where: str):
+    points_raw = _merge_lists(layers, "key_points", check.problems)
+    _check_fixed_set(check, points_raw, KEY_POINTS, "key_points", where)
+    key_points = {
+        n["id"]: KeyPoint(id=n["id"], name=check.text(n, "name"), line=check.text(n, "line"))
+        for n in points_raw if n.get("id") in KEY_POINTS
+    }
+    inter_raw = _merge_lists(layers, "interactions", check.problems)
+    _check_fixed_set(check, inter_raw, INTERACTIONS, "interactions", where)
+    interactions = {
+        n["id"]: InteractionType(
+            id=n["id"],
+            name=check.text(n, "name"),
+            summary=check.text(n, "summary"),
+            key_points=check.ids(n, "key_points", KEY_POINTS, "key point"),
+            script_kind=check.one_of(n, "script_kind", SCRIPT_KINDS, "script kind"),
+            follow_up=check.text(n, "follow_up"),
+        )
+        for n in inter_raw if n.get("id") in INTERACTIONS
+    }
+    cust_raw = _merge_lists(layers, "customers", check.problems)
+    _check_fixed_set(check, cust_raw, CUSTOMERS, "customers", where)
+    customers = {
+        n["id"]: CustomerType(
+            id=n["id"],
+            name=check.text(n, "name"),
+            summary=check.text(n, "summary"),
+            needs=check.texts(n, "needs"),
+            as_secondary=check.text(n, "as_secondary"),
+        )
+        for n in cust_raw if n.get("id") in CUSTOMERS
+    }
+    return key_points, interactions, customers
+
+
+def _build_step(check: _Checker, node: _Node) -> Step:
+    return Step(do=check.text(node, "do", limit=200), say=check.text(node, "say", required=False, limit=300) or None)
+
+
+def _build_scripts(check: _Checker, layers: list[_Node], where: str) -> dict[tuple[str, str], Script]:
+    shared = {n["id"]: _build_step(check, n) for n in _merge_lists(layers, "steps", check.problems)}
+    scripts: dict[tuple[str, str], Script] = {}
+    for node in _merge_lists(layers, "scripts", check.problems):
+        interaction = check.one_of(node, "interaction", INTERACTIONS, "interaction type")
+        customer = check.one_of(node, "customer", CUSTOMERS, "customer type")
+        raw_steps = node.get("steps")
+        steps: list[Step] = []
+        if not isinstance(raw_steps, list) or not raw_steps:
+            check.fail(node, "'steps' must be a non-empty list of step ids or steps")
+            raw_steps = []
+        for raw in raw_steps:
+            if isinstance(raw, str):
+                if raw in shared:
+                    steps.append(shared[raw])
+                else:
+                    check.fail(node, f"unknown step '{raw}' (not in 'steps')")
+            elif isinstance(raw, _Node):
+                steps.append(_build_step(check, raw))
+            else:
+                check.fail(node, f"a step must be a step id or a mapping with 'do', got {raw!r}")
+        if interaction and customer:
+            scripts[(interaction, customer)] = Script(
+                interaction=interaction,
+                customer=customer,
+                steps=tuple(steps),
+                follow_up=check.text(node, "follow_up", required=False) or None,
+            )
+    missing = [f"{i} x {c}" for i in INTERACTIONS for c in CUSTOMERS if (i, c) not in scripts]
+    if missing:
+        check.problems.append(f"{where}: no script for {', '.join(missing)}")
+    return scripts
+
+
+def _build_questions(check: _Checker, layers: list[_Node]) -> dict[str, Question]:
+    questions: dict[str, Question] = {}
+    for node in _merge_lists(layers, "questions", check.problems):
+        asks = check.one_of(node, "asks", tuple(DIMENSION_TYPES), "dimension")
+        allowed = DIMENSION_TYPES.get(asks, ())
+        when = check.ids(node, "when", allowed, f"{asks or 'type'} type", required=False) if asks else ()
+        options = []
+        raw_options = node.get("options")
+        if not isinstance(raw_options, list) or len(raw_options) < 2:
+            check.fail(node, "'options' must list at least two options")
+            raw_options = []
+        seen: set[str] = set()
+        for raw in raw_options:
+            if not isinstance(raw, _Node):
+                check.fail(node, f"an option must be a mapping, got {raw!r}")
+                continue
+            option_id = check.text(raw, "id")
+            if option_id in seen:
+                check.fail(raw, f"duplicate option id '{option_id}'")
+            seen.add(option_id)
+            options.append(Option(
+                id=option_id,
+                label=check.text(raw, "label", limit=MAX_BUTTON_LABEL),
+                synonyms=check.texts(raw, "synonyms", required=False, minimum=0),
+                signals=check.signals(raw),
+            ))
+        questions[node["id"]] = Question(
+            id=node["id"], asks=asks, text=check.text(node, "text", limit=150), when=when, options=tuple(options)
+        )
+    for dimension in DIMENSION_TYPES:
+        if not any(q.asks == dimension and not q.when for q in questions.values()):
+            check.problems.append(f"questions.yaml: no general question (without 'when') asks for the {dimension}")
+    return questions
+
+
+def _build_language(check: _Checker, layers: list[_Node], where: str) -> Language:
+    abbreviations: dict[str, str] = {}
+    emoji: dict[str, str] = {}
+    negators: set[str] = set()
+    breakers: set[str] = set()
+    for layer in layers:
+        for key, target in (("abbreviations", abbreviations), ("emoji", emoji)):
+            value = layer.get(key, {})
+            if not isinstance(value, dict):
+                check.fail(layer, f"'{key}' must map text to its replacement")
+                continue
+            for short, full in value.items():
+                if not isinstance(full, str) or not str(short).strip():
+                    check.fail(layer, f"'{key}': the replacement of {short!r} must be text")
+                else:
+                    target[str(short).lower() if key == "abbreviations" else str(short)] = full.lower()
+        negators.update(w.lower() for w in check.texts(layer, "negators", required=False, minimum=0))
+        breakers.update(w.lower() for w in check.texts(layer, "negation_breakers", required=False, minimum=0))
+    if not layers:
+        check.problems.append(f"{where}/{_LANGUAGE_FILE}: missing file")
+    return Language(abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers))
+
+
+def _build_examples(check: _Checker, directories: list[Path]) -> tuple[Example, ...]:
+    examples: list[Example] = []
+    for directory in directories:
+        folder = directory / _EXAMPLES_DIR
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
+            data = _read_yaml(path, check.problems)
+            if data is None:
+                continue
+            unknown = set(data) - {"examples"}
+            if unknown:
+                check.fail(data, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected 'examples')")
+            items = data.get("examples", [])
+            if not isinstance(items, list):
+                check.fail(data, "'examples' must be a list")
+                continue
+            for node in items:
+                if not isinstance(node, _Node):
+                    check.fail(data, f"every example must be a mapping, got {node!r}")
+                    continue
+                interaction = check.one_of(node, "interaction", INTERACTIONS, "interaction type")
+                customer = check.one_of(node, "customer", CUSTOMERS, "customer type") if "customer" in node else None
+                secondary = check.one_of(node, "secondary", CUSTOMERS, "customer type") if "secondary" in node else None
+                text = check.text(node, "text", limit=1000)
+                if text and interaction:
+                    examples.append(Example(text=text, interaction=interaction, customer=customer or None, secondary=secondary or None))
+    return tuple(examples)
+
+
+def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path | None = None) -> Knowledge:
+    """Load and check knowledge from ``directory`` (the shipped folder by default) with ``overlay`` laid over it.
+
+    Raises:
+        KnowledgeError: listing every problem as "file:line: what is wrong".
+    """
+    base = Path(directory) if directory else SHIPPED_DIR
+    directories = [base] + ([Path(overlay)] if overlay else [])
+    problems: list[str] = []
+    for folder in directories:
+        if not folder.is_dir():
+            problems.append(f"{folder}: knowledge folder not found")
+    if problems:
+        raise KnowledgeError(problems)
+    check = _Checker(problems)
+    where = str(base)
+
+    layers_by_file = {name: _layers(directories, name, problems) for name in (*_LIST_FILES, _LANGUAGE_FILE)}
+    for name, sections in _LIST_FILES.items():
+        if not layers_by_file[name]:
+            problems.append(f"{base / name}: missing file")
+        for layer in layers_by_file[name]:
+            unknown = set(layer) - set(sections)
+            if unknown:
+                check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sections)})")
+    language_sections = {"abbreviations", "emoji", "negators", "negation_breakers"}
+    for layer in layers_by_file[_LANGUAGE_FILE]:
+        unknown = set(layer) - language_sections
+        if unknown:
+            check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sorted(language_sections))})")
+
+    key_points, interactions, customers = _build_types(check, layers_by_file["types.yaml"], f"{where}/types.yaml")
+    scripts = _build_scripts(check, layers_by_file["scripts.yaml"], f"{where}/scripts.yaml")
+    questions = _build_questions(check, layers_by_file["questions.yaml"])
+    cues = tuple(
+        Cue(id=n["id"], phrases=tuple(p.lower() for p in check.texts(n, "phrases")), signals=check.signals(n))
+        for n in _merge_lists(layers_by_file["cues.yaml"], "cues", problems)
+    )
+    language = _build_language(check, layers_by_file[_LANGUAGE_FILE], where)
+    examples = _build_examples(check, directories)
+    departments = {
+        n["id"]: Department(
+            id=n["id"], name=check.text(n, "name"), aliases=tuple(a.lower() for a in check.texts(n, "aliases", required=False, minimum=0)),
+            items=check.texts(n, "items"),
+        )
+        for n in _merge_lists(layers_by_file["checklists.yaml"], "departments", problems)
+    }
+    tips = tuple(
+        Tip(id=n["id"], theme=check.one_of(n, "theme", TIP_THEMES, "tip theme"), text=check.text(n, "text", limit=600))
+        for n in _merge_lists(layers_by_file["tips.yaml"], "tips", problems)
+    )
+    if layers_by_file["tips.yaml"] and not tips:
+        problems.append(f"{where}/tips.yaml: no tips")
+    if problems:
+        raise KnowledgeError(problems)
+    return Knowledge(
+        key_points=key_points,
+        interactions={i: interactions[i] for i in _precedence(layers_by_file["types.yaml"], "interactions", INTERACTIONS)},
+        customers={c: customers[c] for c in _precedence(layers_by_file["types.yaml"], "customers", CUSTOMERS)},
+        scripts=scripts,
+        questions=questions,
+        cues=cues,
+        language=language,
+        examples=examples,
+        departments=departments,
+        tips=tips,
+        sources=tuple(str(d) for d in directories),
+    )
+
+
+def _precedence(layers: list[_Node], section: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """The order of types as the first layer that lists them all writes it (the shipped file by default)."""
+    for layer in reversed(layers):
+        ids = [n.get("id") for n in layer.get(section, []) if isinstance(n, _Node)]
+        if sorted(ids) == sorted(known):
+            return tuple(ids)
+    return known

@@ -1,0 +1,216 @@
+"""Builds the coach's replies from knowledge: the answer card, questions, help, checklists, tips.
+
+Replies are short on purpose: the agent reads them while the customer is talking. The full
+script and the reasoning sit behind a "more" choice.
+"""
+from __future__ import annotations
+
+from rapidfuzz import fuzz, process
+
+from bot.classify import Decision, Evidence
+from bot.knowledge import Department, Knowledge, Question, Tip
+from bot.messages import Choice, Reply, Section
+
+SHORT_STEPS = 4
+PERCENT = "{:.0%}"
+
+USAGE_LINES = (
+    "Describe what is going on in your own words, e.g. “cx furious, blender smoked on day 2”.",
+    "I may ask up to three quick questions; pick a button or type an answer, or say “skip” for my best guess.",
+    "“more” shows the full script, “start over” clears the situation; a new description starts a new one.",
+    "“checklist [department]” shows a department's checklist; “tip” shows this week's tip.",
+)
+
+
+def choice_value(dialog_id: str, *parts: str) -> str:
+    """A button value bound to one dialog, so a button from an older dialog is recognised as stale."""
+    return "|".join(("d", dialog_id, *parts))
+
+
+def command_value(*parts: str) -> str:
+    """A button value that runs a command, valid at any time."""
+    return "|".join(("c", *parts))
+
+
+class Replies:
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.k = knowledge
+
+    # ------------------------------------------------------------------ the answer
+
+    def answer(self, decision: Decision, evidence: Evidence, answers: dict[str, str], *, dialog_id: str, expanded: bool = False) -> Reply:
+        interaction = self.k.interactions[decision.interaction]
+        customer = self.k.customers[decision.customer]
+        secondary = self.k.customers[decision.secondary] if decision.secondary else None
+        script = self.k.scripts[(decision.interaction, decision.customer)]
+        title = f"{interaction.name} interaction · {customer.name} customer"
+        if secondary:
+            title += f" (also {secondary.name.lower()})"
+
+        needs = list(customer.needs)
+        if secondary:
+            needs.append(secondary.as_secondary)
+        steps = script.steps if expanded else script.steps[:SHORT_STEPS]
+        sections = [
+            Section(title="Hold on to", lines=tuple(f"{self.k.key_points[p].name}: {self.k.key_points[p].line}" for p in interaction.key_points)),
+            Section(title=f"What this customer needs", lines=tuple(needs)),
+            Section(
+                title=f"Script ({interaction.script_kind})",
+                lines=tuple(f"{s.do} “{s.say}”" if s.say else s.do for s in steps),
+                numbered=True,
+            ),
+            Section(title="After the contact", lines=(script.follow_up or interaction.follow_up,)),
+        ]
+        if expanded:
+            sections.insert(0, Section(title="What this is", lines=(interaction.summary, customer.summary)))
+            sections.append(Section(title="How I read it", lines=self._probabilities(decision)))
+        choices = [] if expanded or len(script.steps) <= SHORT_STEPS else [Choice(label="More", value=choice_value(dialog_id, "more"))]
+        choices.append(Choice(label="Start over", value=command_value("start-over")))
+        return Reply(kind="answer", title=title, text=self._why(decision, evidence, answers), sections=tuple(sections), choices=tuple(choices))
+
+    def _why(self, decision: Decision, evidence: Evidence, answers: dict[str, str]) -> str:
+        confidence = decision.confidence
+        certainty = "Sure" if confidence >= 0.8 else "Fairly sure" if confidence >= 0.6 else "Best guess"
+        reasons = []
+        if evidence.cues:
+            reasons.append("you wrote " + ", ".join(f"“{c}”" for c in evidence.cues[:5]))
+        picked = [self.k.questions[q].option(o) for q, o in answers.items() if q in self.k.questions]
+        if picked:
+            reasons.append("you answered " + ", ".join(f"“{o.label}”" for o in picked if o))
+        if not reasons:
+            reasons.append("the way the situation reads overall")
+        return f"{certainty} ({PERCENT.format(confidence)}): " + "; ".join(reasons) + "."
+
+    def _probabilities(self, decision: Decision) -> tuple[str, ...]:
+        def line(probs: dict[str, float], names: dict) -> str:
+            ranked = sorted(probs, key=probs.get, reverse=True)[:3]
+            return ", ".join(f"{names[t].name} {PERCENT.format(probs[t])}" for t in ranked)
+
+        return (
+            "Interaction: " + line(decision.interaction_probs, self.k.interactions),
+            "Customer: " + line(decision.customer_probs, self.k.customers),
+        )
+
+    # ------------------------------------------------------------------ questions
+
+    def question(self, question: Question, *, dialog_id: str, number: int) -> Reply:
+        choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
+        choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
+        return Reply(
+            kind="question",
+            title=question.text,
+            text=f"Quick question {number} of up to 3. Pick one or type your answer.",
+            choices=tuple(choices),
+        )
+
+    # ------------------------------------------------------------------ everything else
+
+    def help(self) -> Reply:
+        departments = ", ".join(d.id for d in self.k.departments.values())
+        return Reply(
+            kind="info",
+            title="Frontline Coach: how to use me",
+            text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it is, what to hold on to, and what to say.",
+            sections=(Section(title="How", lines=USAGE_LINES), Section(title="Checklists", lines=(departments,))),
+            choices=(Choice(label="This week's tip", value=command_value("tip")), Choice(label="Checklists", value=command_value("checklist"))),
+        )
+
+    def welcome(self) -> Reply:
+        return Reply(
+            kind="info",
+            title="Hi! I'm Frontline Coach.",
+            text="Mid-call or mid-shift, tell me what is going on (“cx furious, blender smoked on day 2”) and I'll give you a short script to read from.",
+            sections=(Section(title="How", lines=USAGE_LINES),),
+        )
+
+    def prompt(self) -> Reply:
+        return Reply(
+            kind="info",
+            title="What's going on with the customer?",
+            text="Describe the situation in a few words, or say “help”.",
+        )
+
+    def stale(self) -> Reply:
+        return Reply(
+            kind="error",
+            title="That button belongs to a situation that has ended.",
+            text="Nothing changed. Describe the situation again, or carry on with the current one.",
+            private=True,
+        )
+
+    def answered_already(self) -> Reply:
+        return Reply(kind="info", title="That question is answered already.", text="Carry on with the latest question, or say “start over”.", private=True)
+
+    def nothing_yet(self) -> Reply:
+        return Reply(kind="info", title="There is no situation yet.", text="Describe what is happening with the customer first.")
+
+    def cleared(self) -> Reply:
+        return Reply(kind="info", title="Cleared.", text="Describe the next situation whenever you are ready.")
+
+    def unknown_command(self, word: str) -> Reply:
+        return Reply(
+            kind="error",
+            title=f"I don't know the command “{word[:40]}”.",
+            text="I understand: help, checklist [department], tip. Anything else, just describe the situation.",
+            private=True,
+        )
+
+    def truncated_note(self, limit: int) -> Reply:
+        return Reply(kind="info", title="That was long: I read the first part only.", text=f"I went by the first {limit:,} characters.", private=True)
+
+    def tip(self, tip: Tip) -> Reply:
+        return Reply(kind="info", title="Tip of the week", text=tip.text)
+
+    def checklist(self, argument: str) -> Reply:
+        if not argument.strip():
+            return self.departments()
+        department = self.find_department(argument)
+        if department is None:
+            return self._unknown_department(argument)
+        return Reply(
+            kind="info",
+            title=f"Checklist: {department.name}",
+            sections=(Section(title="", lines=department.items, numbered=True),),
+            private=True,
+        )
+
+    def departments(self) -> Reply:
+        return Reply(
+            kind="info",
+            title="Which department?",
+            text="Type “checklist” and a department, or pick one.",
+            sections=(Section(title="Departments", lines=tuple(f"{d.id}: {d.name}" for d in self.k.departments.values())),),
+            choices=tuple(Choice(label=d.name[:40], value=command_value("checklist", d.id)) for d in self.k.departments.values()),
+            private=True,
+        )
+
+    def find_department(self, argument: str) -> Department | None:
+        wanted = argument.strip().lower()
+        names = self._department_names()
+        if wanted in names:
+            return self.k.departments[names[wanted]]
+        match = process.extractOne(wanted, list(names), scorer=fuzz.WRatio, score_cutoff=88)
+        return self.k.departments[names[match[0]]] if match else None
+
+    def _department_names(self) -> dict[str, str]:
+        names = {}
+        for d in self.k.departments.values():
+            for name in (d.id, d.name.lower(), *d.aliases):
+                names[name] = d.id
+        return names
+
+    def _unknown_department(self, argument: str) -> Reply:
+        names = self._department_names()
+        close = process.extract(argument.strip().lower(), list(names), scorer=fuzz.WRatio, limit=6)
+        suggested: list[str] = []
+        for name, score, _ in close:
+            if score >= 50 and names[name] not in suggested:
+                suggested.append(names[name])
+        suggested = suggested[:3] or list(self.k.departments)
+        return Reply(
+            kind="error",
+            title=f"I have no checklist for “{argument.strip()[:40]}”.",
+            text="Did you mean one of these?",
+            choices=tuple(Choice(label=self.k.departments[d].name[:40], value=command_value("checklist", d)) for d in suggested),
+            private=True,
+        )

@@ -1,0 +1,95 @@
+"""Turns what an agent types on a call into clean word tokens, each marked negated or not.
+
+The cue matcher and the learned model both read these tokens, so abbreviations, emoji, typos,
+shouting in capitals and negation are handled once, here, the same way for both.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.knowledge import Language
+
+MAX_CHARS = 2000  # a situation is read from its first 2,000 characters; the rest is context no one reads mid-call
+NEGATION_REACH = 3  # a negator covers this many following words, unless a breaker or punctuation comes first
+CAPS_MARK = "shouting in caps"  # stands in for a run of capitalised words, so the lexicon can weigh it
+_CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
+_PUNCTUATION = frozenset(".,;:!?()\"")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str
+    negated: bool
+
+
+class TextReader:
+    """Normalises text against one knowledge set's language file and vocabulary."""
+
+    def __init__(self, *, language: Language, vocabulary: set[str]) -> None:
+        self._abbreviations = {k: v for k, v in language.abbreviations.items() if re.fullmatch(r"[a-z0-9']+", k)}
+        symbolic = sorted((k for k in language.abbreviations if k not in self._abbreviations), key=len, reverse=True)
+        self._symbolic = [(re.compile(r"(?<![a-z0-9])" + re.escape(k) + r"(?![a-z0-9])"), f" {language.abbreviations[k]} ") for k in symbolic]
+        emoji = sorted(language.emoji, key=len, reverse=True)
+        self._emoji = re.compile("|".join(map(re.escape, emoji))) if emoji else None
+        self._emoji_words = language.emoji
+        self._negators = language.negators
+        self._breakers = language.negation_breakers
+        self.vocabulary = frozenset(vocabulary)
+        by_initial: dict[str, list[str]] = {}
+        for word in self.vocabulary:
+            if len(word) >= 4 and word.isalpha():
+                by_initial.setdefault(word[0], []).append(word)
+        self._by_initial = by_initial
+        self.correct = lru_cache(maxsize=50_000)(self._correct)
+
+    def tokens(self, text: str) -> list[Token]:
+        words = self._words(text)
+        tokens: list[Token] = []
+        reach = 0
+        for word in words:
+            if word in _PUNCTUATION or word in self._breakers:
+                reach = 0
+                if word in _PUNCTUATION:
+                    continue
+            negated = reach > 0
+            reach = max(reach - 1, 0)
+            if word in self._negators or word.endswith("n't"):
+                reach = NEGATION_REACH
+            tokens.append(Token(word, negated))
+        return tokens
+
+    def _words(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFC", text[:MAX_CHARS]).translate(_QUOTES)
+        if self._emoji is not None:
+            text = self._emoji.sub(lambda m: f" {self._emoji_words[m.group(0)]} . ", text)
+        text = _CAPS_RUN.sub(lambda m: f"{m.group(0)} , {CAPS_MARK} ,", text)
+        text = text.lower()
+        for pattern, replacement in self._symbolic:
+            text = pattern.sub(replacement, text)
+        words: list[str] = []
+        for raw in _TOKEN.findall(text):
+            expanded = self._abbreviations.get(raw)
+            if expanded is not None:
+                words.extend(_TOKEN.findall(expanded))
+            else:
+                words.append(self.correct(raw))
+        return words
+
+    def _correct(self, word: str) -> str:
+        """The known word a typo most likely meant: one edit for short words, two for long ones, same first letter."""
+        if word in self.vocabulary or len(word) < 5 or not word.isalpha():
+            return word
+        candidates = self._by_initial.get(word[0])
+        if not candidates:
+            return word
+        limit = 1 if len(word) < 8 else 2
+        found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
+        return found[0] if found else word

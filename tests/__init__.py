@@ -1,0 +1,1 @@
+"""Frontline Coach tests."""

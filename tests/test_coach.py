@@ -1,0 +1,235 @@
+"""The conversation core through its one entry point, ``Coach.handle``, on the shipped knowledge."""
+from __future__ import annotations
+
+import json
+
+from bot.coach import Coach
+from bot.messages import Reply
+from bot.store.memory import MemoryStore
+from bot.store.sqlite import SQLiteStore
+from tests.conftest import Clock, say, shipped_knowledge
+
+RICH = "customer is furious and shouting, wants a refund because the delivery came two weeks late"
+VAGUE = "cx on the line, need help"
+
+
+def only(replies: list[Reply]) -> Reply:
+    assert len(replies) == 1, [r.title for r in replies]
+    return replies[0]
+
+
+def option_value(reply: Reply, type_id: str) -> str:
+    """The value of the option whose strongest signal is ``type_id``."""
+    question = next(q for q in shipped_knowledge().questions.values() if q.text == reply.title)
+    option = max(question.options, key=lambda o: o.signals.get(type_id, 0.0))
+    assert option.signals.get(type_id, 0) > 0, f"no option of {question.id} means {type_id}"
+    return next(c.value for c in reply.choices if c.value.endswith(f"|{question.id}|{option.id}"))
+
+
+async def test_rich_description_is_answered_at_once(coach: Coach):
+    reply = only(await coach.handle(say(RICH)))
+    assert reply.kind == "answer"
+    assert reply.title.startswith("Critical interaction · Angry customer")
+    titles = [s.title for s in reply.sections]
+    assert titles[:2] == ["Hold on to", "What this customer needs"] and titles[2].startswith("Script (de-escalation)")
+    script = reply.sections[2]
+    assert script.numbered and 3 <= len(script.lines) <= 4
+    assert "Opportunity" in reply.sections[0].lines[0]
+    assert "furious" in reply.text
+
+
+async def test_vague_opening_asks_then_answers_by_buttons(coach: Coach):
+    first = only(await coach.handle(say(VAGUE)))
+    assert first.kind == "question" and len(first.choices) >= 3
+    asked = 1
+    reply = only(await coach.handle(say(choice=option_value(first, "critical"))))
+    while reply.kind == "question":
+        asked += 1
+        wanted = "critical" if any(option_value_safe(reply, "critical")) else "angry"
+        reply = only(await coach.handle(say(choice=option_value(reply, wanted))))
+    assert asked <= 3
+    assert reply.kind == "answer" and reply.title.startswith("Critical interaction")
+
+
+def option_value_safe(reply: Reply, type_id: str) -> list[str]:
+    try:
+        return [option_value(reply, type_id)]
+    except (AssertionError, StopIteration):
+        return []
+
+
+async def test_free_text_answers_are_accepted(coach: Coach):
+    question = only(await coach.handle(say(VAGUE)))
+    assert question.kind == "question"
+    replies = await coach.handle(say("she is a long time regular, calling about a refund"))
+    reply = only(replies)
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("she's been with us for years, very calm")))
+    assert reply.kind == "answer"
+
+
+async def test_at_most_three_questions(coach: Coach):
+    reply = only(await coach.handle(say(VAGUE)))
+    asked = 0
+    while reply.kind == "question":
+        asked += 1
+        reply = only(await coach.handle(say("hmm")))  # unhelpful answers: the coach must still stop
+        assert asked <= 3
+    assert reply.kind == "answer"
+
+
+async def test_skip_gives_best_guess(coach: Coach):
+    assert only(await coach.handle(say(VAGUE))).kind == "question"
+    reply = only(await coach.handle(say("just tell me")))
+    assert reply.kind == "answer" and "Best guess" in reply.text or "sure" in reply.text.lower()
+
+
+async def test_skip_button_and_more(coach: Coach):
+    question = only(await coach.handle(say(VAGUE)))
+    skip = next(c.value for c in question.choices if c.value.endswith("|skip"))
+    answer = only(await coach.handle(say(choice=skip)))
+    assert answer.kind == "answer"
+    more = only(await coach.handle(say("more")))
+    assert more.kind == "answer" and more.sections[0].title == "What this is"
+    assert any(s.title == "How I read it" for s in more.sections)
+
+
+async def test_start_over_and_help_keep_working_mid_dialog(coach: Coach):
+    question = only(await coach.handle(say(VAGUE)))
+    help_reply = only(await coach.handle(say("help")))
+    assert help_reply.kind == "info" and "checklist" in help_reply.as_text()
+    # the dialog is intact: the pending question's button still works
+    answered = only(await coach.handle(say(choice=question.choices[0].value)))
+    assert answered.kind in ("question", "answer")
+    assert only(await coach.handle(say("start over"))).title == "Cleared."
+    assert await coach.store.get_dialog(say().dialog_key) is None
+    stale = only(await coach.handle(say(choice=question.choices[0].value)))
+    assert stale.kind == "error" and "ended" in stale.title
+
+
+async def test_a_new_situation_replaces_an_answered_one(coach: Coach):
+    only(await coach.handle(say(RICH)))
+    first_id = (await coach.store.get_dialog(say().dialog_key))["id"]
+    reply = only(await coach.handle(say("we called him to offer the premium upgrade, he has been a member for 10 years and loves it")))
+    assert reply.kind == "answer" and reply.title.startswith("Planned")
+    assert (await coach.store.get_dialog(say().dialog_key))["id"] != first_id
+
+
+async def test_stale_and_foreign_buttons_change_nothing(coach: Coach, clock: Clock):
+    question = only(await coach.handle(say(VAGUE, user="U1")))
+    saved = await coach.store.get_dialog(say(user="U1").dialog_key)
+    # someone else presses U1's button in the same channel
+    foreign = only(await coach.handle(say(choice=question.choices[0].value, user="U2")))
+    assert foreign.kind == "error" and foreign.private
+    assert await coach.store.get_dialog(say(user="U2").dialog_key) is None
+    # a made-up value and a value of an unknown option
+    for value in ("d|nope|contact|x", "garbage", "d|" + saved["id"] + "|contact|no-such-option", ""):
+        assert only(await coach.handle(say(choice=value))).kind == "error"
+    assert await coach.store.get_dialog(say(user="U1").dialog_key) == saved
+    # after expiry the button is stale too
+    clock.now += 31 * 60
+    assert only(await coach.handle(say(choice=question.choices[0].value))).kind == "error"
+
+
+async def test_two_agents_never_share_a_dialog(coach: Coach):
+    a = only(await coach.handle(say(VAGUE, user="A")))
+    b = only(await coach.handle(say(RICH, user="B")))
+    assert a.kind == "question" and b.kind == "answer"
+    assert (await coach.store.get_dialog(say(user="A").dialog_key))["pending"] is not None
+    other_conversation = only(await coach.handle(say("more", user="A", conversation="C2")))
+    assert other_conversation.title == "There is no situation yet."
+
+
+async def test_bad_input_gets_a_helpful_reply_and_keeps_the_dialog(coach: Coach):
+    only(await coach.handle(say(VAGUE)))
+    before = await coach.store.get_dialog(say().dialog_key)
+    for text in ("", "   ", "🙂🙂🙂", "/frobnicate now", "...!!!"):
+        replies = await coach.handle(say(text))
+        assert replies and all(r.title for r in replies), text
+        assert await coach.store.get_dialog(say().dialog_key) == before, text
+    assert "frobnicate" in only(await coach.handle(say("/frobnicate"))).title
+
+
+async def test_twenty_kilobytes_of_text(coach: Coach):
+    text = (RICH + " ") * (20_000 // len(RICH))
+    replies = await coach.handle(say(text))
+    assert replies[0].kind == "info" and "first part" in replies[0].title
+    assert replies[-1].kind == "answer"
+
+
+async def test_free_text_is_never_stored(tmp_path, clock: Clock):
+    store = SQLiteStore(path=tmp_path / "coach.sqlite3")
+    coach = Coach(knowledge=shipped_knowledge(), store=store, clock=clock)
+    secret = "Zanzibarian toaster at Mrs Okonkwo's flat, she is livid and wants a refund"
+    await coach.handle(say(secret))
+    await coach.handle(say("more"))
+    raw = (tmp_path / "coach.sqlite3").read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("coach.sqlite3-*"))
+    for word in (b"Zanzibar", b"toaster", b"Okonkwo"):
+        assert word not in raw
+    assert json.dumps(await store.get_dialog(say().dialog_key)).find("toaster") == -1
+    await store.close()
+
+
+async def test_dialog_survives_a_restart(tmp_path, clock: Clock):
+    path = tmp_path / "coach.sqlite3"
+    first = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=path), clock=clock)
+    question = only(await first.handle(say(VAGUE)))
+    await first.store.close()
+    second = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=path), clock=clock)
+    reply = only(await second.handle(say(choice=question.choices[0].value)))
+    assert reply.kind in ("question", "answer")
+    await second.store.close()
+
+
+async def test_abandoned_dialogs_expire(coach: Coach, clock: Clock):
+    only(await coach.handle(say(VAGUE)))
+    clock.now += 29 * 60
+    assert await coach.expire() == 0
+    clock.now += 2 * 60
+    assert await coach.expire() == 1
+
+
+async def test_checklists(coach: Coach):
+    listing = only(await coach.handle(say("checklist")))
+    assert len(listing.choices) == len(shipped_knowledge().departments)
+    billing = only(await coach.handle(say("checklist billing")))
+    assert billing.title.startswith("Checklist:") and billing.sections[0].numbered
+    misspelt = only(await coach.handle(say("checklist bilinng")))
+    assert misspelt.title.startswith("Checklist:") or any("billing" in c.value for c in misspelt.choices)
+    unknown = only(await coach.handle(say("checklist astronauts")))
+    assert unknown.kind == "error" and unknown.choices
+    picked = only(await coach.handle(say(choice=unknown.choices[0].value)))
+    assert picked.title.startswith("Checklist:")
+    assert only(await coach.handle(say("/checklist sales"))).title.startswith("Checklist:")
+
+
+async def test_tip_of_the_week_is_stable_within_a_week(coach: Coach, clock: Clock):
+    first = only(await coach.handle(say("tip")))
+    clock.now += 3600
+    assert only(await coach.handle(say("tip"))).text == first.text
+    clock.now += 7 * 86400
+    assert only(await coach.handle(say("tip"))).text != first.text
+
+
+async def test_identified_types_are_counted(coach: Coach, clock: Clock):
+    only(await coach.handle(say(RICH)))
+    counts = await coach.store.identified_counts("2026-W47")
+    assert counts == {("critical", "angry"): 1}
+
+
+async def test_negation_keeps_a_new_customer_new(coach: Coach):
+    result = coach.classify("first time customer, not angry at all, just confused about how to set up the app")
+    assert result["customer"] == "new"
+    assert result["interaction"] == "stabilizing"
+
+
+async def test_typos_abbreviations_and_emoji(coach: Coach):
+    assert coach.classify("cx furios 😡 wants refnd asap")["customer"] == "angry"
+    assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"
+
+
+def test_classify_reports_missing_questions(coach: Coach):
+    vague = coach.classify(VAGUE)
+    assert vague["missing"] and len(vague["missing"]) <= 3
+    assert set(vague) == {"interaction", "customer", "secondary_customer", "confidence", "cues", "missing"}
+    assert coach.classify(RICH)["missing"] == []
