@@ -1,0 +1,264 @@
+"""PostgreSQL store: the one to use when several copies of the bot must act as one.
+
+Why it is shaped this way:
+
+- Copies behind a load balancer share nothing but this database, so every "only once" (a Slack
+  event id, a weekly tip per channel) is a single ``INSERT ... ON CONFLICT DO NOTHING RETURNING``:
+  the database decides the winner, never a read followed by a write in Python.
+- Copies are upgraded one at a time and may start together, so the store migrates its own schema
+  at ``connect`` inside one transaction holding ``pg_advisory_xact_lock``: the second copy waits,
+  then finds the work done. Migrations are only ever appended and must stay readable by the
+  previous release, because old and new copies run side by side during a rolling upgrade.
+- The database can go away under a running bot. Every call has a connect, acquire and command
+  timeout, so a lost or silent server surfaces as ``StoreUnavailable`` from that call instead of a
+  hung turn, and asyncpg's pool drops broken connections and opens new ones on the next call, so
+  the bot recovers by itself when the server is back. No call is retried here: a claim whose
+  commit was lost in transit must not be claimed twice, so the caller decides what to do.
+- JSON is kept as ASCII text (``json.dumps`` escapes the rest), as in the SQLite store: ``jsonb``
+  rejects ``\\u0000`` and reorders nothing we need, so text keeps every state round-trippable.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any, Awaitable, Callable, TypeVar
+
+import asyncpg
+
+from bot.errors import CoachError
+
+T = TypeVar("T")
+
+# A migration, or the wait for another copy's migration, may take longer than one short command.
+MIGRATE_TIMEOUT = 120.0
+
+
+class StoreUnavailable(CoachError):
+    """The database could not be reached in time (down, cut off, or too slow). The call did not complete."""
+
+
+# (version, statements). Append only; never edit a released entry.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE dialogs (
+            key TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            touched DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX dialogs_touched ON dialogs (touched);
+        CREATE TABLE claims (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            made DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (scope, key)
+        );
+        CREATE INDEX claims_scope_made ON claims (scope, made);
+        CREATE TABLE conversations (
+            platform TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            touched DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, conversation)
+        );
+        CREATE TABLE identified (
+            period TEXT NOT NULL,
+            interaction TEXT NOT NULL,
+            customer TEXT NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (period, interaction, customer)
+        );
+        """,
+    ),
+]
+
+# Errors that mean "the server is not there for us right now", as opposed to a bug in a statement.
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable; TimeoutError is an OSError too
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,  # connection or pool closed under us
+    asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, cannot connect now, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+)
+
+
+def _lock_key(purpose: str, schema: str | None) -> int:
+    """A stable signed 64-bit advisory lock key, distinct per purpose and schema."""
+    digest = hashlib.blake2b(f"frontline-coach:{purpose}:{schema or ''}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _rows(status: str) -> int:
+    """Row count from a command tag such as ``DELETE 3``."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class PostgresStore:
+    """``Store`` on a PostgreSQL database shared by any number of copies of the bot."""
+
+    def __init__(self, pool: asyncpg.Pool, *, schema: str | None, command_timeout: float, acquire_timeout: float) -> None:
+        self._pool = pool
+        self.schema = schema
+        self._command_timeout = command_timeout
+        self._acquire_timeout = acquire_timeout
+
+    @classmethod
+    async def connect(
+        cls,
+        *,
+        dsn: str,
+        min_size: int = 1,
+        max_size: int = 10,
+        schema: str | None = None,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 5.0,
+    ) -> PostgresStore:
+        """Open a pool on ``dsn`` and bring the schema up to date. Raises ``StoreUnavailable`` if the server does not answer.
+
+        ``schema`` keeps the tables in their own PostgreSQL schema (created if missing), for tests or
+        for sharing one database between deployments; by default the connection's search path decides.
+        """
+        server_settings = {"application_name": "frontline-coach"}
+        if schema:
+            server_settings["search_path"] = _quote_ident(schema)
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+                server_settings=server_settings,
+            )
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL did not answer: {type(exc).__name__}: {exc}") from exc
+        store = cls(pool, schema=schema, command_timeout=command_timeout, acquire_timeout=connect_timeout + command_timeout)
+        try:
+            await store._run(store._migrate)
+        except BaseException:
+            pool.terminate()
+            raise
+        return store
+
+    async def _migrate(self, con: asyncpg.Connection) -> None:
+        async with con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _lock_key("migrate", self.schema), timeout=MIGRATE_TIMEOUT)
+            if self.schema:
+                await con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_ident(self.schema)}")
+            await con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            current = await con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+            for version, statements in MIGRATIONS:
+                if version > current:
+                    await con.execute(statements, timeout=MIGRATE_TIMEOUT)
+                    await con.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+    async def schema_version(self) -> int:
+        """The highest migration applied to the database (may be above ours during a rolling upgrade)."""
+        return await self._run(lambda con: con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection; any sign of a missing server becomes ``StoreUnavailable``."""
+        try:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as con:
+                return await work(con)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}: {exc}") from exc
+
+    async def _execute(self, query: str, *args: Any) -> str:
+        return await self._run(lambda con: con.execute(query, *args, timeout=self._command_timeout))
+
+    async def _fetchval(self, query: str, *args: Any) -> Any:
+        return await self._run(lambda con: con.fetchval(query, *args, timeout=self._command_timeout))
+
+    async def get_dialog(self, key: str) -> dict[str, Any] | None:
+        state = await self._fetchval("SELECT state FROM dialogs WHERE key = $1", key)
+        return json.loads(state) if state is not None else None
+
+    async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
+        await self._execute(
+            "INSERT INTO dialogs (key, state, touched) VALUES ($1, $2, $3) "
+            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched",
+            key, _dumps(state), now,
+        )
+
+    async def delete_dialog(self, key: str) -> None:
+        await self._execute("DELETE FROM dialogs WHERE key = $1", key)
+
+    async def purge_dialogs(self, idle_since: float) -> int:
+        """One copy purges at a time: a copy that finds another one purging returns 0 at once."""
+
+        async def purge(con: asyncpg.Connection) -> int:
+            async with con.transaction():
+                if not await con.fetchval(
+                    "SELECT pg_try_advisory_xact_lock($1)", _lock_key("purge-dialogs", self.schema), timeout=self._command_timeout
+                ):
+                    return 0
+                return _rows(await con.execute("DELETE FROM dialogs WHERE touched < $1", idle_since, timeout=self._command_timeout))
+
+        return await self._run(purge)
+
+    async def claim(self, scope: str, key: str, now: float) -> bool:
+        won = await self._fetchval(
+            "INSERT INTO claims (scope, key, made) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
+            scope, key, now,
+        )
+        return bool(won)
+
+    async def purge_claims(self, scope: str, before: float) -> int:
+        return _rows(await self._execute("DELETE FROM claims WHERE scope = $1 AND made < $2", scope, before))
+
+    async def put_conversation(self, platform: str, conversation: str, reference: dict[str, Any], now: float) -> None:
+        await self._execute(
+            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
+            platform, conversation, _dumps(reference), now,
+        )
+
+    async def get_conversation(self, platform: str, conversation: str) -> dict[str, Any] | None:
+        reference = await self._fetchval(
+            "SELECT reference FROM conversations WHERE platform = $1 AND conversation = $2", platform, conversation
+        )
+        return json.loads(reference) if reference is not None else None
+
+    async def count_identified(self, period: str, interaction: str, customer: str) -> None:
+        await self._execute(
+            "INSERT INTO identified (period, interaction, customer, n) VALUES ($1, $2, $3, 1) "
+            "ON CONFLICT (period, interaction, customer) DO UPDATE SET n = identified.n + 1",
+            period, interaction, customer,
+        )
+
+    async def identified_counts(self, period: str) -> dict[tuple[str, str], int]:
+        rows = await self._run(
+            lambda con: con.fetch(
+                "SELECT interaction, customer, n FROM identified WHERE period = $1", period, timeout=self._command_timeout
+            )
+        )
+        return {(row["interaction"], row["customer"]): row["n"] for row in rows}
+
+    async def ping(self) -> None:
+        await self._fetchval("SELECT 1")
+
+    async def close(self) -> None:
+        """Wait briefly for calls in flight, then cut whatever is left: shutdown must not hang on a dead server."""
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=self._acquire_timeout)
+        except (asyncio.TimeoutError, *_UNAVAILABLE):
+            self._pool.terminate()
