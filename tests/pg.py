@@ -145,14 +145,15 @@ class TcpProxy:
             self._writers.discard(writer)
 
     async def cut(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
         for writer in list(self._writers):
             writer.close()
         for task in list(self._tasks):
             task.cancel()
+        if server is not None:
+            await server.wait_closed()
         await asyncio.sleep(0.05)
 
     async def restore(self) -> None:

@@ -1,0 +1,451 @@
+"""The storage contract: every backend (memory, SQLite, PostgreSQL) must pass the same tests.
+
+A backend is given as a way to open a store on some storage, and to open a second instance on the
+same storage, as a second copy of the bot would (for memory there is only one instance). PostgreSQL
+tests use tests/pg.py: a fresh schema on COACH_TEST_PG_DSN, skipped with the reason when no server answers.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from bot.store import Store
+from bot.store.memory import MemoryStore
+from bot.store.sqlite import SQLiteStore
+from tests.pg import DSN_ENV, PgTarget, TcpProxy, pg_target, probe, via  # noqa: F401  (pg_target is a fixture)
+
+NOW = 1_795_000_000.0
+
+UNICODE_STATE: dict[str, Any] = {
+    "text": "Ça va? 你好 مرحبا Привет 😀👍🏽 \"quoted\" back\\slash \n\t",
+    "nul": "a\x00b",
+    "nested": {"answers": ["non, pas fâché", "ñ", 3, 2.5, True, None], "empty": {}, "list": []},
+    "emoji_key_😀": "value",
+    "big": 2**53,
+}
+
+
+@dataclass
+class Backend:
+    name: str
+    _open: Callable[[], Awaitable[Store]]
+    shared: bool  # a second instance sees the first one's data (memory: there is only one instance)
+    durable: bool  # data survive closing and reopening
+    opened: list[Store] = field(default_factory=list)
+
+    async def open(self) -> Store:
+        store = await self._open()
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "memory":
+        only = MemoryStore()
+
+        async def open_memory() -> Store:
+            return only
+
+        return Backend("memory", open_memory, shared=False, durable=False)
+    if request.param == "sqlite":
+        path = tmp_path / "coach.db"
+
+        async def open_sqlite() -> Store:
+            return SQLiteStore(path=path)
+
+        return Backend("sqlite", open_sqlite, shared=True, durable=True)
+    target: PgTarget = request.getfixturevalue("pg_target")
+    from bot.store.postgres import PostgresStore
+
+    async def open_postgres() -> Store:
+        return await PostgresStore.connect(dsn=target.dsn, schema=target.schema, max_size=10)
+
+    return Backend("postgres", open_postgres, shared=True, durable=True)
+
+
+@pytest.fixture
+async def store(backend: Backend) -> Store:
+    store = await backend.open()
+    yield store
+    closed: set[int] = set()
+    for opened in backend.opened:
+        if id(opened) not in closed:
+            closed.add(id(opened))
+            await opened.close()
+
+
+# --- dialogs -------------------------------------------------------------------------------------
+
+
+async def test_missing_dialog_is_none(store: Store) -> None:
+    assert await store.get_dialog("nobody") is None
+
+
+async def test_dialog_round_trip_keeps_unicode_and_types(store: Store) -> None:
+    await store.put_dialog("test:W1:C1:U1", UNICODE_STATE, NOW)
+    assert await store.get_dialog("test:W1:C1:U1") == UNICODE_STATE
+
+
+async def test_dialog_returned_is_a_copy(store: Store) -> None:
+    state = {"answers": ["x"]}
+    await store.put_dialog("k", state, NOW)
+    state["answers"].append("changed after saving")
+    got = await store.get_dialog("k")
+    assert got == {"answers": ["x"]}
+    got["answers"].append("changed after loading")
+    assert await store.get_dialog("k") == {"answers": ["x"]}
+
+
+async def test_put_dialog_replaces(store: Store) -> None:
+    await store.put_dialog("k", {"step": 1, "old": True}, NOW)
+    await store.put_dialog("k", {"step": 2}, NOW + 1)
+    assert await store.get_dialog("k") == {"step": 2}
+
+
+async def test_dialogs_are_kept_apart_by_key(store: Store) -> None:
+    await store.put_dialog("slack:W1:C1:U1", {"who": "u1"}, NOW)
+    await store.put_dialog("slack:W1:C1:U2", {"who": "u2"}, NOW)
+    assert await store.get_dialog("slack:W1:C1:U1") == {"who": "u1"}
+    assert await store.get_dialog("slack:W1:C1:U2") == {"who": "u2"}
+
+
+async def test_delete_dialog_and_deleting_a_missing_one_is_fine(store: Store) -> None:
+    await store.put_dialog("k", {"a": 1}, NOW)
+    await store.put_dialog("other", {"b": 2}, NOW)
+    await store.delete_dialog("k")
+    await store.delete_dialog("k")
+    await store.delete_dialog("never-there")
+    assert await store.get_dialog("k") is None
+    assert await store.get_dialog("other") == {"b": 2}
+
+
+async def test_purge_dialogs_by_idle_time(store: Store) -> None:
+    await store.put_dialog("old", {"n": 1}, NOW - 3600)
+    await store.put_dialog("older", {"n": 2}, NOW - 7200)
+    await store.put_dialog("edge", {"n": 3}, NOW - 1800)
+    await store.put_dialog("fresh", {"n": 4}, NOW)
+    assert await store.purge_dialogs(NOW - 1800) == 2
+    assert await store.get_dialog("old") is None
+    assert await store.get_dialog("older") is None
+    assert await store.get_dialog("edge") == {"n": 3}  # last activity exactly at idle_since is kept
+    assert await store.get_dialog("fresh") == {"n": 4}
+    assert await store.purge_dialogs(NOW - 1800) == 0
+
+
+async def test_put_dialog_refreshes_activity(store: Store) -> None:
+    await store.put_dialog("k", {"n": 1}, NOW - 3600)
+    await store.put_dialog("k", {"n": 2}, NOW)
+    assert await store.purge_dialogs(NOW - 60) == 0
+    assert await store.get_dialog("k") == {"n": 2}
+
+
+async def test_dialog_continues_on_another_instance(backend: Backend, store: Store) -> None:
+    if not backend.shared:
+        pytest.skip(f"{backend.name}: one instance only")
+    other = await backend.open()
+    await store.put_dialog("k", {"step": 1}, NOW)
+    assert await other.get_dialog("k") == {"step": 1}
+    await other.put_dialog("k", {"step": 2}, NOW + 1)
+    assert await store.get_dialog("k") == {"step": 2}
+
+
+async def test_dialog_survives_reopening(backend: Backend, store: Store) -> None:
+    if not backend.durable:
+        pytest.skip(f"{backend.name}: not durable by design")
+    await store.put_dialog("k", UNICODE_STATE, NOW)
+    await store.count_identified("2026-W48", "critical", "angry")
+    await store.claim("slack-event", "Ev1", NOW)
+    await store.close()
+    backend.opened.remove(store)
+    reopened = await backend.open()
+    assert await reopened.get_dialog("k") == UNICODE_STATE
+    assert await reopened.identified_counts("2026-W48") == {("critical", "angry"): 1}
+    assert await reopened.claim("slack-event", "Ev1", NOW) is False
+
+
+# --- claims --------------------------------------------------------------------------------------
+
+
+async def test_claim_first_caller_only(store: Store) -> None:
+    assert await store.claim("slack-event", "Ev1", NOW) is True
+    assert await store.claim("slack-event", "Ev1", NOW) is False
+    assert await store.claim("slack-event", "Ev1", NOW + 999) is False
+    assert await store.claim("slack-event", "Ev2", NOW) is True
+
+
+async def test_claim_scopes_are_independent(store: Store) -> None:
+    assert await store.claim("slack-event", "X", NOW) is True
+    assert await store.claim("weekly-tip", "X", NOW) is True
+    assert await store.claim("weekly-tip", "X", NOW) is False
+
+
+async def test_purge_claims_by_time_then_claimable_again(store: Store) -> None:
+    assert await store.claim("slack-event", "old", NOW - 7200)
+    assert await store.claim("slack-event", "new", NOW)
+    assert await store.claim("weekly-tip", "old", NOW - 7200)
+    assert await store.purge_claims("slack-event", NOW - 3600) == 1
+    assert await store.purge_claims("slack-event", NOW - 3600) == 0
+    assert await store.claim("slack-event", "old", NOW) is True  # purged: claimable again
+    assert await store.claim("slack-event", "new", NOW) is False  # not purged
+    assert await store.claim("weekly-tip", "old", NOW) is False  # other scope untouched
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_claim_race_has_exactly_one_winner(backend: Backend, store: Store, round_: int) -> None:
+    """50 concurrent claims of one key, half through a second instance on the same storage."""
+    other = await backend.open()
+    key = f"Ev-race-{round_}"
+    results = await asyncio.gather(*(
+        (store if i % 2 else other).claim("slack-event", key, NOW) for i in range(50)
+    ))
+    assert results.count(True) == 1, results
+
+
+async def test_sqlite_claim_race_across_threads(tmp_path: Path) -> None:
+    """SQLite runs on the caller's thread: race separate connections on real threads too."""
+    path = tmp_path / "coach.db"
+    SQLiteStore(path=path)  # create the schema before the race
+    start = threading.Barrier(8)
+    results: list[bool] = []
+    lock = threading.Lock()
+
+    def contender() -> None:
+        local = SQLiteStore(path=path)
+        start.wait()
+        won = asyncio.run(local.claim("slack-event", "Ev-threads", NOW))
+        asyncio.run(local.close())
+        with lock:
+            results.append(won)
+
+    threads = [threading.Thread(target=contender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False] * 7 + [True]
+
+
+# --- conversations -------------------------------------------------------------------------------
+
+
+async def test_missing_conversation_is_none(store: Store) -> None:
+    assert await store.get_conversation("slack", "C404") is None
+
+
+async def test_conversation_put_replace_get(store: Store) -> None:
+    first = {"channel": "C1", "team": "T1", "service_url": "https://example.invalid/", "name": "équipe 😀"}
+    await store.put_conversation("slack", "C1", first, NOW)
+    assert await store.get_conversation("slack", "C1") == first
+    second = {"channel": "C1", "team": "T2", "nested": {"ids": [1, 2]}}
+    await store.put_conversation("slack", "C1", second, NOW + 1)
+    assert await store.get_conversation("slack", "C1") == second
+    assert await store.get_conversation("teams", "C1") is None  # platforms are apart
+
+
+# --- identified counts ---------------------------------------------------------------------------
+
+
+async def test_identified_counts_per_period(store: Store) -> None:
+    assert await store.identified_counts("2026-W48") == {}
+    for _ in range(3):
+        await store.count_identified("2026-W48", "critical", "angry")
+    await store.count_identified("2026-W48", "planned", "new")
+    await store.count_identified("2026-W49", "critical", "angry")
+    assert await store.identified_counts("2026-W48") == {("critical", "angry"): 3, ("planned", "new"): 1}
+    assert await store.identified_counts("2026-W49") == {("critical", "angry"): 1}
+    assert await store.identified_counts("2026-W50") == {}
+
+
+async def test_concurrent_counts_from_two_instances_add_up(backend: Backend, store: Store) -> None:
+    other = await backend.open()
+    await asyncio.gather(*(
+        (store if i % 2 else other).count_identified("2026-W48", "surprise", "loyal") for i in range(200)
+    ))
+    assert await store.identified_counts("2026-W48") == {("surprise", "loyal"): 200}
+    assert await other.identified_counts("2026-W48") == {("surprise", "loyal"): 200}
+
+
+# --- ping and close ------------------------------------------------------------------------------
+
+
+async def test_ping_when_reachable(store: Store) -> None:
+    assert await store.ping() is None
+
+
+async def test_close(backend: Backend) -> None:
+    store = await backend.open()
+    await store.put_dialog("k", {"a": 1}, NOW)
+    await store.close()
+    backend.opened.remove(store)
+
+
+# --- PostgreSQL only: migrations, advisory locks, lost connections -------------------------------
+
+
+async def _connect(target: PgTarget, **kwargs: Any):
+    from bot.store.postgres import PostgresStore
+
+    return await PostgresStore.connect(dsn=kwargs.pop("dsn", target.dsn), schema=target.schema, **kwargs)
+
+
+async def _admin(target: PgTarget) -> asyncpg.Connection:
+    return await asyncpg.connect(target.dsn, timeout=5)
+
+
+async def test_pg_copies_starting_at_once_migrate_once(pg_target: PgTarget) -> None:
+    from bot.store.postgres import MIGRATIONS
+
+    stores = await asyncio.gather(*(_connect(pg_target, min_size=1, max_size=2) for _ in range(6)))
+    try:
+        admin = await _admin(pg_target)
+        try:
+            versions = await admin.fetch(f'SELECT version FROM "{pg_target.schema}".schema_version ORDER BY version')
+        finally:
+            await admin.close()
+        assert [row["version"] for row in versions] == [version for version, _ in MIGRATIONS]
+        assert await stores[0].schema_version() == MIGRATIONS[-1][0]
+        again = await _connect(pg_target)  # a restart finds nothing to do
+        assert await again.schema_version() == MIGRATIONS[-1][0]
+        await again.close()
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_pg_migration_waits_for_the_advisory_lock(pg_target: PgTarget) -> None:
+    from bot.store.postgres import _lock_key
+
+    admin = await _admin(pg_target)
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", _lock_key("migrate", pg_target.schema))
+        starting = asyncio.create_task(_connect(pg_target))
+        await asyncio.sleep(0.5)
+        assert not starting.done(), "connect() migrated without taking the advisory lock"
+        await admin.execute("SELECT pg_advisory_unlock($1)", _lock_key("migrate", pg_target.schema))
+        store = await asyncio.wait_for(starting, timeout=10)
+        await store.close()
+    finally:
+        await admin.close()
+
+
+async def test_pg_purge_runs_on_one_copy_at_a_time(pg_target: PgTarget) -> None:
+    from bot.store.postgres import _lock_key
+
+    store = await _connect(pg_target)
+    admin = await _admin(pg_target)
+    try:
+        await store.put_dialog("old", {"n": 1}, NOW - 7200)
+        await admin.execute("SELECT pg_advisory_lock($1)", _lock_key("purge-dialogs", pg_target.schema))
+        assert await store.purge_dialogs(NOW) == 0  # another copy is purging: do not queue behind it
+        assert await store.get_dialog("old") == {"n": 1}
+        await admin.execute("SELECT pg_advisory_unlock($1)", _lock_key("purge-dialogs", pg_target.schema))
+        assert await store.purge_dialogs(NOW) == 1
+    finally:
+        await admin.close()
+        await store.close()
+
+
+async def test_pg_connection_killed_by_server_recovers(pg_target: PgTarget) -> None:
+    from bot.store.postgres import StoreUnavailable
+
+    store = await _connect(pg_target, min_size=1, max_size=1, connect_timeout=2, command_timeout=2)
+    admin = await _admin(pg_target)
+    try:
+        await store.put_dialog("k", {"a": 1}, NOW)
+        pid = await store._run(lambda con: con.fetchval("SELECT pg_backend_pid()"))
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(0.2)
+        try:
+            await store.ping()  # may fail once: the turn in flight gets an apology
+        except StoreUnavailable:
+            pass
+        assert await store.get_dialog("k") == {"a": 1}
+        assert await store._run(lambda con: con.fetchval("SELECT pg_backend_pid()")) != pid
+    finally:
+        await admin.close()
+        await store.close()
+
+
+async def test_pg_server_gone_raises_fast_and_recovers(pg_target: PgTarget) -> None:
+    from bot.store.postgres import StoreUnavailable
+
+    proxy = TcpProxy.for_dsn(pg_target.dsn)
+    await proxy.start()
+    store = await _connect(pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1)
+    try:
+        await store.put_dialog("k", {"a": 1}, NOW)
+        await proxy.cut()
+        for call in (store.ping, lambda: store.get_dialog("k"), lambda: store.claim("s", "k", NOW)):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await call()
+            assert time.monotonic() - started < 3
+        await proxy.restore()
+        await _eventually(store.ping)
+        assert await store.get_dialog("k") == {"a": 1}
+    finally:
+        await store.close()
+        await proxy.stop()
+
+
+async def test_pg_silent_server_times_out_instead_of_hanging(pg_target: PgTarget) -> None:
+    from bot.store.postgres import StoreUnavailable
+
+    proxy = TcpProxy.for_dsn(pg_target.dsn)
+    await proxy.start()
+    store = await _connect(pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1)
+    try:
+        await store.ping()
+        proxy.freeze()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await asyncio.wait_for(store.get_dialog("k"), timeout=10)
+        assert time.monotonic() - started < 4
+        proxy.thaw()
+        await _eventually(store.ping)
+        await store.put_dialog("k", {"back": True}, NOW)
+        assert await store.get_dialog("k") == {"back": True}
+    finally:
+        await store.close()
+        await proxy.stop()
+
+
+async def test_pg_connect_to_nothing_raises_store_unavailable(pg_target: PgTarget) -> None:
+    from bot.store.postgres import StoreUnavailable
+
+    proxy = TcpProxy.for_dsn(pg_target.dsn)
+    await proxy.start()
+    closed = via(pg_target.dsn, proxy.host, proxy.port)
+    await proxy.stop()  # the port is now closed
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        await _connect(pg_target, dsn=closed, connect_timeout=1)
+    assert time.monotonic() - started < 3
+
+
+async def test_skip_reason_names_the_server_and_the_variable() -> None:
+    reason = await probe("postgresql://someone:secret@127.0.0.1:1/test", timeout=1)
+    assert reason is not None
+    assert "127.0.0.1:1" in reason and DSN_ENV in reason
+    assert "secret" not in reason
+    assert await probe("postgresql://someone@127.0.0.1:1/test", timeout=1) is not None
+
+
+async def _eventually(call: Callable[[], Awaitable[Any]], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            await call()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
