@@ -1,0 +1,1 @@
+"""Fakes of the far side of each platform, served on loopback for the adapter tests."""
