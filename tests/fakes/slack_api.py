@@ -36,6 +36,7 @@ class Call:
     body: dict[str, Any]
     headers: dict[str, str]
     path: str = ""
+    answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -139,7 +140,8 @@ class FakeSlackApi:
         self.calls.append(call)
         if not call.headers.get("Authorization", "").startswith("Bearer x"):
             return web.json_response({"ok": False, "error": "not_authed"})
-        return web.json_response(self._answer(call))
+        call.answer = self._answer(call)
+        return web.json_response(call.answer)
 
     def _answer(self, call: Call) -> dict[str, Any]:
         body = call.body

@@ -1,0 +1,169 @@
+"""The Bolt app: one middleware that drops retried events, and listeners that ack first and then talk to the Coach.
+
+Bolt runs with ``process_before_response=False``: it answers Slack as soon as ``ack()`` is called
+(events are acked by Bolt itself) and runs the rest of the listener after, so a slow turn never
+pushes the HTTP answer past Slack's 3-second window.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack import translate
+from bot.messages import Incoming, Reply
+
+_LOGGER = logging.getLogger(__name__)
+
+EVENT_SCOPE = "slack-event"  # the scope app.py purges; message keys share it so they expire too
+WELCOME_SCOPE = "slack-welcome"
+RATE_LIMIT_RETRIES = 3
+CONNECTION_RETRIES = 2
+
+
+def retry_handlers() -> list[AsyncRetryHandler]:
+    """slack_sdk's own handlers: wait out 429s (Retry-After) and retry dropped connections."""
+    return [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+    ]
+
+
+class SlackTurns:
+    """Bolt listeners around one Coach. Each turns a Slack request into ``Incoming`` and posts the replies.
+
+    Args:
+        coach: the Coach; its ``store`` de-duplicates events and welcomes.
+        client: the Web API client (with retry handlers) used for every post.
+    """
+
+    coach: Any
+    client: AsyncWebClient
+
+    def __init__(self, *, coach: Any, client: AsyncWebClient) -> None:
+        self.coach = coach
+        self.client = client
+
+    # ------------------------------------------------------------------ on the ack path
+
+    async def drop_retries(self, body: dict, next) -> BoltResponse | None:  # noqa: A002 - Bolt injects by name
+        """Global middleware: an event already claimed (a retry, X-Slack-Retry-Num) is acked and goes no further."""
+        event_id = body.get("event_id")
+        if event_id and not await self.coach.store.claim(EVENT_SCOPE, str(event_id), self.coach.clock()):
+            _LOGGER.info("event %s seen before: acknowledged, not processed again", event_id)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    # ------------------------------------------------------------------ events (Bolt acks them itself)
+
+    async def on_message(self, event: dict, context: AsyncBoltContext) -> None:
+        """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
+        if translate.is_direct_message(event) and translate.is_human_message(event):
+            await self._converse(event, context)
+
+    async def on_mention(self, event: dict, context: AsyncBoltContext) -> None:
+        if translate.is_human_message(event):
+            await self._converse(event, context)
+
+    async def _converse(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
+        team = context.team_id or ""
+        channel = event["channel"]
+        # A mention can arrive twice, as app_mention and as message: the message itself is claimed once.
+        if not await self.coach.store.claim(EVENT_SCOPE, f"msg:{team}:{channel}:{event.get('ts')}", self.coach.clock()):
+            return
+        incoming = translate.event_to_incoming(event, team=team, bot_user_id=context.bot_user_id)
+        replies = await self.coach.handle(incoming)
+        thread_ts = translate.reply_thread(event)
+        for reply in replies:
+            await self._post(reply, channel=channel, user=incoming.user, thread_ts=thread_ts)
+
+    async def on_home_opened(self, event: dict, context: AsyncBoltContext) -> None:
+        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever."""
+        user = event.get("user")
+        if not user:
+            return
+        if event.get("tab") == "home":
+            await self.client.views_publish(user_id=user, view=translate.home_view(translate.home_parts(self.coach)))
+            return
+        team = context.team_id or ""
+        if event.get("channel") and await self.coach.store.claim(WELCOME_SCOPE, f"{team}:{user}", self.coach.clock()):
+            await self.client.chat_postMessage(channel=event["channel"], **translate.to_message(self.coach.welcome()))
+
+    # ------------------------------------------------------------------ commands and buttons (acked first here)
+
+    async def on_command(self, ack: AsyncAck, command: dict) -> None:
+        """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url."""
+        await ack()
+        replies = await self.coach.handle(translate.command_to_incoming(command))
+        for reply in replies:
+            await self._respond(command.get("response_url"), reply, response_type="ephemeral")
+
+    async def on_choice(self, ack: AsyncAck, body: dict, action: dict) -> None:
+        """A button: the first reply replaces the message it was on; private or further replies go beside it."""
+        await ack()
+        incoming = translate.action_to_incoming(body, action)
+        replies = await self.coach.handle(incoming)
+        channel, message_ts, thread_ts, ephemeral = translate.action_place(body)
+        response_url = body.get("response_url")
+        for index, reply in enumerate(replies):
+            if ephemeral and response_url:
+                await self._respond(response_url, reply, replace_original=index == 0, response_type="ephemeral")
+            elif channel and message_ts and index == 0 and not reply.private:
+                await self.client.chat_update(channel=channel, ts=message_ts, **translate.to_message(reply))
+            else:
+                await self._post(reply, channel=channel or incoming.user, user=incoming.user, thread_ts=thread_ts)
+
+    @staticmethod
+    async def ack_only(ack: AsyncAck) -> None:
+        """Anything else Slack sends is acknowledged, so it is neither retried nor logged as unhandled."""
+        await ack()
+
+    # ------------------------------------------------------------------ sending
+
+    async def _post(self, reply: Reply, *, channel: str, user: str, thread_ts: str | None) -> None:
+        message = translate.to_message(reply)
+        if reply.private and not translate.is_direct_channel(channel):
+            await self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **message)
+        else:
+            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+
+    async def _respond(self, response_url: str | None, reply: Reply, **options: Any) -> None:
+        if not response_url:
+            _LOGGER.warning("no response_url to answer on; reply dropped")
+            return
+        webhook = AsyncWebhookClient(url=response_url, retry_handlers=retry_handlers())
+        response = await webhook.send_dict({**translate.to_message(reply), **options})
+        if response.status_code != 200:
+            _LOGGER.warning("response_url answered %s", response.status_code)
+
+
+def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+    """The AsyncApp with the de-duplication middleware and every listener; the catch-alls come last."""
+    turns = SlackTurns(coach=coach, client=client)
+    app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False, name="frontline-coach")
+    app.middleware(turns.drop_retries)
+    app.event("message")(turns.on_message)
+    app.event("app_mention")(turns.on_mention)
+    app.event("app_home_opened")(turns.on_home_opened)
+    app.command(re.compile(r"^/"))(turns.on_command)
+    app.action(translate.CHOICE_ACTION)(turns.on_choice)
+    anything = re.compile(".*")
+    app.event(anything)(turns.ack_only)
+    app.action(anything)(turns.ack_only)
+    app.view(anything)(turns.ack_only)
+    app.shortcut(anything)(turns.ack_only)
+    app.options(anything)(turns.ack_only)
+    return app
+
+
+__all__: Sequence[str] = ("SlackTurns", "build_bolt_app", "retry_handlers")
