@@ -203,3 +203,19 @@ def test_home_view_has_no_buttons_and_fits_100_blocks():
     view = translate.home_view(parts)
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     assert not any(b["type"] == "actions" for b in view["blocks"])
+
+
+# ---------------------------------------------------------------------------------------- the manifest
+
+
+def test_manifest_asks_for_exactly_what_the_adapter_uses():
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "adapters" / "slack" / "manifest.yaml").read_text())
+    assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(translate.SLASH_COMMANDS)
+    assert all(c["url"].endswith("/slack/events") for c in manifest["features"]["slash_commands"])
+    settings = manifest["settings"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention", "message.im"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "chat:write", "commands", "im:history"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["features"]["app_home"]["messages_tab_enabled"]
