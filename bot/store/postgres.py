@@ -15,7 +15,8 @@ Why it is shaped this way:
   the bot recovers by itself when the server is back. No call is retried here: a claim whose
   commit was lost in transit must not be claimed twice, so the caller decides what to do.
 - JSON is kept as ASCII text (``json.dumps`` escapes the rest), as in the SQLite store: ``jsonb``
-  rejects ``\\u0000`` and reorders nothing we need, so text keeps every state round-trippable.
+  would refuse a NUL character that pasted text can carry, and nothing here queries inside the
+  JSON, so plain text keeps every state round-trippable on every backend alike.
 """
 from __future__ import annotations
 
