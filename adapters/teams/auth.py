@@ -6,8 +6,9 @@ Two costs of the stock ``CloudAdapter`` are removed here through the SDK's own e
 * The stock authentication builds two msrest service clients on every turn (a ``ConnectorClient``
   to reply and a user-token client nobody here uses); building one costs about 3 ms of CPU, mostly in
   msrest's retry policy. ``CachingConnectorFactory`` keeps one ``ConnectorClient`` per app id, service
-  URL and audience, built by the SDK's own factory, and the user-token client is built once per app id.
-  A reused client also reuses its HTTP keep-alive connections and its MSAL token cache.
+  URL and audience, and the user-token client is built once per app id. The kept clients send through
+  one shared aiohttp session (keep-alive, no worker thread per send) instead of msrest's default of
+  ``requests`` in the thread pool; a reused client also keeps its MSAL token cache.
 * The SDK checks tokens with blocking ``requests`` calls (the OpenID metadata, refreshed daily) inside
   ``async`` functions. ``TeamsAuthentication`` runs every check of a presented token in a worker thread
   with its own event loop, so a slow Microsoft endpoint never stalls other conversations.
@@ -21,10 +22,14 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from botbuilder.schema import Activity
+from botframework.connector import AsyncBfPipeline, BotFrameworkConnectorConfiguration
+from botframework.connector.about import __version__ as SDK_VERSION
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
+    AuthenticationConstants,
     BotFrameworkAuthentication,
     ClaimsIdentity,
     ConnectorFactory,
@@ -32,30 +37,68 @@ from botframework.connector.auth import (
     UserTokenClient,
 )
 from botframework.connector.skills import BotFrameworkClient
+from msrest.pipeline import AsyncHTTPSender, Request, Response, SansIOHTTPPolicy
+from msrest.universal_http.aiohttp import AioHttpClientResponse
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_CLIENTS = 64  # distinct service URLs in use at once; Teams uses a handful per region
-CLOSE_GRACE = 30.0  # seconds an evicted client stays open for turns still using it
 TOKEN_WARM_EVERY = 60.0  # seconds between off-loop refreshes of an outbound app token
+SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)  # Teams answers in well under a second; never hang a turn
+USER_AGENT = f"Microsoft-BotFramework/3.1 (BotBuilder Python/{SDK_VERSION}) FrontlineCoach"
+ANONYMOUS_SKILL_APP_ID = "AnonymousSkill"
 
 
-async def close_client(client: Any) -> None:
-    """Release an msrest client's HTTP session (msrest clients close through their async context exit)."""
-    try:
-        await client.__aexit__(None, None, None)
-    except Exception as error:  # closing is best effort
-        _LOGGER.debug("closing a connector client failed: %s", type(error).__name__)
+class BearerPolicy(SansIOHTTPPolicy):
+    """The SDK's app credentials as an msrest policy: adds ``Authorization: Bearer`` when auth is on.
+
+    ``AsyncBfPipeline`` uses credentials that are a policy as they are; any other credentials it
+    wraps in a ``requests``-session policy, which an aiohttp sender cannot use.
+    """
+
+    def __init__(self, credentials: Any) -> None:
+        self.credentials = credentials
+
+    def on_request(self, request: Request, **kwargs: Any) -> None:
+        app_id = getattr(self.credentials, "microsoft_app_id", None)
+        if app_id and app_id != ANONYMOUS_SKILL_APP_ID:  # the same rule as AppCredentials.signed_session
+            request.http_request.headers["Authorization"] = f"Bearer {self.credentials.get_access_token()}"
+
+
+class AiohttpSender(AsyncHTTPSender):
+    """An msrest pipeline sender over a shared aiohttp session (msrest's own one drops headers and body)."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> AiohttpSender:
+        return self
+
+    async def __aexit__(self, *exc_details: Any) -> None:
+        return None  # the session belongs to the ClientCache
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        http = request.http_request
+        raw = await self._session().request(http.method, http.url, headers=dict(http.headers), data=http.data)
+        response = AioHttpClientResponse(http, raw)
+        await response.load_body()
+        return Response(request, response)
 
 
 class ClientCache:
-    """A bounded LRU of connector clients, shared by the factories of one ``TeamsAuthentication``."""
+    """A bounded LRU of connector clients and the aiohttp session they share, for one ``TeamsAuthentication``."""
 
     def __init__(self, *, max_clients: int = MAX_CLIENTS) -> None:
         self.max_clients = max_clients
         self._clients: OrderedDict[tuple[str, str, str], ConnectorClient] = OrderedDict()
         self._warmed: dict[int, float] = {}
-        self._closing: set[asyncio.Task] = set()
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        """The one aiohttp session every kept client sends through, made on first use inside the loop."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=SEND_TIMEOUT, connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300))
+        return self._session
 
     def get(self, key: tuple[str, str, str]) -> ConnectorClient | None:
         client = self._clients.get(key)
@@ -66,17 +109,7 @@ class ClientCache:
     def put(self, key: tuple[str, str, str], client: ConnectorClient) -> None:
         self._clients[key] = client
         while len(self._clients) > self.max_clients:
-            _, evicted = self._clients.popitem(last=False)
-            self.close_later(evicted)
-
-    def close_later(self, client: ConnectorClient, delay: float = CLOSE_GRACE) -> None:
-        async def close() -> None:
-            await asyncio.sleep(delay)
-            await close_client(client)
-
-        task = asyncio.get_running_loop().create_task(close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+            self._clients.popitem(last=False)  # nothing to close: the HTTP session is shared
 
     async def warm_token(self, client: ConnectorClient) -> None:
         """Fetch or refresh the client's outbound token in a thread, so the send's own lookup hits the cache.
@@ -85,7 +118,7 @@ class ClientCache:
         cache, but a cold cache or a due refresh would be a blocking call to Azure AD. Doing it here
         first, off the loop, keeps that wait in a worker thread.
         """
-        credentials = getattr(client.config, "credentials", None)
+        credentials = getattr(client.config.credentials, "credentials", None)
         if not getattr(credentials, "microsoft_app_id", None) or not hasattr(credentials, "get_access_token"):
             return  # auth off: nothing to fetch
         now = time.monotonic()
@@ -98,40 +131,50 @@ class ClientCache:
             _LOGGER.warning("could not fetch the outbound Bot Framework token: %s", type(error).__name__)
 
     async def close(self) -> None:
-        clients = list(self._clients.values())
         self._clients.clear()
-        for task in list(self._closing):
-            task.cancel()
-        for client in clients:
-            await close_client(client)
+        if self._session is not None:
+            await self._session.close()
 
 
 class CachingConnectorFactory(ConnectorFactory):
-    """The SDK's connector factory for one app id, asked once per (service URL, audience) instead of per turn.
+    """Connector clients for one app id, built once per (service URL, audience) instead of once per turn.
+
+    Built as the SDK's own factory builds them (credentials from the credentials factory for the
+    audience and login endpoint), but configured through ``BotFrameworkConnectorConfiguration`` with
+    ``AsyncBfPipeline`` and an aiohttp sender, the hook the SDK's streaming connector uses.
 
     Args:
         app_id: the bot's app id these clients authenticate as ("" when auth is off).
-        inner: the stock factory from ``BotFrameworkAuthentication.create_connector_factory``.
+        credentials_factory: makes the app credentials.
+        oauth_scope: the default audience of outbound tokens (the Bot Framework's).
+        login_endpoint: where tokens come from (Azure AD for the public cloud).
         cache: where the clients live.
     """
 
-    def __init__(self, *, app_id: str, inner: ConnectorFactory, cache: ClientCache) -> None:
+    def __init__(self, *, app_id: str, credentials_factory: ServiceClientCredentialsFactory, oauth_scope: str, login_endpoint: str, cache: ClientCache) -> None:
         self._app_id = app_id
-        self._inner = inner
+        self._credentials_factory = credentials_factory
+        self._oauth_scope = oauth_scope
+        self._login_endpoint = login_endpoint
         self._cache = cache
 
     async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
         key = (self._app_id, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:
-            built = await self._inner.create(service_url, audience)
+            built = await self._build(service_url, audience or self._oauth_scope)
             client = self._cache.get(key)  # another turn may have built one meanwhile
             if client is None:
                 self._cache.put(key, built)
                 client = built
-            else:
-                self._cache.close_later(built, delay=0)
         await self._cache.warm_token(client)
+        return client
+
+    async def _build(self, service_url: str, audience: str) -> ConnectorClient:
+        credentials = await self._credentials_factory.create_credentials(self._app_id, audience, self._login_endpoint, True)
+        config = BotFrameworkConnectorConfiguration(BearerPolicy(credentials), service_url, pipeline_type=AsyncBfPipeline, sender=AiohttpSender(self._cache.session))
+        client = ConnectorClient(None, custom_configuration=config)
+        client.config.add_user_agent(USER_AGENT)
         return client
 
 
@@ -172,8 +215,13 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         app_id = _app_id(claims_identity)
         factory = self._factories.get(app_id)
         if factory is None:
-            inner = self._inner.create_connector_factory(claims_identity)
-            factory = self._factories[app_id] = CachingConnectorFactory(app_id=app_id, inner=inner, cache=self._cache)
+            factory = self._factories[app_id] = CachingConnectorFactory(
+                app_id=app_id,
+                credentials_factory=self._credentials_factory,
+                oauth_scope=self._inner.get_originating_audience(),
+                login_endpoint=AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL,
+                cache=self._cache,
+            )
         return factory
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
