@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
@@ -39,6 +41,29 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
+class DropRetries(AsyncMiddleware):
+    """Global middleware on the ack path: an event already claimed (a retry, X-Slack-Retry-Num) is acked, nothing more.
+
+    A class rather than a function middleware: Bolt then skips building keyword arguments for it,
+    which is a measurable share of the ack path.
+
+    Args:
+        coach: its ``store`` holds the claims and its ``clock`` dates them.
+    """
+
+    coach: Any
+
+    def __init__(self, *, coach: Any) -> None:
+        self.coach = coach
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:  # noqa: A002
+        event_id = req.body.get("event_id")
+        if event_id and not await self.coach.store.claim(EVENT_SCOPE, str(event_id), self.coach.clock()):
+            _LOGGER.info("event %s seen before (retry %s): acknowledged, not processed again", event_id, req.headers.get("x-slack-retry-num", ["-"])[0])
+            return BoltResponse(status=200, body="")
+        return await next()
+
+
 class SlackTurns:
     """Bolt listeners around one Coach. Each turns a Slack request into ``Incoming`` and posts the replies.
 
@@ -53,16 +78,6 @@ class SlackTurns:
     def __init__(self, *, coach: Any, client: AsyncWebClient) -> None:
         self.coach = coach
         self.client = client
-
-    # ------------------------------------------------------------------ on the ack path
-
-    async def drop_retries(self, body: dict, next) -> BoltResponse | None:  # noqa: A002 - Bolt injects by name
-        """Global middleware: an event already claimed (a retry, X-Slack-Retry-Num) is acked and goes no further."""
-        event_id = body.get("event_id")
-        if event_id and not await self.coach.store.claim(EVENT_SCOPE, str(event_id), self.coach.clock()):
-            _LOGGER.info("event %s seen before: acknowledged, not processed again", event_id)
-            return BoltResponse(status=200, body="")
-        return await next()
 
     # ------------------------------------------------------------------ events (Bolt acks them itself)
 
@@ -151,7 +166,7 @@ def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str) -
     """The AsyncApp with the de-duplication middleware and every listener; the catch-alls come last."""
     turns = SlackTurns(coach=coach, client=client)
     app = AsyncApp(client=client, signing_secret=signing_secret, process_before_response=False, name="frontline-coach")
-    app.middleware(turns.drop_retries)
+    app.use(DropRetries(coach=coach))
     app.event("message")(turns.on_message)
     app.event("app_mention")(turns.on_mention)
     app.event("app_home_opened")(turns.on_home_opened)
@@ -166,4 +181,4 @@ def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str) -
     return app
 
 
-__all__: Sequence[str] = ("SlackTurns", "build_bolt_app", "retry_handlers")
+__all__: Sequence[str] = ("DropRetries", "SlackTurns", "build_bolt_app", "retry_handlers")

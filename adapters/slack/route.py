@@ -69,19 +69,25 @@ def slack_route(bolt_app: AsyncApp) -> Callable[[web.Request], Awaitable[web.Res
             text = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
             return web.Response(status=400, text=_bad_body("not UTF-8"))
-        body, problem = parse_slack_body(text, content_type)
-        if body is None:
-            return web.Response(status=400, text=problem)
+        body = None
+        if content_type == FORM and not text.startswith("{"):
+            body, problem = parse_slack_body(text, content_type)
+            if body is None:
+                return web.Response(status=400, text=problem)
         try:
+            # JSON is parsed once, by Bolt; a broken one raises here, before any listener could run.
             bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=dict(request.headers))
-        except Exception:  # Bolt reading fields of an odd but well-formed body; nothing was processed
-            _LOGGER.warning("request body Bolt cannot read; answered 400")
-            return web.Response(status=400, text=_bad_body("unexpected fields"))
-        if bolt_request.body != body:
+        except ValueError:
+            return web.Response(status=400, text=_bad_body("not JSON"))
+        except Exception:  # Bolt reading fields of a well-formed body of the wrong shape (a list, say)
+            return web.Response(status=400, text=_bad_body("not a Slack payload"))
+        if body is not None and bolt_request.body != body:
             # Bolt's parser returns {} for a form that merely contains the word "payload" (a slash
             # command saying "payload", say); hand it the fields this guard read instead.
             bolt_request.body = body
             bolt_request.context = build_async_context(AsyncBoltContext({}), body)
+        if not isinstance(bolt_request.body, dict) or not bolt_request.body:
+            return web.Response(status=400, text=_bad_body("empty"))
         return await to_aiohttp_response(await bolt_app.async_dispatch(bolt_request))
 
     return handle
