@@ -58,6 +58,8 @@ class ScriptedCoach:
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         self.seen.append(incoming)
+        if "explode" in incoming.text:
+            raise RuntimeError(f"could not read {incoming.text!r}")  # the words must not reach the log
         if self.delay:
             await asyncio.sleep(self.delay)
         choice, text = incoming.choice, incoming.text
@@ -535,3 +537,11 @@ async def test_agents_words_never_reach_the_log(slack: Harness, caplog: pytest.L
     await slack.api.wait_for("chat.postMessage")
     await slack.api.wait_for(RESPONSE_URL)
     assert "Quimby" not in caplog.text and "4417" not in caplog.text
+
+
+async def test_a_failing_turn_gets_an_apology_and_the_words_stay_out_of_the_log(slack: Harness, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+    await slack.event(slack.fresh("event_message_im.json", text=f"explode {SECRET_WORDS}"))
+    posted = (await slack.api.wait_for("chat.postMessage"))[0]
+    assert header(blocks_of(posted)) == "Sorry, something went wrong on my side."
+    assert "RuntimeError" in caplog.text and "Quimby" not in caplog.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 
 EVENT_SCOPE = "slack-event"  # the scope app.py purges; message keys share it so they expire too
 WELCOME_SCOPE = "slack-welcome"
+APOLOGY = Reply(kind="error", title="Sorry, something went wrong on my side.", text="Please try again in a moment.", private=True)
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
 
@@ -97,7 +99,7 @@ class SlackTurns:
         if not await self.coach.store.claim(EVENT_SCOPE, f"msg:{team}:{channel}:{event.get('ts')}", self.coach.clock()):
             return
         incoming = translate.event_to_incoming(event, team=team, bot_user_id=context.bot_user_id)
-        replies = await self.coach.handle(incoming)
+        replies = await self._turn(incoming)
         thread_ts = translate.reply_thread(event)
         for reply in replies:
             await self._post(reply, channel=channel, user=incoming.user, thread_ts=thread_ts)
@@ -119,7 +121,7 @@ class SlackTurns:
     async def on_command(self, ack: AsyncAck, command: dict) -> None:
         """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url."""
         await ack()
-        replies = await self.coach.handle(translate.command_to_incoming(command))
+        replies = await self._turn(translate.command_to_incoming(command))
         for reply in replies:
             await self._respond(command.get("response_url"), reply, response_type="ephemeral")
 
@@ -127,7 +129,7 @@ class SlackTurns:
         """A button: the first reply replaces the message it was on; private or further replies go beside it."""
         await ack()
         incoming = translate.action_to_incoming(body, action)
-        replies = await self.coach.handle(incoming)
+        replies = await self._turn(incoming)
         channel, message_ts, thread_ts, ephemeral = translate.action_place(body)
         response_url = body.get("response_url")
         for index, reply in enumerate(replies):
@@ -142,6 +144,14 @@ class SlackTurns:
     async def ack_only(ack: AsyncAck) -> None:
         """Anything else Slack sends is acknowledged, so it is neither retried nor logged as unhandled."""
         await ack()
+
+    async def _turn(self, incoming: Incoming) -> list[Reply]:
+        """The core's replies; if the core fails, an apology, and a log line without the person's words."""
+        try:
+            return await self.coach.handle(incoming)
+        except Exception as error:  # the message may quote the agent's text, so only its type and frames are logged
+            _LOGGER.error("coach turn failed with %s:\n%s", type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
+            return [APOLOGY]
 
     # ------------------------------------------------------------------ sending
 
