@@ -254,6 +254,7 @@ async def test_dm_dialog_from_welcome_to_answer_updates_one_message(slack: Harne
     assert {i.conversation for i in slack.coach.seen} == {DM}
     await api.settle()
     assert len(api.of("chat.postMessage")) == 2 and len(api.of("chat.update")) == 2
+    assert len({call.peer for call in api.calls}) == 1  # one kept-alive connection for every Web API call
 
 
 async def test_dm_without_blocks_or_client_msg_id_is_answered(slack: Harness):

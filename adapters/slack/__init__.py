@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -108,8 +109,19 @@ def mount_slack(web_app: web.Application, coach: Any, config: SlackConfig) -> No
         coach: the Coach every turn goes to.
         config: from ``slack_config``.
     """
-    bolt_app = build_bolt_app(coach=coach, client=web_client(config), signing_secret=config.signing_secret or "")
+    client = web_client(config)
+    bolt_app = build_bolt_app(coach=coach, client=client, signing_secret=config.signing_secret or "")
     web_app[BOLT_APP] = bolt_app
+
+    # One HTTP session for every Web API call, so replies reuse connections instead of a new TLS handshake each.
+    async def open_session(_: web.Application) -> None:
+        client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+
+    async def close_session(_: web.Application) -> None:
+        if client.session is not None:
+            await client.session.close()
+
+    web_app.on_startup.append(open_session)
     if config.http:
         web_app.router.add_post(EVENTS_PATH, slack_route(bolt_app))
     if config.socket_mode:
@@ -128,6 +140,7 @@ def mount_slack(web_app: web.Application, coach: Any, config: SlackConfig) -> No
 
         web_app.on_startup.append(connect)
         web_app.on_cleanup.append(close)
+    web_app.on_cleanup.append(close_session)
     _LOGGER.info("Slack mounted (HTTP %s: %s, Socket Mode: %s)", EVENTS_PATH, "on" if config.http else "off", "on" if config.socket_mode else "off")
 
 

@@ -37,6 +37,7 @@ class Call:
     headers: dict[str, str]
     path: str = ""
     answer: dict[str, Any] = field(default_factory=dict)
+    peer: tuple = ()  # the caller's (host, port): the same port means a reused connection
 
 
 @dataclass
@@ -122,7 +123,8 @@ class FakeSlackApi:
             body = json.loads(raw or b"{}")
         else:
             body = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-        return Call(method=method, body=body, headers=dict(request.headers), path=request.path)
+        peer = request.transport.get_extra_info("peername") if request.transport else ()
+        return Call(method=method, body=body, headers=dict(request.headers), path=request.path, peer=tuple(peer or ()))
 
     def _injected(self, call: Call) -> web.Response | None:
         pending = self._failures.get(call.method)
