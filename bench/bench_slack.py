@@ -115,7 +115,7 @@ def fixture(name: str, fallback: dict) -> dict:
 # ---------------------------------------------------------------------------------------- servers (child processes)
 
 
-async def serve(target: str, store_kind: str) -> None:
+async def serve(target: str, store_kind: str, gc_freeze: bool) -> None:
     from aiohttp import web
 
     logging.basicConfig(level=logging.WARNING)
@@ -167,6 +167,11 @@ async def serve(target: str, store_kind: str) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
     await site.start()
+    if gc_freeze:  # everything built so far is long-lived: keep it out of the collector's full scans
+        import gc
+
+        gc.collect()
+        gc.freeze()
     print(site._server.sockets[0].getsockname()[1], flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -214,9 +219,9 @@ def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> di
     return result
 
 
-def start_server(target: str, store: str) -> tuple[subprocess.Popen, int]:
+def start_server(target: str, store: str, gc_freeze: bool) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", target, "--store", store], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, __file__, "--serve", target, "--store", store, *(["--gc-freeze"] if gc_freeze else [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
     line = process.stdout.readline()
     if not line.strip().isdigit():
@@ -231,11 +236,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per target per round")
     parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
     parser.add_argument("--loads", default="ack,dm")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in every server after start-up (what app.py could do)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="a subset, for trying the script out")
     parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.store))
+        asyncio.run(serve(args.serve, args.store, args.gc_freeze))
         return 0
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -245,7 +251,7 @@ def main() -> int:
     script.write_text(WRK_SCRIPT)
     bodies = Bodies()
     targets = [t for t in TARGETS if t in args.targets.split(",")]
-    servers = {target: start_server(target, args.store) for target in targets}
+    servers = {target: start_server(target, args.store, args.gc_freeze) for target in targets}
     loads = [load.strip() for load in args.loads.split(",") if load.strip()]
     results: dict[tuple[str, str], list[dict]] = {}
     try:
@@ -281,7 +287,8 @@ def main() -> int:
                 print(f"coach server: {err.strip().splitlines()[-1]}")
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, store {args.store}")
+    freeze = ", gc.freeze() after start-up" if args.gc_freeze else ""
+    print(f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, store {args.store}{freeze}")
     print("load  target   events/s (median)   p50 ms   p99 ms (worst round)   vs bare   vs bolt")
     verdicts = []
     for load in loads:
