@@ -1,6 +1,6 @@
 """Teams benchmark: activity POST to reply received by a fake connector, ours against a stock CloudAdapter echo bot.
 
-Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo] [--store memory|sqlite]
+Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo] [--store memory|sqlite] [--gc-freeze]
 
 Four processes on loopback: this one is the load generator (aiohttp client, one conversation per
 concurrent worker, each worker waits for its answer before the next message); a fake Bot Framework
@@ -56,9 +56,17 @@ TEMPLATE = {
 # ---------------------------------------------------------------------- the server processes
 
 
+GC_FREEZE = "--gc-freeze" in sys.argv
+
+
 async def _serve_forever(app) -> None:
     from aiohttp import web
 
+    if GC_FREEZE:  # everything built so far is long-lived: keep it out of the collector's full scans
+        import gc
+
+        gc.collect()
+        gc.freeze()
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -271,6 +279,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--coach", choices=["real", "echo"], default="real", help="echo: a trivial coach, to see the adapter alone")
     parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in both bot servers after start-up (what app.py could do)")
     args = parser.parse_args()
     if args.role == "connector":
         run_connector()
@@ -285,9 +294,10 @@ def main() -> int:
     try:
         connector, connector_port = start("connector")
         processes.append(connector)
-        stock, stock_port = start("stock")
+        freeze = ["--gc-freeze"] if args.gc_freeze else []
+        stock, stock_port = start("stock", *freeze)
         processes.append(stock)
-        ours, ours_port = start("ours", "--coach", args.coach, "--store", args.store)
+        ours, ours_port = start("ours", "--coach", args.coach, "--store", args.store, *freeze)
         processes.append(ours)
         return asyncio.run(load(args, stock_port, ours_port, connector_port))
     finally:
