@@ -288,7 +288,10 @@ class _Checker:
             if required:
                 self.fail(node, f"missing key '{key}'")
             return ""
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            self.fail(node, f"'{key}' is an unquoted yes/no/on/off, which YAML reads as true/false: put it in quotes")
+            return ""
+        if isinstance(value, (int, float)):
             value = str(value)
         if not isinstance(value, str) or not value.strip():
             self.fail(node, f"'{key}' must be non-empty text")
@@ -305,6 +308,9 @@ class _Checker:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
             self.fail(node, f"'{key}' must be a list of text")
+            return ()
+        if any(isinstance(v, bool) for v in value):
+            self.fail(node, f"'{key}' has an unquoted yes/no/on/off, which YAML reads as true/false: put it in quotes")
             return ()
         items = tuple(str(v).strip() for v in value if str(v).strip())
         if len(items) < minimum:
@@ -477,7 +483,7 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
                     target[str(short).lower() if key == "abbreviations" else str(short)] = full.lower()
         negators.update(w.lower() for w in check.texts(layer, "negators", required=False, minimum=0))
         breakers.update(w.lower() for w in check.texts(layer, "negation_breakers", required=False, minimum=0))
-    if not layers:
+    if not layers and not (Path(where) / _LANGUAGE_FILE).is_file():
         check.problems.append(f"{where}/{_LANGUAGE_FILE}: missing file")
     return Language(abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers))
 
@@ -529,7 +535,7 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
 
     layers_by_file = {name: _layers(directories, name, problems) for name in (*_LIST_FILES, _LANGUAGE_FILE)}
     for name, sections in _LIST_FILES.items():
-        if not layers_by_file[name]:
+        if not any((folder / name).is_file() for folder in directories):
             problems.append(f"{base / name}: missing file")
         for layer in layers_by_file[name]:
             unknown = set(layer) - set(sections)
