@@ -17,7 +17,8 @@ from bot.knowledge import Language
 
 MAX_CHARS = 2000  # a situation is read from its first 2,000 characters; the rest is context no one reads mid-call
 NEGATION_REACH = 3  # a negator covers this many following words, unless a breaker or punctuation comes first
-CAPS_MARK = "shouting in caps"  # stands in for a run of capitalised words, so the lexicon can weigh it
+CAPS_MARK = "shouting in caps"
+NUMBER = "num"  # every number reads as this word, so "since num" or "num years" can be a cue  # stands in for a run of capitalised words, so the lexicon can weigh it
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
 _PUNCTUATION = frozenset(".,;:!?()\"")
@@ -77,7 +78,9 @@ class TextReader:
         words: list[str] = []
         for raw in _TOKEN.findall(text):
             expanded = self._abbreviations.get(raw)
-            if expanded is not None:
+            if raw.isdigit():
+                words.append(NUMBER)
+            elif expanded is not None:
                 words.extend(_TOKEN.findall(expanded))
             else:
                 words.append(self.correct(raw))
