@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import CoachError, KnowledgeError
+from bot.errors import CoachError, KnowledgeError, StoreUnavailable
 
 _LOGGER = logging.getLogger("frontline_coach")
 
@@ -62,14 +62,45 @@ class Settings:
 
 
 async def open_store(settings: Settings):
-    """PostgreSQL when DATABASE_URL is set, else the SQLite file at COACH_DB."""
+    """PostgreSQL when DATABASE_URL is set, else the SQLite file at COACH_DB.
+
+    A ``search_path`` parameter naming one schema (``postgresql://host/db?search_path=coach``) keeps
+    the tables in that schema, created if missing.
+
+    Raises:
+        StoreUnavailable: the database server does not answer (worth trying again later).
+        CoachError: it answers no (unknown role or database, wrong password) or the URL is unusable.
+    """
     if settings.database_url:
+        import asyncpg
+
         from bot.store.postgres import PostgresStore
 
-        return await PostgresStore.connect(dsn=settings.database_url)
+        dsn, schema = _dsn_and_schema(settings.database_url)
+        try:
+            return await PostgresStore.connect(dsn=dsn, schema=schema)
+        except asyncpg.PostgresError as error:
+            raise CoachError(f"PostgreSQL refused the connection: {type(error).__name__}: {error}") from None
+        except ValueError as error:
+            raise CoachError(f"DATABASE_URL is not a usable postgresql:// URL ({type(error).__name__})") from None
     from bot.store.sqlite import SQLiteStore
 
     return SQLiteStore(path=settings.db_path)
+
+
+def _dsn_and_schema(url: str) -> tuple[str, str | None]:
+    """DATABASE_URL split into the DSN for the driver and the one schema its ``search_path`` names, if any."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise CoachError(f"DATABASE_URL must start with postgresql://, got {parts.scheme or 'no scheme'}://")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    paths = [value for key, value in query if key == "search_path"]
+    if len(paths) != 1 or not paths[0] or "," in paths[0]:
+        return url, None
+    rest = [(key, value) for key, value in query if key != "search_path"]
+    return urlunsplit(parts._replace(query=urlencode(rest))), paths[0].strip().strip('"')
 
 
 async def _build(settings: Settings):
@@ -93,58 +124,127 @@ async def chat(settings: Settings) -> None:
 
 EXPIRY_INTERVAL = 300.0  # seconds between sweeps of abandoned dialogs and old event ids
 EVENT_ID_KEEP = 24 * 3600.0  # Slack retries within minutes; a day of event ids is plenty
+SHUTDOWN_GRACE = 20.0  # on SIGTERM: seconds for requests in flight, then as long again for turns in flight
+RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that was down at start
+
+
+class _NotConnected:
+    """Stands in for the store until the database first answers: every call raises ``StoreUnavailable``."""
+
+    def __getattr__(self, name: str):
+        async def unavailable(*args, **kwargs):
+            raise StoreUnavailable("storage not connected yet")
+
+        return unavailable
+
+    async def close(self) -> None:
+        pass
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:
-    """Slack on /slack/events and Teams on /api/messages, one aiohttp server, until SIGTERM or Ctrl-C."""
+    """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until SIGTERM or Ctrl-C.
+
+    Several copies may run on one PostgreSQL database: every turn reads and writes its dialog there,
+    and every "only once" is decided there. A copy whose database is down at start serves anyway,
+    not ready (/readyz 503), and connects as soon as the database answers. On SIGTERM it stops
+    listening, finishes the requests and turns in flight, and closes the store last.
+    """
     import signal
 
     from aiohttp import web
 
+    from adapters.ops import mount_ops
     from adapters.slack import mount_slack, slack_config
     from adapters.teams import mount_teams, teams_config
+    from bot.coach import build_coach
+    from bot.metrics import MeteredStore, Metrics
 
     slack = slack_config(env)  # a partial configuration stops here, before anything starts
     teams = teams_config(env)
-    coach = await _build(settings)
+    metrics = Metrics()
+    store = MeteredStore(inner=_NotConnected(), metrics=metrics)
+    coach = build_coach(overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl)
+    coach.meter = metrics
+    try:
+        store.inner = await open_store(settings)
+    except StoreUnavailable as error:
+        _LOGGER.warning("storage not reachable at start (%s): serving, not ready, until it answers", error)
+
     web_app = web.Application(client_max_size=1024 * 1024)
+    mount_ops(web_app, coach=coach, metrics=metrics)
     if slack is not None:
         mount_slack(web_app, coach, slack)
     if teams is not None:
         mount_teams(web_app, coach, teams)
+
+    async def finish_turns(_: web.Application) -> None:
+        left = await metrics.drain(SHUTDOWN_GRACE)
+        if left:
+            _LOGGER.warning("%d turn(s) still running after %.0f s; stopping anyway", left, SHUTDOWN_GRACE)
+
+    # First of the clean-ups: the platforms' clients are still open, so turns in flight can post their replies.
+    web_app.on_cleanup.insert(0, finish_turns)
     host = settings.host
     if host is None:
         host = "127.0.0.1" if teams is None or teams.open else "0.0.0.0"
         if teams is not None and teams.open:
             _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId): listening on 127.0.0.1 only; set HOST to change")
 
-    async def sweep() -> None:
-        while True:
-            await asyncio.sleep(EXPIRY_INTERVAL)
+    stop = asyncio.Event()
+    fatal: list[CoachError] = []
+
+    async def keep_storage() -> None:
+        """Connect if the database was down at start, then sweep now and every EXPIRY_INTERVAL."""
+        delay = RETRY_FIRST
+        while isinstance(store.inner, _NotConnected):
+            await asyncio.sleep(delay)
             try:
-                expired = await coach.expire()
-                await coach.store.purge_claims("slack-event", coach.clock() - EVENT_ID_KEEP)
+                store.inner = await open_store(settings)
+                _LOGGER.info("storage connected")
+            except StoreUnavailable as error:
+                delay = min(delay * 2, RETRY_MAX)
+                _LOGGER.warning("storage still not reachable (%s); next try in %.0f s", error, delay)
+            except CoachError as error:
+                fatal.append(error)
+                stop.set()
+                return
+        while True:
+            try:
+                expired = await coach.expire()  # one copy at a time: the store holds a lock while it purges
+                await store.purge_claims("slack-event", coach.clock() - EVENT_ID_KEEP)
                 if expired:
                     _LOGGER.info("expired %d abandoned dialog(s)", expired)
-            except Exception:
+            except StoreUnavailable as error:
+                metrics.error("sweep", error)
+                _LOGGER.warning("sweep of abandoned dialogs skipped: storage unavailable; will retry")
+            except Exception as error:
+                metrics.error("sweep", error)
                 _LOGGER.exception("sweep of abandoned dialogs failed; will retry")
+            await asyncio.sleep(EXPIRY_INTERVAL)
 
-    runner = web.AppRunner(web_app)
+    runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)
     await site.start()
-    _LOGGER.info("serving on http://%s:%d (slack: %s, teams: %s)", host, settings.port, "on" if slack else "off", "on" if teams else "off")
-    stop = asyncio.Event()
+    address = runner.addresses[0] if runner.addresses else (host, settings.port)
+    _LOGGER.info(
+        "serving on http://%s:%d (slack: %s, teams: %s, storage: %s)",
+        address[0], address[1], "on" if slack else "off", "on" if teams else "off", "PostgreSQL" if settings.database_url else "SQLite",
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    sweeper = asyncio.create_task(sweep())
+    keeper = asyncio.create_task(keep_storage())
     try:
         await stop.wait()
     finally:
-        sweeper.cancel()
-        await runner.cleanup()
-        await coach.store.close()
+        _LOGGER.info("stopping: no new requests; finishing those and the turns in flight (up to %.0f s each)", SHUTDOWN_GRACE)
+        keeper.cancel()
+        await runner.cleanup()  # stop listening, finish requests, finish turns, close the platforms' clients
+        await store.close()  # last: the turns in flight needed it
+        _LOGGER.info("stopped")
+    if fatal:
+        raise fatal[0]
     return 0
 
 

@@ -11,17 +11,22 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
 from bot.classify import Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
+from bot.errors import StoreUnavailable
 from bot.knowledge import Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
 from bot.replies import Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -30,6 +35,8 @@ DIALOG_TTL = 30 * 60
 # when it is this long and reads clearly on both types by itself.
 NEW_SITUATION_WORDS = 8
 NEW_SITUATION_EVIDENCE = 1.5
+# The answer to a turn that could not reach the store (the database is down or cut off).
+STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right now.", text="Please try again in a minute.", private=True)
 
 
 class Coach:
@@ -47,9 +54,31 @@ class Coach:
             for q in knowledge.questions.values()
         }
 
+    meter: Metrics | None = None  # set by the server to count, time and track turns (bot.metrics)
+
     # ------------------------------------------------------------------ the one entry point
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        """One turn. A store that cannot be reached gets the person a short apology, not an exception."""
+        meter = self.meter
+        started = meter.turn_started() if meter is not None else 0.0
+        replies: list[Reply] = []
+        error: str | None = None
+        try:
+            replies = await self._handle(incoming)
+        except StoreUnavailable:
+            error = StoreUnavailable.__name__
+            _LOGGER.warning("turn on %s: storage unavailable, answered with an apology", incoming.platform)
+            replies = [STORE_APOLOGY]
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            if meter is not None:
+                meter.turn_finished(incoming.platform, started, replies, error=error)
+        return replies
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
         now = self.clock()
         dialog = await self._load(incoming.dialog_key, now)
         if incoming.choice is not None:

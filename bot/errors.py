@@ -16,3 +16,11 @@ class KnowledgeError(CoachError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+
+class StoreUnavailable(CoachError):
+    """The storage could not be reached in time (down, cut off, or too slow). The call did not complete.
+
+    The server answers the turn in flight with a short apology and reports not ready until the
+    storage answers again; nothing is retried for the caller.
+    """

@@ -27,16 +27,14 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import asyncpg
 
-from bot.errors import CoachError
+from bot.errors import StoreUnavailable
 
 T = TypeVar("T")
 
 # A migration, or the wait for another copy's migration, may take longer than one short command.
 MIGRATE_TIMEOUT = 120.0
 
-
-class StoreUnavailable(CoachError):
-    """The database could not be reached in time (down, cut off, or too slow). The call did not complete."""
+__all__ = ["MIGRATIONS", "PostgresStore", "StoreUnavailable"]  # StoreUnavailable lives in bot.errors
 
 
 # (version, statements). Append only; never edit a released entry.
