@@ -8,8 +8,8 @@ wrk runs in its own process and sends pre-signed bodies with a fresh timestamp a
 
 Two loads:
   ack    channel messages that are acked, de-duplicated, dispatched and then left alone: the ack path
-  dm     direct messages: the coach also answers each one (coach turn and chat.postMessage to a fake
-         Web API in the server's process) after the ack, so that work competes for the same CPU
+  dm     direct messages: the coach also answers each one after the ack (a coach turn and a
+         chat.postMessage to a fake Web API in a process of its own), and that work shares the CPU
 
 Run:  python bench/bench_slack.py [--rounds 3] [--duration 8] [--store sqlite|memory] [--loads ack,dm]
 Targets (Slack issue): coach ≥ 80% of bolt's events/s on the ack path, p99 ack < 50 ms.
@@ -115,12 +115,25 @@ def fixture(name: str, fallback: dict) -> dict:
 # ---------------------------------------------------------------------------------------- servers (child processes)
 
 
-async def serve(target: str, store_kind: str, gc_freeze: bool) -> None:
+async def serve_api() -> None:
+    """The fake Slack Web API in a process of its own, so its work is not counted against the bot."""
+    from tests.fakes.slack_api import FakeSlackApi
+
+    api = await FakeSlackApi().start()
+    api.identity.update(user_id="W111", bot_id="B111", team_id="T111")
+    print(api.url, flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    print(json.dumps({"chat.postMessage": len(api.of("chat.postMessage")), "auth.test": len(api.of("auth.test"))}), file=sys.stderr, flush=True)
+    await api.stop()
+
+
+async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | None, api_url: str) -> None:
     from aiohttp import web
 
     logging.basicConfig(level=logging.WARNING)
     web_app = web.Application()
-    api = None
     if target == "bare":
 
         async def bare(request: web.Request) -> web.Response:
@@ -129,16 +142,12 @@ async def serve(target: str, store_kind: str, gc_freeze: bool) -> None:
 
         web_app.router.add_post("/slack/events", bare)
     else:
-        from tests.fakes.slack_api import FakeSlackApi
-
-        api = await FakeSlackApi().start()
-        api.identity.update(user_id="W111", bot_id="B111", team_id="T111")
         if target == "bolt":
             from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
             from slack_bolt.async_app import AsyncApp
             from slack_sdk.web.async_client import AsyncWebClient
 
-            app = AsyncApp(client=AsyncWebClient(token="xoxb-bench", base_url=api.url), signing_secret=SECRET)
+            app = AsyncApp(client=AsyncWebClient(token="xoxb-bench", base_url=api_url), signing_secret=SECRET)
 
             @app.event("message")
             async def only_ack(ack) -> None:
@@ -160,8 +169,8 @@ async def serve(target: str, store_kind: str, gc_freeze: bool) -> None:
                 from bot.store.memory import MemoryStore
 
                 store = MemoryStore()
-            coach = build_coach(store=store)
-            config = slack_config({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url})
+            coach = build_coach(knowledge_dir=knowledge, store=store)
+            config = slack_config({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url})
             mount_slack(web_app, coach, config)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -176,9 +185,6 @@ async def serve(target: str, store_kind: str, gc_freeze: bool) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
-    if api is not None:
-        print(json.dumps({"posted": len(api.of("chat.postMessage"))}), file=sys.stderr, flush=True)
-        await api.stop()
     await runner.cleanup()
 
 
@@ -219,9 +225,10 @@ def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> di
     return result
 
 
-def start_server(target: str, store: str, gc_freeze: bool) -> tuple[subprocess.Popen, int]:
+def start_server(target: str, args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
+    options = ["--api-url", args.api_url or "", "--store", args.store, *(["--gc-freeze"] if args.gc_freeze else []), *(["--knowledge", args.knowledge] if args.knowledge else [])]
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", target, "--store", store, *(["--gc-freeze"] if gc_freeze else [])], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, __file__, "--serve", target, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
     line = process.stdout.readline()
     if not line.strip().isdigit():
@@ -230,18 +237,32 @@ def start_server(target: str, store: str, gc_freeze: bool) -> tuple[subprocess.P
     return process, int(line)
 
 
+def start_api() -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen([sys.executable, __file__, "--serve", "api"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    line = process.stdout.readline().strip()
+    if not line.startswith("http://127.0.0.1:"):
+        process.kill()
+        raise SystemExit(f"fake Slack API did not start: {line}{process.stderr.read()}")
+    return process, line
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds of load per target per round")
     parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
     parser.add_argument("--loads", default="ack,dm")
+    parser.add_argument("--knowledge", help="knowledge folder for the coach (default: the shipped one)")
     parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in every server after start-up (what app.py could do)")
     parser.add_argument("--targets", default=",".join(TARGETS), help="a subset, for trying the script out")
-    parser.add_argument("--serve", choices=TARGETS, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=(*TARGETS, "api"), help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(args.serve, args.store, args.gc_freeze))
+        if args.serve == "api":
+            asyncio.run(serve_api())
+        else:
+            asyncio.run(serve(args.serve, args.store, args.gc_freeze, args.knowledge, args.api_url))
         return 0
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
@@ -251,7 +272,8 @@ def main() -> int:
     script.write_text(WRK_SCRIPT)
     bodies = Bodies()
     targets = [t for t in TARGETS if t in args.targets.split(",")]
-    servers = {target: start_server(target, args.store, args.gc_freeze) for target in targets}
+    api_process, args.api_url = start_api()
+    servers = {target: start_server(target, args) for target in targets}
     loads = [load.strip() for load in args.loads.split(",") if load.strip()]
     results: dict[tuple[str, str], list[dict]] = {}
     try:
@@ -275,16 +297,16 @@ def main() -> int:
                         flush=True,
                     )
     finally:
-        for process, _ in servers.values():
+        for process, _ in [*servers.values(), (api_process, "")]:
             process.send_signal(signal.SIGTERM)
-        for target, (process, _) in servers.items():
+        for name, (process, _) in [*servers.items(), ("api", (api_process, ""))]:
             try:
                 _, err = process.communicate(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 err = ""
-            if target == "coach" and err.strip():
-                print(f"coach server: {err.strip().splitlines()[-1]}")
+            if name == "api" and err.strip():
+                print(f"fake Web API received: {err.strip().splitlines()[-1]}")
         shutil.rmtree(work, ignore_errors=True)
 
     freeze = ", gc.freeze() after start-up" if args.gc_freeze else ""
