@@ -273,6 +273,133 @@ async def test_concurrent_counts_from_two_instances_add_up(backend: Backend, sto
     assert await other.identified_counts("2026-W48") == {("surprise", "loyal"): 200}
 
 
+# --- weekly tips: queue, schedules, subscriptions, posts ----------------------------------------
+
+
+async def test_tip_queue_add_list_remove(store: Store) -> None:
+    assert await store.queued_tips("slack", "T1") == []
+    first = await store.add_tip("slack", "T1", "Greet every caller by name. 😀", "U1", NOW)
+    second = await store.add_tip("slack", "T1", "Second", "U2", NOW + 1)
+    other = await store.add_tip("teams", "T1", "Other platform", "A1", NOW)
+    assert second > first and other != second
+    assert await store.queued_tips("slack", "T1") == [
+        {"id": first, "text": "Greet every caller by name. 😀", "author": "U1", "added": NOW},
+        {"id": second, "text": "Second", "author": "U2", "added": NOW + 1},
+    ]
+    assert await store.remove_tip("slack", "T1", other) is False  # another workspace's tip
+    assert await store.remove_tip("slack", "T1", first) is True
+    assert await store.remove_tip("slack", "T1", first) is False
+    assert [t["id"] for t in await store.queued_tips("slack", "T1")] == [second]
+    assert [t["id"] for t in await store.queued_tips("teams", "T1")] == [other]
+
+
+async def test_week_tip_takes_the_oldest_once_and_retires_it(store: Store) -> None:
+    assert await store.week_tip("slack", "T1", "2026-W01") is None  # empty queue: that week is library
+    first = await store.add_tip("slack", "T1", "one", "U1", NOW)
+    second = await store.add_tip("slack", "T1", "two", "U1", NOW)
+    assert await store.week_tip("slack", "T1", "2026-W01") is None  # decided already, stays decided
+    assert await store.week_tip("slack", "T1", "2026-W02") == {"id": first, "text": "one"}
+    assert await store.week_tip("slack", "T1", "2026-W02") == {"id": first, "text": "one"}
+    assert [t["id"] for t in await store.queued_tips("slack", "T1")] == [second]
+    assert await store.remove_tip("slack", "T1", first) is False  # used: history now, not queue
+    assert await store.week_tip("slack", "T1", "2026-W03") == {"id": second, "text": "two"}
+    assert await store.week_tip("slack", "T2", "2026-W03") is None  # another workspace has its own queue
+
+
+async def test_week_tip_race_over_many_weeks_never_uses_a_tip_twice(backend: Backend, store: Store) -> None:
+    other = await backend.open()
+    ids = [await store.add_tip("slack", "T1", f"tip {n}", "U1", NOW) for n in range(10)]
+    weeks = [f"2026-W{w:02d}" for w in range(1, 13)]
+    results = await asyncio.gather(*((store if i % 2 else other).week_tip("slack", "T1", weeks[i // 4]) for i in range(4 * len(weeks))))
+    by_week: dict[str, set] = {}
+    for i, result in enumerate(results):
+        by_week.setdefault(weeks[i // 4], set()).add(result["id"] if result else None)
+    assert all(len(chosen) == 1 for chosen in by_week.values()), by_week
+    used = [next(iter(chosen)) for chosen in by_week.values()]
+    assert sorted(u for u in used if u is not None) == ids and used.count(None) == 2
+
+
+async def test_tip_schedule_put_replace_get(store: Store) -> None:
+    assert await store.get_tip_schedule("slack", "T1") is None
+    await store.put_tip_schedule("slack", "T1", {"weekday": 4, "time": "14:30", "timezone": "Europe/Paris"}, NOW)
+    await store.put_tip_schedule("slack", "T1", {"weekday": 0, "time": "09:00", "timezone": "UTC"}, NOW + 1)
+    assert await store.get_tip_schedule("slack", "T1") == {"weekday": 0, "time": "09:00", "timezone": "UTC"}
+    assert await store.get_tip_schedule("teams", "T1") is None
+
+
+async def test_tip_subscriptions(store: Store) -> None:
+    assert await store.subscribe_tips("slack", "C1", "T1", "C1:1700.1", NOW) is True
+    assert await store.subscribe_tips("slack", "C1", "T1", "C1", NOW) is False
+    assert await store.subscribe_tips("teams", "19:x@thread.skype", "tenant", "19:x@thread.skype;messageid=1", NOW) is True
+    assert await store.tip_subscriptions() == [
+        {"platform": "slack", "channel": "C1", "workspace": "T1", "conversation": "C1:1700.1"},  # the first request's place stays
+        {"platform": "teams", "channel": "19:x@thread.skype", "workspace": "tenant", "conversation": "19:x@thread.skype;messageid=1"},
+    ]
+    assert await store.unsubscribe_tips("slack", "C1") is True
+    assert await store.unsubscribe_tips("slack", "C1") is False
+    assert [s["platform"] for s in await store.tip_subscriptions()] == ["teams"]
+
+
+async def test_tip_post_claim_send_post(store: Store) -> None:
+    args = ("slack", "C1", "2026-W10")
+    assert await store.claim_tip_post(*args, "T1", "a", NOW, NOW + 600) is True
+    assert await store.claim_tip_post(*args, "T1", "b", NOW + 1, NOW + 601) is False  # leased to "a"
+    assert await store.start_tip_post(*args, "b", source="library", tip="x", text="X", now=NOW) is False
+    assert await store.start_tip_post(*args, "a", source="manager", tip="7", text="Smile 😀", now=NOW) is True
+    assert await store.claim_tip_post(*args, "T1", "c", NOW + 9999, NOW + 99999) is False  # sending: never taken over
+    assert await store.finish_tip_post(*args, "a", NOW + 2) is True
+    assert await store.finish_tip_post(*args, "a", NOW + 3) is False
+    assert await store.claim_tip_post(*args, "T1", "d", NOW + 9999, NOW + 99999) is False
+    assert await store.claim_tip_post("slack", "C1", "2026-W11", "T1", "e", NOW, NOW + 600) is True  # next week is its own
+    (row,) = await store.tip_posts("slack", period="2026-W10")
+    assert row == {
+        "channel": "C1", "workspace": "T1", "period": "2026-W10", "state": "posted", "source": "manager", "tip": "7",
+        "text": "Smile 😀", "claimed": NOW, "posted": NOW + 2, "lease_until": NOW + 600,
+    }
+    assert [r["period"] for r in await store.tip_posts("slack", channel="C1")] == ["2026-W10", "2026-W11"]
+    assert [r["period"] for r in await store.tip_posts("slack", workspace="T1", channel="C1", period="2026-W11")] == ["2026-W11"]
+    assert await store.tip_posts("slack", workspace="T2") == [] and await store.tip_posts("teams") == []
+
+
+async def test_tip_post_lease_expiry_and_retry(store: Store) -> None:
+    args = ("teams", "19:c", "2026-W10")
+    assert await store.claim_tip_post(*args, "T1", "a", NOW, NOW + 600) is True
+    assert await store.claim_tip_post(*args, "T1", "b", NOW + 600, NOW + 1200) is False  # lease ends at, not before
+    assert await store.claim_tip_post(*args, "T1", "b", NOW + 601, NOW + 1201) is True  # "a" died before sending
+    assert await store.start_tip_post(*args, "a", source="library", tip="x", text="X", now=NOW + 602) is False
+    assert await store.start_tip_post(*args, "b", source="library", tip="x", text="X", now=NOW + 602) is True
+    assert await store.retry_tip_post(*args, "a", NOW + 2000) is False
+    assert await store.retry_tip_post(*args, "b", NOW + 2000) is True  # the platform said no: try again later
+    assert await store.claim_tip_post(*args, "T1", "c", NOW + 1999, NOW + 3000) is False
+    assert await store.claim_tip_post(*args, "T1", "c", NOW + 2001, NOW + 3000) is True
+    assert (await store.tip_posts("teams"))[0]["state"] == "claimed"
+
+
+@pytest.mark.parametrize("round_", range(2))
+async def test_tip_post_claim_race_has_exactly_one_winner(backend: Backend, store: Store, round_: int) -> None:
+    other = await backend.open()
+    results = await asyncio.gather(*(
+        (store if i % 2 else other).claim_tip_post("slack", "C1", f"2026-W{round_ + 1:02d}", "T1", f"t{i}", NOW, NOW + 600) for i in range(40)
+    ))
+    assert results.count(True) == 1
+
+
+async def test_tips_survive_reopening(backend: Backend, store: Store) -> None:
+    if not backend.durable:
+        pytest.skip(f"{backend.name}: not durable by design")
+    tip = await store.add_tip("slack", "T1", "kept", "U1", NOW)
+    await store.put_tip_schedule("slack", "T1", {"weekday": 2}, NOW)
+    await store.subscribe_tips("slack", "C1", "T1", "C1", NOW)
+    await store.claim_tip_post("slack", "C1", "2026-W10", "T1", "a", NOW, NOW + 600)
+    await store.close()
+    backend.opened.remove(store)
+    reopened = await backend.open()
+    assert [t["id"] for t in await reopened.queued_tips("slack", "T1")] == [tip]
+    assert await reopened.get_tip_schedule("slack", "T1") == {"weekday": 2}
+    assert len(await reopened.tip_subscriptions()) == 1
+    assert await reopened.claim_tip_post("slack", "C1", "2026-W10", "T1", "b", NOW + 1, NOW + 600) is False
+
+
 # --- ping and close ------------------------------------------------------------------------------
 
 

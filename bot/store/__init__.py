@@ -48,3 +48,55 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections and files."""
+
+    # --- weekly tips: a queue of managers' tips, schedules and subscriptions per workspace, posts per channel and week.
+    # Rows are plain dicts. "period" is an ISO week such as "2026-W48". A post row is claimed with a lease
+    # (state "claimed"), then marked "sending" just before the platform is called, then "posted".
+
+    async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
+        """Queue a manager's tip for one workspace; returns its id (ids only grow)."""
+
+    async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
+        """The workspace's tips still queued, oldest first: ``{"id", "text", "author", "added"}``."""
+
+    async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
+        """Take a still-queued tip out of the queue; False when there is no such queued tip."""
+
+    async def week_tip(self, platform: str, workspace: str, period: str) -> dict[str, Any] | None:
+        """The queued tip of ``period`` for the workspace: ``{"id", "text"}``, or None.
+
+        The first call for a period takes the oldest queued tip and retires it, atomically with
+        recording the choice; every later call (any copy) gets the same answer. None when the queue
+        was empty at that first call.
+        """
+
+    async def put_tip_schedule(self, platform: str, workspace: str, schedule: dict[str, Any], now: float) -> None:
+        """Set (replace) the workspace's weekly schedule."""
+
+    async def get_tip_schedule(self, platform: str, workspace: str) -> dict[str, Any] | None:
+        """The workspace's schedule, or None for the default."""
+
+    async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
+        """``channel`` gets the weekly post; ``conversation`` is where the request came from. False if already subscribed."""
+
+    async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
+        """Stop the weekly post to ``channel``; False if it was not subscribed."""
+
+    async def tip_subscriptions(self) -> list[dict[str, Any]]:
+        """Every subscribed channel: ``{"platform", "channel", "workspace", "conversation"}``."""
+
+    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+        """Atomically take the one post of ``channel`` for ``period``: True when the row is new, or when it is
+        still "claimed" and its lease ran out before ``now`` (its holder died before sending); the holder is ``token``."""
+
+    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+        """"claimed" by ``token`` → "sending" with what is about to be posted; False if ``token`` lost the claim."""
+
+    async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
+        """"sending" by ``token`` → "posted"."""
+
+    async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
+        """"sending" by ``token`` → "claimed" with a lease until ``retry_at``: the platform refused, try again after."""
+
+    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+        """Post rows, oldest claim first: ``{"channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until"}``."""

@@ -15,6 +15,12 @@ class MemoryStore:
         self._claims: dict[tuple[str, str], float] = {}
         self._conversations: dict[tuple[str, str], dict[str, Any]] = {}
         self._counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
+        self._tips: dict[int, dict[str, Any]] = {}  # id -> {platform, workspace, text, author, added, used_in}
+        self._tip_ids = 0
+        self._tip_weeks: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._tip_schedules: dict[tuple[str, str], dict[str, Any]] = {}
+        self._tip_channels: dict[tuple[str, str], dict[str, Any]] = {}
+        self._tip_posts: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     async def get_dialog(self, key: str) -> dict[str, Any] | None:
         saved = self._dialogs.get(key)
@@ -58,6 +64,103 @@ class MemoryStore:
 
     async def identified_counts(self, period: str) -> dict[tuple[str, str], int]:
         return dict(self._counts.get(period, {}))
+
+    # --- weekly tips
+
+    async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
+        self._tip_ids += 1
+        self._tips[self._tip_ids] = {"platform": platform, "workspace": workspace, "text": text, "author": author, "added": now, "used_in": None}
+        return self._tip_ids
+
+    def _queued(self, platform: str, workspace: str) -> list[tuple[int, dict[str, Any]]]:
+        return [(i, t) for i, t in sorted(self._tips.items()) if (t["platform"], t["workspace"]) == (platform, workspace) and t["used_in"] is None]
+
+    async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
+        return [{"id": i, "text": t["text"], "author": t["author"], "added": t["added"]} for i, t in self._queued(platform, workspace)]
+
+    async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
+        if any(i == tip_id for i, _ in self._queued(platform, workspace)):
+            del self._tips[tip_id]
+            return True
+        return False
+
+    async def week_tip(self, platform: str, workspace: str, period: str) -> dict[str, Any] | None:
+        key = (platform, workspace, period)
+        if key not in self._tip_weeks:
+            queued = self._queued(platform, workspace)
+            chosen = None
+            if queued:
+                tip_id, tip = queued[0]
+                tip["used_in"] = period
+                chosen = {"id": tip_id, "text": tip["text"]}
+            self._tip_weeks[key] = chosen
+        chosen = self._tip_weeks[key]
+        return dict(chosen) if chosen is not None else None
+
+    async def put_tip_schedule(self, platform: str, workspace: str, schedule: dict[str, Any], now: float) -> None:
+        self._tip_schedules[(platform, workspace)] = json.loads(json.dumps(schedule))
+
+    async def get_tip_schedule(self, platform: str, workspace: str) -> dict[str, Any] | None:
+        found = self._tip_schedules.get((platform, workspace))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
+        if (platform, channel) in self._tip_channels:
+            return False
+        self._tip_channels[(platform, channel)] = {"platform": platform, "channel": channel, "workspace": workspace, "conversation": conversation}
+        return True
+
+    async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
+        return self._tip_channels.pop((platform, channel), None) is not None
+
+    async def tip_subscriptions(self) -> list[dict[str, Any]]:
+        return [dict(row) for _, row in sorted(self._tip_channels.items())]
+
+    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+        row = self._tip_posts.get((platform, channel, period))
+        if row is None:
+            self._tip_posts[(platform, channel, period)] = {
+                "channel": channel, "workspace": workspace, "period": period, "state": "claimed", "source": None, "tip": None,
+                "text": None, "claimed": now, "posted": None, "lease_until": lease_until, "token": token,
+            }
+            return True
+        if row["state"] == "claimed" and row["lease_until"] < now:
+            row.update(token=token, claimed=now, lease_until=lease_until)
+            return True
+        return False
+
+    def _held(self, platform: str, channel: str, period: str, token: str, state: str) -> dict[str, Any] | None:
+        row = self._tip_posts.get((platform, channel, period))
+        return row if row is not None and row["token"] == token and row["state"] == state else None
+
+    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+        row = self._held(platform, channel, period, token, "claimed")
+        if row is None:
+            return False
+        row.update(state="sending", source=source, tip=tip, text=text)
+        return True
+
+    async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
+        row = self._held(platform, channel, period, token, "sending")
+        if row is None:
+            return False
+        row.update(state="posted", posted=now)
+        return True
+
+    async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
+        row = self._held(platform, channel, period, token, "sending")
+        if row is None:
+            return False
+        row.update(state="claimed", lease_until=retry_at)
+        return True
+
+    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+        rows = [
+            {k: v for k, v in row.items() if k != "token"}
+            for (p, c, w), row in self._tip_posts.items()
+            if p == platform and channel in (None, c) and period in (None, w) and workspace in (None, row["workspace"])
+        ]
+        return sorted(rows, key=lambda row: (row["claimed"], row["channel"], row["period"]))
 
     async def ping(self) -> None:
         return None

@@ -71,7 +71,63 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE queued_tips (
+            id BIGSERIAL PRIMARY KEY,
+            platform TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            text TEXT NOT NULL,
+            author TEXT NOT NULL,
+            added DOUBLE PRECISION NOT NULL,
+            used_in TEXT
+        );
+        CREATE INDEX queued_tips_queue ON queued_tips (platform, workspace, id) WHERE used_in IS NULL;
+        CREATE TABLE tip_weeks (
+            platform TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            period TEXT NOT NULL,
+            tip_id BIGINT,
+            text TEXT,
+            PRIMARY KEY (platform, workspace, period)
+        );
+        CREATE TABLE tip_schedules (
+            platform TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            schedule TEXT NOT NULL,
+            touched DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, workspace)
+        );
+        CREATE TABLE tip_channels (
+            platform TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            conversation TEXT NOT NULL,
+            added DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, channel)
+        );
+        CREATE TABLE tip_posts (
+            platform TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            period TEXT NOT NULL,
+            workspace TEXT NOT NULL,
+            token TEXT NOT NULL,
+            state TEXT NOT NULL,
+            source TEXT,
+            tip TEXT,
+            text TEXT,
+            claimed DOUBLE PRECISION NOT NULL,
+            posted DOUBLE PRECISION,
+            lease_until DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (platform, channel, period)
+        );
+        CREATE INDEX tip_posts_workspace ON tip_posts (platform, workspace, claimed);
+        """,
+    ),
 ]
+
+_POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
 # Errors that mean "the server is not there for us right now", as opposed to a bug in a statement.
 _UNAVAILABLE = (
@@ -251,6 +307,138 @@ class PostgresStore:
             )
         )
         return {(row["interaction"], row["customer"]): row["n"] for row in rows}
+
+    # --- weekly tips
+
+    async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
+        return await self._fetchval(
+            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            platform, workspace, text, author, now,
+        )
+
+    async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
+        rows = await self._run(
+            lambda con: con.fetch(
+                "SELECT id, text, author, added FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in IS NULL ORDER BY id",
+                platform, workspace, timeout=self._command_timeout,
+            )
+        )
+        return [dict(row) for row in rows]
+
+    async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
+        async def remove(con: asyncpg.Connection) -> bool:
+            async with con.transaction():
+                await con.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(f"tip-queue:{platform}:{workspace}", self.schema), timeout=self._command_timeout)
+                status = await con.execute(
+                    "DELETE FROM queued_tips WHERE id = $1 AND platform = $2 AND workspace = $3 AND used_in IS NULL",
+                    tip_id, platform, workspace, timeout=self._command_timeout,
+                )
+                return _rows(status) == 1
+
+        return await self._run(remove)
+
+    async def week_tip(self, platform: str, workspace: str, period: str) -> dict[str, Any] | None:
+        """One transaction under the workspace's queue lock: look up the week's choice, or choose, record and retire.
+
+        The lock (not the primary key alone) is what keeps two copies working on two different weeks
+        from both taking the same oldest tip.
+        """
+
+        async def choose(con: asyncpg.Connection) -> tuple[Any, Any]:
+            async with con.transaction():
+                await con.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(f"tip-queue:{platform}:{workspace}", self.schema), timeout=self._command_timeout)
+                row = await con.fetchrow(
+                    "SELECT tip_id, text FROM tip_weeks WHERE platform = $1 AND workspace = $2 AND period = $3",
+                    platform, workspace, period, timeout=self._command_timeout,
+                )
+                if row is not None:
+                    return row["tip_id"], row["text"]
+                row = await con.fetchrow(
+                    "SELECT id, text FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in IS NULL ORDER BY id LIMIT 1",
+                    platform, workspace, timeout=self._command_timeout,
+                )
+                chosen = (row["id"], row["text"]) if row is not None else (None, None)
+                await con.execute(
+                    "INSERT INTO tip_weeks (platform, workspace, period, tip_id, text) VALUES ($1, $2, $3, $4, $5)",
+                    platform, workspace, period, *chosen, timeout=self._command_timeout,
+                )
+                if chosen[0] is not None:
+                    await con.execute("UPDATE queued_tips SET used_in = $1 WHERE id = $2", period, chosen[0], timeout=self._command_timeout)
+                return chosen
+
+        tip_id, text = await self._run(choose)
+        return {"id": tip_id, "text": text} if tip_id is not None else None
+
+    async def put_tip_schedule(self, platform: str, workspace: str, schedule: dict[str, Any], now: float) -> None:
+        await self._execute(
+            "INSERT INTO tip_schedules (platform, workspace, schedule, touched) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (platform, workspace) DO UPDATE SET schedule = excluded.schedule, touched = excluded.touched",
+            platform, workspace, _dumps(schedule), now,
+        )
+
+    async def get_tip_schedule(self, platform: str, workspace: str) -> dict[str, Any] | None:
+        schedule = await self._fetchval("SELECT schedule FROM tip_schedules WHERE platform = $1 AND workspace = $2", platform, workspace)
+        return json.loads(schedule) if schedule is not None else None
+
+    async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
+        new = await self._fetchval(
+            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            platform, channel, workspace, conversation, now,
+        )
+        return bool(new)
+
+    async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
+        return _rows(await self._execute("DELETE FROM tip_channels WHERE platform = $1 AND channel = $2", platform, channel)) == 1
+
+    async def tip_subscriptions(self) -> list[dict[str, Any]]:
+        rows = await self._run(
+            lambda con: con.fetch("SELECT platform, channel, workspace, conversation FROM tip_channels ORDER BY platform, channel", timeout=self._command_timeout)
+        )
+        return [dict(row) for row in rows]
+
+    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+        won = await self._fetchval(
+            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) "
+            "VALUES ($1, $2, $3, $4, $5, 'claimed', $6, $7) "
+            "ON CONFLICT (platform, channel, period) DO UPDATE SET token = excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until "
+            "WHERE tip_posts.state = 'claimed' AND tip_posts.lease_until < excluded.claimed RETURNING true",
+            platform, channel, period, workspace, token, now, lease_until,
+        )
+        return bool(won)
+
+    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+        status = await self._execute(
+            "UPDATE tip_posts SET state = 'sending', source = $1, tip = $2, text = $3 "
+            "WHERE platform = $4 AND channel = $5 AND period = $6 AND token = $7 AND state = 'claimed'",
+            source, tip, text, platform, channel, period, token,
+        )
+        return _rows(status) == 1
+
+    async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
+        status = await self._execute(
+            "UPDATE tip_posts SET state = 'posted', posted = $1 WHERE platform = $2 AND channel = $3 AND period = $4 AND token = $5 AND state = 'sending'",
+            now, platform, channel, period, token,
+        )
+        return _rows(status) == 1
+
+    async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
+        status = await self._execute(
+            "UPDATE tip_posts SET state = 'claimed', lease_until = $1 WHERE platform = $2 AND channel = $3 AND period = $4 AND token = $5 AND state = 'sending'",
+            retry_at, platform, channel, period, token,
+        )
+        return _rows(status) == 1
+
+    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+        rows = await self._run(
+            lambda con: con.fetch(
+                f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = $1 "
+                "AND ($2::text IS NULL OR workspace = $2) AND ($3::text IS NULL OR channel = $3) AND ($4::text IS NULL OR period = $4) "
+                "ORDER BY claimed, channel, period",
+                platform, workspace, channel, period, timeout=self._command_timeout,
+            )
+        )
+        return [dict(row) for row in rows]
 
     async def ping(self) -> None:
         await self._fetchval("SELECT 1")

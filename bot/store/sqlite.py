@@ -39,7 +39,56 @@ CREATE TABLE IF NOT EXISTS identified (
     n INTEGER NOT NULL,
     PRIMARY KEY (period, interaction, customer)
 );
+CREATE TABLE IF NOT EXISTS queued_tips (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL,
+    added REAL NOT NULL,
+    used_in TEXT
+);
+CREATE INDEX IF NOT EXISTS queued_tips_queue ON queued_tips (platform, workspace, used_in, id);
+CREATE TABLE IF NOT EXISTS tip_weeks (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    period TEXT NOT NULL,
+    tip_id INTEGER,
+    text TEXT,
+    PRIMARY KEY (platform, workspace, period)
+);
+CREATE TABLE IF NOT EXISTS tip_schedules (
+    platform TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    touched REAL NOT NULL,
+    PRIMARY KEY (platform, workspace)
+);
+CREATE TABLE IF NOT EXISTS tip_channels (
+    platform TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    added REAL NOT NULL,
+    PRIMARY KEY (platform, channel)
+);
+CREATE TABLE IF NOT EXISTS tip_posts (
+    platform TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    period TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    token TEXT NOT NULL,
+    state TEXT NOT NULL,
+    source TEXT,
+    tip TEXT,
+    text TEXT,
+    claimed REAL NOT NULL,
+    posted REAL,
+    lease_until REAL NOT NULL,
+    PRIMARY KEY (platform, channel, period)
+);
 """
+_POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
 
 class SQLiteStore:
@@ -104,6 +153,111 @@ class SQLiteStore:
     async def identified_counts(self, period: str) -> dict[tuple[str, str], int]:
         rows = self._db.execute("SELECT interaction, customer, n FROM identified WHERE period = ?", (period,))
         return {(interaction, customer): n for interaction, customer, n in rows}
+
+    # --- weekly tips
+
+    async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES (?, ?, ?, ?, ?)", (platform, workspace, text, author, now)
+        )
+        return int(cursor.lastrowid)
+
+    async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT id, text, author, added FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id", (platform, workspace)
+        )
+        return [{"id": i, "text": text, "author": author, "added": added} for i, text, author, added in rows]
+
+    async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
+        cursor = self._db.execute(
+            "DELETE FROM queued_tips WHERE id = ? AND platform = ? AND workspace = ? AND used_in IS NULL", (tip_id, platform, workspace)
+        )
+        return cursor.rowcount == 1
+
+    async def week_tip(self, platform: str, workspace: str, period: str) -> dict[str, Any] | None:
+        # One write transaction (BEGIN IMMEDIATE takes the file's write lock): choosing the tip, recording the
+        # choice and retiring the tip happen together or not at all, whichever process gets there first.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self._db.execute(
+                "SELECT tip_id, text FROM tip_weeks WHERE platform = ? AND workspace = ? AND period = ?", (platform, workspace, period)
+            ).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    "SELECT id, text FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id LIMIT 1", (platform, workspace)
+                ).fetchone() or (None, None)
+                self._db.execute("INSERT INTO tip_weeks (platform, workspace, period, tip_id, text) VALUES (?, ?, ?, ?, ?)", (platform, workspace, period, *row))
+                if row[0] is not None:
+                    self._db.execute("UPDATE queued_tips SET used_in = ? WHERE id = ?", (period, row[0]))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return {"id": row[0], "text": row[1]} if row[0] is not None else None
+
+    async def put_tip_schedule(self, platform: str, workspace: str, schedule: dict[str, Any], now: float) -> None:
+        self._db.execute(
+            "INSERT INTO tip_schedules (platform, workspace, schedule, touched) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (platform, workspace) DO UPDATE SET schedule = excluded.schedule, touched = excluded.touched",
+            (platform, workspace, json.dumps(schedule), now),
+        )
+
+    async def get_tip_schedule(self, platform: str, workspace: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT schedule FROM tip_schedules WHERE platform = ? AND workspace = ?", (platform, workspace)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
+        cursor = self._db.execute(
+            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (platform, channel, workspace, conversation, now),
+        )
+        return cursor.rowcount == 1
+
+    async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
+        return self._db.execute("DELETE FROM tip_channels WHERE platform = ? AND channel = ?", (platform, channel)).rowcount == 1
+
+    async def tip_subscriptions(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT platform, channel, workspace, conversation FROM tip_channels ORDER BY platform, channel")
+        return [{"platform": p, "channel": c, "workspace": w, "conversation": v} for p, c, w, v in rows]
+
+    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+        cursor = self._db.execute(
+            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES (?, ?, ?, ?, ?, 'claimed', ?, ?) "
+            "ON CONFLICT (platform, channel, period) DO UPDATE SET token = excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until "
+            "WHERE tip_posts.state = 'claimed' AND tip_posts.lease_until < excluded.claimed",
+            (platform, channel, period, workspace, token, now, lease_until),
+        )
+        return cursor.rowcount == 1
+
+    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+        cursor = self._db.execute(
+            "UPDATE tip_posts SET state = 'sending', source = ?, tip = ?, text = ? "
+            "WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'claimed'",
+            (source, tip, text, platform, channel, period, token),
+        )
+        return cursor.rowcount == 1
+
+    async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
+        cursor = self._db.execute(
+            "UPDATE tip_posts SET state = 'posted', posted = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            (now, platform, channel, period, token),
+        )
+        return cursor.rowcount == 1
+
+    async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
+        cursor = self._db.execute(
+            "UPDATE tip_posts SET state = 'claimed', lease_until = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            (retry_at, platform, channel, period, token),
+        )
+        return cursor.rowcount == 1
+
+    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = ? "
+            "AND (? IS NULL OR workspace = ?) AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
+            (platform, workspace, workspace, channel, channel, period, period),
+        )
+        return [dict(zip(_POST_COLUMNS, row)) for row in rows]
 
     async def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()
