@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from bot.knowledge import CUSTOMERS, INTERACTIONS, Knowledge
@@ -196,10 +197,14 @@ _WORD = re.compile(r"[a-z][a-z']+")
 
 
 def _vocabulary(knowledge: Knowledge) -> set[str]:
-    """Words the typo corrector may correct towards: everything the knowledge itself uses."""
-    texts: list[str] = [e.text for e in knowledge.examples]
-    texts += [p for cue in knowledge.cues for p in cue.phrases]
-    texts += [s for q in knowledge.questions.values() for o in q.options for s in (o.label, *o.synonyms)]
-    texts += [a for d in knowledge.departments.values() for a in (d.name, *d.aliases)]
-    texts += list(knowledge.language.abbreviations.values()) + list(knowledge.language.emoji.values())
-    return {w for text in texts for w in _WORD.findall(text.lower())}
+    """Words a typo may be mended to: the lexicon's, and those that recur across examples.
+
+    Words seen in fewer than three examples are left out: the examples hold typos on purpose
+    ("furios" twice), and a typo must not become a word to mend towards.
+    """
+    lexicon: list[str] = [p for cue in knowledge.cues for p in cue.phrases]
+    lexicon += [s for q in knowledge.questions.values() for o in q.options for s in (o.label, *o.synonyms)]
+    lexicon += [a for d in knowledge.departments.values() for a in (d.name, *d.aliases)]
+    lexicon += list(knowledge.language.abbreviations.values()) + list(knowledge.language.emoji.values())
+    seen = Counter(w for e in knowledge.examples for w in set(_WORD.findall(e.text.lower())))
+    return {w for text in lexicon for w in _WORD.findall(text.lower())} | {w for w, n in seen.items() if n >= 3}

@@ -35,6 +35,9 @@ DIALOG_TTL = 30 * 60
 # when it is this long and reads clearly on both types by itself.
 NEW_SITUATION_WORDS = 8
 NEW_SITUATION_EVIDENCE = 1.5
+# A reply to a pending question with no option and no cue in it counts as added detail only
+# from this many words on; shorter ones ("hmm", an emoji) get the question again.
+DETAIL_WORDS = 4
 # The answer to a turn that could not reach the store (the database is down or cut off).
 STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right now.", text="Please try again in a minute.", private=True)
 
@@ -96,6 +99,9 @@ class Coach:
             if question and option:
                 return notes + await self._answer(incoming, dialog, question, option, now)
             evidence = self.classifier.read(text)
+            if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
+                # Too little to go on ("hmm", an emoji): ask again and change nothing.
+                return notes + [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=True)]
             if not self._reads_as_new_situation(text, evidence):
                 dialog.evidence = dialog.evidence.plus(evidence)
                 return notes + await self._advance(incoming, dialog, now)

@@ -93,13 +93,17 @@ class Replies:
 
     # ------------------------------------------------------------------ questions
 
-    def question(self, question: Question, *, dialog_id: str, number: int) -> Reply:
+    def question(self, question: Question, *, dialog_id: str, number: int, again: bool = False) -> Reply:
         choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
         choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
         return Reply(
             kind="question",
             title=question.text,
-            text=f"Quick question {number} of up to 3. Pick one or type your answer.",
+            text=(
+                "I didn't catch that. Pick one, tell me a bit more, or say “skip” for my best guess."
+                if again
+                else f"Quick question {number} of up to 3. Pick one or type your answer."
+            ),
             choices=tuple(choices),
         )
 

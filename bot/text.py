@@ -87,12 +87,20 @@ class TextReader:
         return words
 
     def _correct(self, word: str) -> str:
-        """The known word a typo most likely meant: one edit for short words, two for long ones, same first letter."""
+        """The known word a typo most likely meant, or the word itself.
+
+        Short words are only mended for a dropped letter ("refnd") or two swapped letters
+        ("recieved"), because a changed letter in a short word is as likely another real word
+        ("bloke", "teams") as a typo. Longer words allow one edit, very long ones two.
+        """
         if word in self.vocabulary or len(word) < 5 or not word.isalpha():
             return word
         candidates = self._by_initial.get(word[0])
         if not candidates:
             return word
-        limit = 1 if len(word) < 8 else 2
-        found = process.extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
-        return found[0] if found else word
+        limit = 1 if len(word) < 10 else 2
+        near = [known for known, _, _ in process.extract(word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)]
+        typo_shaped = [known for known in near if len(known) == len(word) + 1 or sorted(known) == sorted(word)]
+        if typo_shaped:
+            return typo_shaped[0]
+        return near[0] if near and len(word) > 6 else word

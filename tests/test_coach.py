@@ -73,9 +73,19 @@ async def test_at_most_three_questions(coach: Coach):
     asked = 0
     while reply.kind == "question":
         asked += 1
-        reply = only(await coach.handle(say("hmm")))  # unhelpful answers: the coach must still stop
+        # details that settle nothing: the coach must still stop after three questions
+        reply = only(await coach.handle(say("well it is a bit of a long story really")))
         assert asked <= 3
     assert reply.kind == "answer"
+
+
+async def test_an_unhelpful_answer_gets_the_question_again(coach: Coach):
+    question = only(await coach.handle(say(VAGUE)))
+    before = await coach.store.get_dialog(say().dialog_key)
+    again = only(await coach.handle(say("hmm")))
+    assert again.kind == "question" and again.title == question.title and "didn't catch" in again.text
+    assert [c.value for c in again.choices] == [c.value for c in question.choices]
+    assert await coach.store.get_dialog(say().dialog_key) == before
 
 
 async def test_skip_gives_best_guess(coach: Coach):

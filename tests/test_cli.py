@@ -1,0 +1,72 @@
+"""app.py as a person uses it: the piped console, classify, and start-up with broken knowledge."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = {"interaction", "customer", "secondary_customer", "confidence", "cues", "missing"}
+
+
+def run(args: list[str], *, stdin: str = "", env: dict[str, str] | None = None, tmp: Path) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
+    environment.update({"COACH_DB": str(tmp / "coach.sqlite3"), "HOME": str(tmp)})
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60, env=environment)
+
+
+def test_piped_console_reads_one_message_per_line(tmp_path: Path):
+    result = run([], stdin="cx on the line, need help\n1\nskip\nmore\nchecklist sales\n", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Quick question 1 of up to 3" in out and "[1] " in out
+    assert "interaction · " in out and "Script (" in out
+    assert "Checklist:" in out
+    assert "cx on the line" not in result.stderr  # nothing the agent typed is logged
+
+
+def test_console_dialog_survives_a_restart(tmp_path: Path):
+    first = run([], stdin="cx on the line, need help\n", tmp=tmp_path)
+    assert "Quick question 1" in first.stdout
+    second = run([], stdin="skip\n", tmp=tmp_path)
+    assert "interaction · " in second.stdout
+
+
+def test_empty_variables_count_as_unset(tmp_path: Path):
+    result = run([], stdin="help\n", env={"SLACK_BOT_TOKEN": "", "MicrosoftAppId": "", "COACH_KNOWLEDGE_DIR": ""}, tmp=tmp_path)
+    assert result.returncode == 0 and "how to use me" in result.stdout
+
+
+def test_classify_prints_one_json_object(tmp_path: Path):
+    result = run(["classify", "customer is furious, wants a refund for the late delivery"], tmp=tmp_path)
+    data = json.loads(result.stdout)
+    assert set(data) == KEYS
+    assert (data["interaction"], data["customer"]) == ("critical", "angry")
+    assert 0 < data["confidence"] <= 1 and data["cues"]
+
+
+def test_classify_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path):
+    lines = [
+        json.dumps({"text": "we called her to offer the new loyalty upgrade, she's been a member for 9 years"}),
+        "not json",
+        json.dumps({"text": "cx on the line, need help"}),
+        json.dumps({"no_text": 1}),
+    ]
+    result = run(["classify", "--jsonl"], stdin="\n".join(lines) + "\n", tmp=tmp_path)
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(out) == 4 and result.returncode == 1
+    assert out[0]["interaction"] == "planned" and set(out[0]) == KEYS
+    assert "line 2" in out[1]["error"] and "line 4" in out[3]["error"]
+    assert out[2]["missing"]
+
+
+def test_broken_knowledge_stops_start_up_with_file_and_line(tmp_path: Path):
+    overlay = tmp_path / "org"
+    overlay.mkdir()
+    (overlay / "tips.yaml").write_text("tips:\n  - id: x\n    theme: gossip\n    text: hi\n", encoding="utf-8")
+    result = run([], stdin="help\n", env={"COACH_KNOWLEDGE_DIR": str(overlay)}, tmp=tmp_path)
+    assert result.returncode == 2
+    assert f"{overlay / 'tips.yaml'}:2: unknown tip theme 'gossip'" in result.stderr
