@@ -24,6 +24,7 @@ from bot.messages import Incoming, Reply
 from bot.replies import Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
+from bot.tips import Managers, TipDesk
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -45,13 +46,17 @@ STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right
 class Coach:
     """The platform-neutral conversation core."""
 
-    def __init__(self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL) -> None:
+    def __init__(
+        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL, managers: Managers | None = None, timezone: str = "UTC"
+    ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.clock = clock
         self.dialog_ttl = dialog_ttl
         self.classifier = Classifier(knowledge)
         self.replies = Replies(knowledge)
+        # ``tip ...``: the manager check, the queue, schedules and subscriptions (bot/tips.py).
+        self.tips = TipDesk(knowledge=knowledge, store=store, clock=lambda: self.clock(), managers=managers or Managers(), timezone=timezone, tip_of_week=self.tip)
         self._option_matchers = {
             q.id: PhraseMatcher(self.classifier.reader, {o.id: (o.label, o.id.replace("-", " "), *o.synonyms) for o in q.options})
             for q in knowledge.questions.values()
@@ -217,7 +222,7 @@ class Coach:
         if command.name == "checklist":
             return [self.replies.checklist(command.argument)]
         if command.name == "tip":
-            return [self.tip()]
+            return await self.tips.handle(command.argument, incoming)
         if command.name == "start-over":
             await self.store.delete_dialog(incoming.dialog_key)
             return [self.replies.cleared()]
@@ -271,6 +276,9 @@ class Coach:
         return await self.store.purge_dialogs(self.clock() - self.dialog_ttl)
 
 
-def build_coach(*, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL) -> Coach:
+def build_coach(
+    *, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL,
+    managers: Managers | None = None, timezone: str = "UTC",
+) -> Coach:
     """Load and check knowledge, train the reader, and return a ready Coach."""
-    return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl)
+    return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone)
