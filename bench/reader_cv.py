@@ -45,10 +45,10 @@ def main() -> None:
     interaction, customer = cross_validate(args.folds)
     print(f"{args.folds}-fold on {len(load_knowledge().examples)} examples: interaction {interaction:.1%}, customer {customer:.1%}")
     if args.grid:
-        for weight, margin, angry in itertools.product((0.2, 0.35, 0.5, 0.8), (0.0, 0.12, 0.25), (0.25, 0.3, 0.4)):
-            classify.MODEL_WEIGHT, classify.PRECEDENCE_MARGIN, classify.ANGRY_FLOOR = weight, margin, angry
+        for cue, weight, margin in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6), (0.12, 0.25)):
+            classify.CUE_WEIGHT, classify.MODEL_WEIGHT, classify.PRECEDENCE_MARGIN = cue, weight, margin
             interaction, customer = cross_validate(args.folds)
-            print(f"weight {weight} margin {margin} angry {angry}: interaction {interaction:.1%}, customer {customer:.1%}")
+            print(f"cue {cue} model {weight} margin {margin}: interaction {interaction:.1%}, customer {customer:.1%}")
 
 
 if __name__ == "__main__":

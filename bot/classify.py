@@ -20,7 +20,8 @@ from bot.text import TextReader, Token
 # knowledge/examples (scripts/tune is not needed: see tests/test_accuracy.py for the figures).
 MODEL_WEIGHT = 0.35
 # DOMAIN.md precedence: when a higher-precedence type is nearly as likely as the top one, it wins.
-PRECEDENCE_MARGIN = 0.12
+PRECEDENCE_MARGIN = 0.25
+CUE_WEIGHT = 1.0
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
 SECONDARY_FLOOR = 0.15
 ASK_BELOW = {"interaction": 0.55, "customer": 0.5}
@@ -39,28 +40,36 @@ class Evidence:
     """What a text or an answer says about each type.
 
     Args:
-        cue: explicit evidence (lexicon cues, answers), by type id.
+        cue: lexicon cues found in the text, by type id.
         model: the learned model's centred, scaled log-odds, by type id.
         cues: the lexicon phrases that matched, for telling the agent why.
+        answer: what the agent's answers to questions say, by type id.
     """
 
     cue: dict[str, float] = field(default_factory=dict)
     model: dict[str, float] = field(default_factory=dict)
     cues: tuple[str, ...] = ()
+    answer: dict[str, float] = field(default_factory=dict)
 
     def plus(self, other: Evidence) -> Evidence:
         return Evidence(
             cue=_add(self.cue, other.cue),
             model=_add(self.model, other.model),
             cues=self.cues + tuple(c for c in other.cues if c not in self.cues),
+            answer=_add(self.answer, other.answer),
         )
 
     def to_dict(self) -> dict:
-        return {"cue": self.cue, "model": self.model, "cues": list(self.cues)}
+        return {"cue": self.cue, "model": self.model, "cues": list(self.cues), "answer": self.answer}
 
     @classmethod
     def from_dict(cls, data: dict) -> Evidence:
-        return cls(cue=dict(data.get("cue", {})), model=dict(data.get("model", {})), cues=tuple(data.get("cues", ())))
+        return cls(
+            cue=dict(data.get("cue", {})),
+            model=dict(data.get("model", {})),
+            cues=tuple(data.get("cues", ())),
+            answer=dict(data.get("answer", {})),
+        )
 
 
 def _add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
@@ -148,7 +157,7 @@ class Classifier:
         matched = []
         for cue_id, phrase in self.cues.find(tokens):
             matched.append(phrase)
-            cue_weights = _add(cue_weights, self._signals[cue_id])
+            cue_weights = _add(cue_weights, {t: CUE_WEIGHT * w for t, w in self._signals[cue_id].items()})
         model: dict[str, float] = {}
         feats = features(tokens)
         if feats:
@@ -161,14 +170,12 @@ class Classifier:
         interaction_probs = _softmax(evidence, INTERACTIONS)
         customer_probs = _softmax(evidence, CUSTOMERS)
         top = max(interaction_probs.values())
-        interaction = next(
-            t for t in self.knowledge.interactions if interaction_probs[t] >= top - PRECEDENCE_MARGIN
-        )
+        interaction = next(t for t in self.knowledge.interactions if interaction_probs[t] >= top - PRECEDENCE_MARGIN)
         if customer_probs["angry"] >= ANGRY_FLOOR:
             customer = "angry"
         else:
             customer = max(CUSTOMERS, key=customer_probs.get)
-        others = [c for c in CUSTOMERS if c != customer and evidence.cue.get(c, 0.0) > 0]
+        others = [c for c in CUSTOMERS if c != customer and evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) > 0]
         best_other = max(others, key=customer_probs.get, default=None)
         secondary = best_other if best_other and customer_probs[best_other] >= SECONDARY_FLOOR else None
         return Decision(
@@ -186,7 +193,7 @@ def _centred(log_posterior: dict[str, float]) -> dict[str, float]:
 
 
 def _softmax(evidence: Evidence, types: tuple[str, ...]) -> dict[str, float]:
-    scores = {t: evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0) for t in types}
+    scores = {t: evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0) + evidence.answer.get(t, 0.0) for t in types}
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())

@@ -144,7 +144,7 @@ class Coach:
             missing.append(question.id)
             # Assume the answer settles that dimension, to list what would be asked after it.
             settle = {t: 10.0 for t in (decision.interaction, decision.customer) if question.asks == ("interaction" if t in self.knowledge.interactions else "customer")}
-            evidence = evidence.plus(Evidence(cue=settle))
+            evidence = evidence.plus(Evidence(answer=settle))
             decision = self.classifier.decide(evidence)
         first = self.classifier.decide(self.classifier.read(text))
         return {
@@ -193,7 +193,7 @@ class Coach:
 
     async def _answer(self, incoming: Incoming, dialog: Dialog, question: Question, option: Option, now: float) -> list[Reply]:
         dialog.answers[question.id] = option.id
-        dialog.evidence = dialog.evidence.plus(Evidence(cue=option.signals))
+        dialog.evidence = dialog.evidence.plus(Evidence(answer=option.signals))
         dialog.pending = None
         return await self._advance(incoming, dialog, now)
 

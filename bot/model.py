@@ -32,7 +32,7 @@ def features(tokens: Sequence[Token]) -> set[str]:
 class NaiveBayes:
     """Multinomial naive Bayes on binary features, with add-``smoothing`` counts."""
 
-    def __init__(self, *, smoothing: float = 0.5) -> None:
+    def __init__(self, *, smoothing: float = 1.0) -> None:
         self.smoothing = smoothing
         self.labels: tuple[str, ...] = ()
         self._log_prior: dict[str, float] = {}
