@@ -10,6 +10,7 @@ import logging
 import re
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import translate
+from adapters.slack.weekly import ManagerGroups
 from bot.messages import Incoming, Reply
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,6 +82,9 @@ class SlackTurns:
     def __init__(self, *, coach: Any, client: AsyncWebClient) -> None:
         self.coach = coach
         self.client = client
+        groups = getattr(getattr(coach, "tips", None), "managers", None)
+        # The managers' user groups from COACH_MANAGERS, looked up so that the core can check roles.
+        self.manager_groups = ManagerGroups(client=client, groups=groups.slack_groups()) if groups and groups.slack_groups() else None
 
     # ------------------------------------------------------------------ events (Bolt acks them itself)
 
@@ -148,6 +153,8 @@ class SlackTurns:
     async def _turn(self, incoming: Incoming) -> list[Reply]:
         """The core's replies; if the core fails, an apology, and a log line without the person's words."""
         try:
+            if self.manager_groups is not None:
+                incoming = replace(incoming, roles=incoming.roles | await self.manager_groups.roles_for(incoming.user))
             return await self.coach.handle(incoming)
         except Exception as error:  # the message may quote the agent's text, so only its type and frames are logged
             _LOGGER.error("coach turn failed with %s:\n%s", type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))

@@ -49,6 +49,7 @@ class FakeSlackApi:
     """
 
     identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_IDENTITY))
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # what usergroups.users.list answers, by group id
     calls: list[Call] = field(default_factory=list)
     rejected: list[Call] = field(default_factory=list)
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,6 +70,7 @@ class FakeSlackApi:
     async def start(self) -> FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads a few methods (usergroups.users.list) with GET
         app.router.add_post("/response/{name}", self._response_url)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
@@ -119,7 +121,9 @@ class FakeSlackApi:
 
     async def _record(self, request: web.Request, method: str) -> Call:
         raw = await request.read()
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            body = dict(request.query)
+        elif request.content_type == "application/json":
             body = json.loads(raw or b"{}")
         else:
             body = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
@@ -159,6 +163,9 @@ class FakeSlackApi:
         if call.method == "views.publish":
             view = body.get("view")
             return {"ok": True, "view": json.loads(view) if isinstance(view, str) else view}
+        if call.method == "usergroups.users.list":
+            group = body.get("usergroup")
+            return {"ok": True, "users": list(self.usergroups[group])} if group in self.usergroups else {"ok": False, "error": "no_such_subteam"}
         if call.method == "apps.connections.open":
             return {"ok": True, "url": self.base.replace("http://", "ws://") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
