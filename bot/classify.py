@@ -24,7 +24,7 @@ PRECEDENCE_MARGIN = 0.25
 CUE_WEIGHT = 1.0
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
 SECONDARY_FLOOR = 0.15
-ASK_BELOW = {"interaction": 0.55, "customer": 0.5}
+ASK_BELOW = {"interaction": 0.65, "customer": 0.6}
 
 
 def _stem(word: str) -> str:

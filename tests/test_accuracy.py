@@ -69,10 +69,11 @@ async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
     (reply,) = await coach.handle(say(item["opening"]))
     asked = 0
     while reply.kind == "question":
-        asked += 1
+        again = "didn't catch" in reply.text  # the typed answer did not land: the agent presses the button
+        asked += not again
         assert asked <= 3, item["opening"]
         question = next(q for q in shipped_knowledge().questions.values() if q.text == reply.title)
-        if typed and question.id in item.get("answers", {}):
+        if typed and not again and question.id in item.get("answers", {}):
             (reply,) = await coach.handle(say(item["answers"][question.id]))
         else:
             truth = item["interaction"] if question.asks == "interaction" else item["customer"]
