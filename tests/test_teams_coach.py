@@ -7,7 +7,6 @@ from aiohttp import web
 
 from adapters.teams import TeamsConfig, mount_teams
 from bot.coach import Coach
-from bot.errors import KnowledgeError
 from bot.store.memory import MemoryStore
 from tests.conftest import Clock, shipped_knowledge
 from tests.fakes.bf_connector import FakeConnector, serve
@@ -19,11 +18,7 @@ RICH = "customer is furious and shouting, wants a refund because the delivery ca
 
 @pytest.fixture
 async def teams():
-    try:
-        knowledge = shipped_knowledge()
-    except KnowledgeError:
-        pytest.skip("the shipped knowledge is not complete in this tree yet")
-    coach = Coach(knowledge=knowledge, store=MemoryStore(), clock=Clock())
+    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock())
     connector = await FakeConnector().start()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())
