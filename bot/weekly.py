@@ -280,11 +280,16 @@ def weekly_reply(text: str) -> Reply:
     return Reply(kind="info", title="Tip of the week", text=text)
 
 
-async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], tick: float = TICK, on_error: Callable[[BaseException], None] | None = None) -> None:
-    """Run ``job`` now and then every ``tick`` seconds, until cancelled. Errors are logged and the loop goes on."""
+async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], stop: asyncio.Event, tick: float = TICK, on_error: Callable[[BaseException], None] | None = None) -> None:
+    """Run ``job`` now and every ``tick`` seconds until ``stop`` is set; a run in flight is finished, not cut.
+
+    Waking every minute rather than at the next scheduled time keeps it simple and self-healing: a
+    schedule changed by a manager, a new subscription, a claim whose lease ran out and a refused post
+    are all picked up on the next tick, and each run costs a few reads when nothing is due.
+    """
     from bot.errors import StoreUnavailable
 
-    while True:
+    while not stop.is_set():
         try:
             report = await job.run(dt.datetime.fromtimestamp(clock(), dt.timezone.utc))
             if report.posted or report.failed:
@@ -295,4 +300,7 @@ async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], tick: float
             _LOGGER.exception("weekly tips run failed; will retry")
             if on_error is not None:
                 on_error(error)
-        await asyncio.sleep(tick)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=tick)
+        except asyncio.TimeoutError:
+            pass
