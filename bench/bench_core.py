@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app import freeze_startup_objects  # noqa: E402
 from bot.coach import build_coach  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
@@ -51,6 +52,7 @@ def startup_seconds() -> tuple[float, float]:
         "import time, sys; t0 = time.perf_counter(); sys.path.insert(0, %r)\n"
         "from bot.coach import build_coach; from bot.store.sqlite import SQLiteStore\n"
         "import tempfile, os; c = build_coach(store=SQLiteStore(path=os.path.join(tempfile.mkdtemp(), 'c.sqlite3')))\n"
+        "from app import freeze_startup_objects; freeze_startup_objects()\n"
         "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
         "print(time.perf_counter() - t0, int(rss) / 1024)\n" % str(ROOT)
     )
@@ -63,6 +65,7 @@ def startup_seconds() -> tuple[float, float]:
 async def turns(n: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         coach = build_coach(store=SQLiteStore(path=Path(folder) / "bench.sqlite3"))
+        freeze_startup_objects()  # as app.py does after start-up
         print(f"after start-up in-process: RSS {rss_mb():.0f} MB")
         rng = random.Random(7)
         latencies: list[float] = []
@@ -90,6 +93,9 @@ async def turns(n: int) -> None:
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
         print(f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1]*1000:.2f} ms, mean {statistics.mean(latencies)*1000:.3f} ms")
+        while users < 10_000:  # open further dialogs so the memory figure is after 10,000 of them
+            users += 1
+            await coach.handle(Incoming(platform="bench", workspace="T1", conversation=f"DU{users}", user=f"U{users}", text=rng.choice(OPENINGS)))
         print(f"after {users} dialogs: RSS {rss_mb():.0f} MB")
         await coach.store.close()
 
