@@ -23,7 +23,7 @@ MODEL_WEIGHT = 0.35
 PRECEDENCE_MARGIN = 0.25
 CUE_WEIGHT = 1.0
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
-SECONDARY_FLOOR = 0.15
+SECONDARY_EVIDENCE = 2.0  # a second customer type is named when cues or answers show it this plainly
 ASK_BELOW = {"interaction": 0.65, "customer": 0.6}
 
 
@@ -175,9 +175,9 @@ class Classifier:
             customer = "angry"
         else:
             customer = max(CUSTOMERS, key=customer_probs.get)
-        others = [c for c in CUSTOMERS if c != customer and evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) > 0]
-        best_other = max(others, key=customer_probs.get, default=None)
-        secondary = best_other if best_other and customer_probs[best_other] >= SECONDARY_FLOOR else None
+        plainly = {c: evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) for c in CUSTOMERS if c != customer}
+        best_other = max(plainly, key=plainly.get)
+        secondary = best_other if plainly[best_other] >= SECONDARY_EVIDENCE else None
         return Decision(
             interaction=interaction,
             customer=customer,

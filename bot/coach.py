@@ -102,6 +102,9 @@ class Coach:
             question = self.knowledge.questions.get(dialog.pending)
             option = self.match_option(question, text) if question else None
             if question and option:
+                # The rest of a typed answer still counts ("fuming, and a regular for years"): its cues join in.
+                said = self.classifier.read(text)
+                dialog.evidence = dialog.evidence.plus(Evidence(cue=said.cue, cues=said.cues))
                 return notes + await self._answer(incoming, dialog, question, option, now)
             evidence = self.classifier.read(text)
             if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
