@@ -17,6 +17,8 @@ from tests.fakes.bf_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.test_slack_http import SECRET
 from tests.test_teams_http import fixture as teams_fixture
+from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.test_multi_copy import database_url
 from tests.test_weekly_tips import SLACK_CHANNEL, SLACK_TEAM, TEAMS_CHANNEL, TEAMS_TENANT, slack_posts, teams_posts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +51,11 @@ def environment(tmp_path: Path, api: FakeSlackApi, **extra: str) -> dict[str, st
 
 async def subscribed(tmp_path: Path, connector: FakeConnector, *, slack_schedule: dict | None = None) -> None:
     """A store as the bot leaves it after a manager subscribed a Slack and a Teams channel and queued a tip."""
-    store = SQLiteStore(path=tmp_path / "coach.sqlite3")
+    await subscribe_both(SQLiteStore(path=tmp_path / "coach.sqlite3"), connector, slack_schedule=slack_schedule)
+
+
+async def subscribe_both(store, connector: FakeConnector, *, slack_schedule: dict | None = None) -> None:
+    """Subscribe a Slack and a Teams channel and queue one tip, in ``store``; then close it."""
     await store.subscribe_tips("slack", SLACK_CHANNEL, SLACK_TEAM, SLACK_CHANNEL, NOW)
     await store.add_tip("slack", SLACK_TEAM, "Say the customer's name twice.", "W111", NOW)
     if slack_schedule:
@@ -85,6 +91,19 @@ async def test_tips_run_at_posts_what_is_due_once(tmp_path: Path, api: FakeSlack
     assert slack_posts(api) == [(SLACK_CHANNEL, "Say the customer's name twice.")]
     assert [conversation for conversation, _ in teams_posts(connector)] == [TEAMS_CHANNEL]
     assert "Say the customer" not in err  # tips are stored, never logged
+
+
+async def test_two_copies_on_postgresql_post_once_per_channel(tmp_path: Path, api: FakeSlackApi, connector: FakeConnector, pg_target: PgTarget):
+    """Two ``tips run`` processes for the same week at the same moment, one database: one post per channel."""
+    from bot.store.postgres import PostgresStore
+
+    await subscribe_both(await PostgresStore.connect(dsn=pg_target.dsn, schema=pg_target.schema), connector)
+    env = environment(tmp_path, api, DATABASE_URL=database_url(pg_target.dsn, pg_target.schema))
+    runs = await asyncio.gather(*(app("tips", "run", "--at", "2026-11-20T13:31:00+00:00", env=env) for _ in range(2)))
+    assert [code for code, _, _ in runs] == [0, 0], [err for _, _, err in runs]
+    assert sum(out.count("posted   ") for _, out, _ in runs) == 2  # each channel posted by exactly one copy
+    assert slack_posts(api) == [(SLACK_CHANNEL, "Say the customer's name twice.")]
+    assert [conversation for conversation, _ in teams_posts(connector)] == [TEAMS_CHANNEL]
 
 
 @pytest.mark.parametrize(
