@@ -10,6 +10,8 @@ from bot.coach import Coach
 from bot.knowledge import SHIPPED_DIR, Knowledge, load_knowledge
 from bot.messages import Incoming
 from bot.store.memory import MemoryStore
+from tests.fakes.bf_connector import FakeConnector
+from tests.fakes.slack_api import FakeSlackApi
 
 _SHIPPED: Knowledge | None = None
 
@@ -38,6 +40,22 @@ def clock() -> Clock:
 @pytest.fixture
 def coach(clock: Clock) -> Coach:
     return Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=clock)
+
+
+@pytest.fixture
+async def api() -> FakeSlackApi:
+    """A fake Slack Web API on loopback that records what the bot sent."""
+    fake = await FakeSlackApi().start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def connector() -> FakeConnector:
+    """A fake Bot Framework connector on loopback that records what the bot sent."""
+    fake = await FakeConnector().start()
+    yield fake
+    await fake.stop()
 
 
 @pytest.fixture

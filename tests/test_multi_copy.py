@@ -35,13 +35,6 @@ def database_url(dsn: str, schema: str) -> str:
 
 
 @pytest.fixture
-async def api():
-    fake = await FakeSlackApi().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def session():
     async with aiohttp.ClientSession() as client:
         yield client

@@ -14,13 +14,6 @@ RICH = "customer is furious and shouting, wants a refund because the delivery ca
 
 
 @pytest.fixture
-async def api():
-    fake = await FakeSlackApi().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def slack(api: FakeSlackApi, coach: Coach):
     runner, url = await start_bot(api, coach)
     async with aiohttp.ClientSession() as session:

@@ -185,13 +185,6 @@ def blocks_of(call) -> list[dict[str, Any]]:
     return json.loads(blocks) if isinstance(blocks, str) else blocks
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeSlackApi().start()
-    yield fake
-    await fake.stop()
-
-
 async def start_bot(api: FakeSlackApi, coach: Any, env: dict[str, str] | None = None):
     config = slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url, **(env or {})})
     web_app = web.Application()

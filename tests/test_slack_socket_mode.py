@@ -13,13 +13,6 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.test_slack_http import DM, ScriptedCoach, fixture
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeSlackApi().start()
-    yield fake
-    await fake.stop()
-
-
 async def test_socket_mode_dm_is_acked_answered_and_retries_ignored(api: FakeSlackApi):
     coach = ScriptedCoach()
     config = slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test", "SLACK_API_URL": api.url})

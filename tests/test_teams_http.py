@@ -72,13 +72,6 @@ class Harness:
 
 
 @pytest.fixture
-async def connector():
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def harness(connector: FakeConnector):
     coach = FakeCoach()
     app = web.Application()

@@ -25,20 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.timezone.utc).timestamp()
 
 
-@pytest.fixture
-async def api():
-    fake = await FakeSlackApi().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-async def connector():
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.stop()
-
-
 def environment(tmp_path: Path, api: FakeSlackApi, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
     env.update(

@@ -149,13 +149,6 @@ async def api():
 
 
 @pytest.fixture
-async def connector():
-    fake = await FakeConnector().start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def bot(api: FakeSlackApi, connector: FakeConnector, tmp_path: Path):
     running = await Bot(api, connector, tmp_path / "coach.sqlite3").start()
     yield running
