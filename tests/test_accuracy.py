@@ -4,8 +4,9 @@ The foundation issue's bars, with no question asked: interaction >= 95% and cust
 overall; on situations written the way agents really type (style "real"), >= 90% and >= 85%.
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
-Measured when these floors were set (2026-11-23): overall interaction 88.3%, customer 95.5%;
-real 83.3% and 92.4%; vague 1.84 questions and 93% right by buttons, 1.88 and 84% typed. The
+Measured when these floors were set (2026-11-23, 1,773 training examples): overall interaction
+89.7%, customer 95.9%; real 85.4% and 93.8%; vague 1.84 questions and 93% right by buttons,
+1.86 and 84% typed. The
 customer and vague bars are met; the interaction bars are not yet. The floors below sit just
 under those figures so that a change which reads situations worse fails here; raise them as
 the reader improves, up to the bars.
