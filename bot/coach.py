@@ -140,22 +140,21 @@ class Coach:
 
     def classify(self, text: str) -> dict:
         """How the coach reads ``text`` on its own: the types, confidence, cues and the questions it would ask."""
-        evidence = self.classifier.read(text)
-        decision = self.classifier.decide(evidence)
-        missing: list[str] = []
+        said = self.classifier.read(text)
+        first = self.classifier.decide(said)
+        evidence, decision, missing = said, first, []
         while (question := next_question(self.knowledge, decision, missing)) is not None:
             missing.append(question.id)
-            # Assume the answer settles that dimension, to list what would be asked after it.
-            settle = {t: 10.0 for t in (decision.interaction, decision.customer) if question.asks == ("interaction" if t in self.knowledge.interactions else "customer")}
-            evidence = evidence.plus(Evidence(answer=settle))
+            # Suppose the answer settles that dimension, to list what would be asked after it.
+            settled = decision.interaction if question.asks == "interaction" else decision.customer
+            evidence = evidence.plus(Evidence(answer={settled: 10.0}))
             decision = self.classifier.decide(evidence)
-        first = self.classifier.decide(self.classifier.read(text))
         return {
             "interaction": first.interaction,
             "customer": first.customer,
             "secondary_customer": first.secondary,
             "confidence": first.confidence,
-            "cues": list(self.classifier.read(text).cues),
+            "cues": list(said.cues),
             "missing": missing,
         }
 
