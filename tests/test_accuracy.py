@@ -4,10 +4,10 @@ The foundation issue's bars, with no question asked: interaction >= 95% and cust
 overall; on situations written the way agents really type (style "real"), >= 90% and >= 85%.
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
-Measured when these floors were set (2026-11-23, 1,773 training examples): overall interaction
-89.7%, customer 95.9%; real 85.4% and 93.8%; vague 1.84 questions and 93% right by buttons,
-1.86 and 84% typed. The
-customer and vague bars are met; the interaction bars are not yet. The floors below sit just
+Measured when these floors were set (2026-11-23, 2,573 training examples): overall interaction
+90.3%, customer 96.2%; real 86.8% and 93.8%; vague 1.79 questions and 91% right by buttons,
+1.79 and 81% typed. The customer bars and the question-count bar are met; the interaction bars
+and a right answer on every vague opening are not yet. The floors below sit just
 under those figures so that a change which reads situations worse fails here; raise them as
 the reader improves, up to the bars.
 """
@@ -23,9 +23,9 @@ from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
 DATA = Path(__file__).resolve().parent / "data"
-FLOOR_ALL = {"interaction": 0.86, "customer": 0.92}
-FLOOR_REAL = {"interaction": 0.80, "customer": 0.88}
-FLOOR_VAGUE_RIGHT = {"buttons": 0.90, "typed": 0.80}
+FLOOR_ALL = {"interaction": 0.88, "customer": 0.93}
+FLOOR_REAL = {"interaction": 0.84, "customer": 0.90}
+FLOOR_VAGUE_RIGHT = {"buttons": 0.88, "typed": 0.78}
 MAX_MEAN_QUESTIONS = 2.5
 
 
