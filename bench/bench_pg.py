@@ -40,13 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_slack import WRK_SCRIPT, fixture  # noqa: E402  (the same pre-signed wrk script and fixture reader)
 from tests.slack_signing import signature, signed_headers  # noqa: E402  (after the path is set)
 
 SECRET = "bench-signing-secret"
 CONNECTIONS = 100
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "slack"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures/slack")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 # Built-in copies of the two event shapes, used when the shared fixtures are not next to the repository.
@@ -72,45 +70,8 @@ DM_TEXTS = (
     "regular of ten years, calm, asking about the new plan",
 )
 
-WRK_SCRIPT = r"""
--- Pre-signed requests: each record is "timestamp signature length\n" followed by the body.
-function init(args)
-  reqs = {}
-  local f = assert(io.open(args[1], "rb"))
-  while true do
-    local line = f:read("*l")
-    if not line then break end
-    local ts, sig, len = line:match("^(%S+) (%S+) (%d+)$")
-    local body = f:read(tonumber(len))
-    reqs[#reqs + 1] = wrk.format("POST", "/slack/events", {
-      ["Content-Type"] = "application/json",
-      ["X-Slack-Request-Timestamp"] = ts,
-      ["X-Slack-Signature"] = sig,
-    }, body)
-  end
-  f:close()
-  idx = 0
-end
-
-function request()
-  idx = idx + 1
-  if idx > #reqs then idx = 1 end
-  return reqs[idx]
-end
-
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, "errors": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status, e.connect + e.read + e.write + e.timeout))
-end
-"""
-
-
 def template(name: str, fallback: dict) -> dict:
-    path = FIXTURES / name
-    body = json.loads(path.read_text()) if path.is_file() else copy.deepcopy(fallback)
+    body = fixture(name, fallback)
     body["event"].pop("blocks", None)
     body["event"].pop("client_msg_id", None)
     return body
