@@ -357,15 +357,18 @@ def _check_fixed_set(check: _Checker, items: list[_Node], expected: tuple[str, .
         check.problems.append(f"{where}: '{section}' is missing {', '.join(missing)}")
 
 
+def _fixed_items(check: _Checker, layers: list[_Node], section: str, expected: tuple[str, ...], where: str) -> list[_Node]:
+    """The merged items of a section whose ids are a fixed set: unknown and missing ids are reported, known ones kept."""
+    items = _merge_lists(layers, section, check.problems)
+    _check_fixed_set(check, items, expected, section, where)
+    return [n for n in items if n.get("id") in expected]
+
+
 def _build_types(check: _Checker, layers: list[_Node], where: str):
-    points_raw = _merge_lists(layers, "key_points", check.problems)
-    _check_fixed_set(check, points_raw, KEY_POINTS, "key_points", where)
     key_points = {
         n["id"]: KeyPoint(id=n["id"], name=check.text(n, "name"), line=check.text(n, "line"))
-        for n in points_raw if n.get("id") in KEY_POINTS
+        for n in _fixed_items(check, layers, "key_points", KEY_POINTS, where)
     }
-    inter_raw = _merge_lists(layers, "interactions", check.problems)
-    _check_fixed_set(check, inter_raw, INTERACTIONS, "interactions", where)
     interactions = {
         n["id"]: InteractionType(
             id=n["id"],
@@ -375,10 +378,8 @@ def _build_types(check: _Checker, layers: list[_Node], where: str):
             script_kind=check.one_of(n, "script_kind", SCRIPT_KINDS, "script kind"),
             follow_up=check.text(n, "follow_up"),
         )
-        for n in inter_raw if n.get("id") in INTERACTIONS
+        for n in _fixed_items(check, layers, "interactions", INTERACTIONS, where)
     }
-    cust_raw = _merge_lists(layers, "customers", check.problems)
-    _check_fixed_set(check, cust_raw, CUSTOMERS, "customers", where)
     customers = {
         n["id"]: CustomerType(
             id=n["id"],
@@ -387,7 +388,7 @@ def _build_types(check: _Checker, layers: list[_Node], where: str):
             needs=check.texts(n, "needs"),
             as_secondary=check.text(n, "as_secondary"),
         )
-        for n in cust_raw if n.get("id") in CUSTOMERS
+        for n in _fixed_items(check, layers, "customers", CUSTOMERS, where)
     }
     return key_points, interactions, customers
 
