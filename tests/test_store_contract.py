@@ -7,6 +7,7 @@ tests use tests/pg.py: a fresh schema on COACH_TEST_PG_DSN, skipped with the rea
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -232,6 +233,33 @@ async def test_sqlite_claim_race_across_threads(tmp_path: Path) -> None:
         thread.join(timeout=30)
     assert sorted(results) == [False] * 7 + [True]
 
+
+
+async def test_sqlite_file_from_the_first_schema_is_migrated(tmp_path: Path) -> None:
+    """A file whose claims table still has a rowid keeps its claims and its dialogs, and is upgraded once."""
+    path = tmp_path / "coach.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE claims (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key));"
+        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);"
+        "INSERT INTO claims VALUES ('slack-event', 'Ev-old', 1.0);"
+        """INSERT INTO dialogs VALUES ('k', '{"asked": 1}', 1.0);"""
+    )
+    old.commit()
+    old.close()
+    store = SQLiteStore(path=path)
+    assert await store.claim("slack-event", "Ev-old", NOW) is False
+    assert await store.claim("slack-event", "Ev-new", NOW) is True
+    assert await store.get_dialog("k") == {"asked": 1}
+    await store.close()
+    check = sqlite3.connect(path)
+    table_sql = check.execute("SELECT sql FROM sqlite_master WHERE name = 'claims'").fetchone()[0]
+    assert "WITHOUT ROWID" in table_sql
+    assert check.execute("SELECT count(*) FROM claims").fetchone()[0] == 2
+    check.close()
+    reopened = SQLiteStore(path=path)  # a second start finds nothing left to do
+    assert await reopened.claim("slack-event", "Ev-new", NOW) is False
+    await reopened.close()
 
 # --- conversations -------------------------------------------------------------------------------
 

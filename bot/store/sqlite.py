@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS claims (
     key TEXT NOT NULL,
     made REAL NOT NULL,
     PRIMARY KEY (scope, key)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conversations (
     platform TEXT NOT NULL,
     conversation TEXT NOT NULL,
@@ -88,6 +88,17 @@ CREATE TABLE IF NOT EXISTS tip_posts (
     PRIMARY KEY (platform, channel, period)
 );
 """
+# Files made before claims became WITHOUT ROWID (user_version 0) get the table rebuilt once. A claim is
+# one row on Slack's ack path: keyed by its primary key alone it is one b-tree insert instead of two
+# (rowid table plus its index), about a third cheaper.
+_MIGRATIONS = {
+    1: """
+    CREATE TABLE claims_new (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;
+    INSERT INTO claims_new SELECT scope, key, made FROM claims;
+    DROP TABLE claims;
+    ALTER TABLE claims_new RENAME TO claims;
+    """,
+}
 _POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
 
@@ -102,7 +113,27 @@ class SQLiteStore:
         self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring the file to the newest schema in one write transaction, so two processes starting together agree."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'claims'").fetchone() is None
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            if not fresh:
+                for step in sorted(n for n in _MIGRATIONS if n > version):
+                    for statement in _MIGRATIONS[step].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {max(_MIGRATIONS)}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     async def get_dialog(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT state FROM dialogs WHERE key = ?", (key,)).fetchone()
