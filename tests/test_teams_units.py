@@ -1,14 +1,19 @@
 """Teams pieces without a server: settings, payload predicates, and the Adaptive Card for a Reply."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
-from botbuilder.schema import Activity
+from botbuilder.core import CardFactory
+from botbuilder.schema import Activity, CardAction, ConversationAccount, HeroCard
+from botframework.connector import models as connector_models
+from msrest import Serializer
 
 from adapters.teams import TeamsConfig, missing_fields, teams_config
 from adapters.teams.bot import bot_mentions, is_bot_added, is_group, to_incoming, without_mentions
 from adapters.teams.cards import MAX_CARD_ACTIONS, submitted_choice, to_activity, to_card
+from adapters.teams.wire import CardSerializer
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section
 from tests.test_teams_http import FIXTURES
@@ -186,3 +191,40 @@ def test_activity_carries_card_and_text_fallback():
     assert message["type"] == "message" and message["summary"] == ANSWER.as_text()
     assert message["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert "text" not in message  # Teams would print it above the card
+
+
+# ---------------------------------------------------------------------- the wire
+
+
+def _wire_reply() -> Activity:
+    reply = Reply(
+        kind="answer", title="Critical · angry", text="cues: refund, furious",
+        sections=(Section(title="Script", lines=("Breathe.", "Say sorry once."), numbered=True),),
+        choices=(Choice(label="More", value="more"),),
+    )
+    activity = to_activity(reply)
+    activity.conversation = ConversationAccount(id="a:1")
+    activity.reply_to_id = "1234"
+    activity.attachments.append(CardFactory.hero_card(HeroCard(title="stock", buttons=[CardAction(type="imBack", title="x", value="x")])))
+    return activity
+
+
+def test_card_serializer_sends_what_msrest_would():
+    """The card goes out as built, and everything else (a hero card model too) exactly as msrest sends it."""
+    client_models = {k: v for k, v in connector_models.__dict__.items() if isinstance(v, type)}
+    activity = _wire_reply()
+    ours = CardSerializer(client_models).body(activity, "Activity")
+    plain = copy.deepcopy(activity)
+    plain.attachments[0].content = dict(activity.attachments[0].content)
+    stock = Serializer(client_models).body(plain, "Activity")
+    assert json.loads(json.dumps(ours)) == json.loads(json.dumps(stock))
+    assert ours["attachments"][0]["content"] is activity.attachments[0].content
+    assert ours["attachments"][1]["content"]["buttons"][0]["type"] == "imBack"
+    assert activity.attachments[0].content is not None  # the activity itself is left as it was
+
+
+def test_card_content_is_not_deep_copied_but_the_activity_is():
+    activity = _wire_reply()
+    copied = copy.deepcopy(activity)
+    assert copied is not activity and copied.attachments[0] is not activity.attachments[0]
+    assert copied.attachments[0].content is activity.attachments[0].content

@@ -40,6 +40,8 @@ from botframework.connector.skills import BotFrameworkClient
 from msrest.pipeline import AsyncHTTPSender, Request, Response, SansIOHTTPPolicy
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
+from adapters.teams.wire import CardConnectorClient
+
 _LOGGER = logging.getLogger(__name__)
 
 MAX_CLIENTS = 64  # distinct service URLs in use at once; Teams uses a handful per region
@@ -173,7 +175,7 @@ class CachingConnectorFactory(ConnectorFactory):
     async def _build(self, service_url: str, audience: str) -> ConnectorClient:
         credentials = await self._credentials_factory.create_credentials(self._app_id, audience, self._login_endpoint, True)
         config = BotFrameworkConnectorConfiguration(BearerPolicy(credentials), service_url, pipeline_type=AsyncBfPipeline, sender=AiohttpSender(self._cache.session))
-        client = ConnectorClient(None, custom_configuration=config)
+        client = CardConnectorClient(None, custom_configuration=config)
         client.config.add_user_agent(USER_AGENT)
         return client
 

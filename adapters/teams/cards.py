@@ -6,6 +6,7 @@ from typing import Any
 from botbuilder.core import CardFactory
 from botbuilder.schema import Activity, ActivityTypes
 
+from adapters.teams.wire import CardContent
 from bot.messages import Choice, Reply, Section
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -46,7 +47,7 @@ def to_activity(reply: Reply) -> Activity:
     return Activity(
         type=ActivityTypes.message,
         summary=reply.as_text(),
-        attachments=[CardFactory.adaptive_card(to_card(reply))],
+        attachments=[CardFactory.adaptive_card(CardContent(to_card(reply)))],
     )
 
 

@@ -1,0 +1,72 @@
+"""Outgoing activities on the wire: card content is sent as built, not walked and copied by the SDK.
+
+Profiled with the real coach at 20 concurrent conversations, about half of a Teams turn's CPU went
+on two SDK habits with the Adaptive Card inside each reply: ``TurnContext.send_activities`` deep-copies
+every outgoing activity, card included, and msrest's ``Serializer.body`` walks the card node by node
+(``serialize_object``), only to rebuild the same plain dict. Our cards are plain JSON values, made
+fresh for every reply and never changed after, so both are pure cost. Two extension points remove it
+without touching the SDK's code:
+
+* ``CardContent`` is the card dict with Python's copy protocol saying what is true of it: it is not
+  changed after it is built, so a deep copy may be the card itself.
+* ``CardConnectorClient`` is the SDK's ``ConnectorClient`` whose conversation operations get a
+  ``CardSerializer`` (the operations take their serializer as a constructor argument). It serializes
+  the activity as msrest always does, minus the ``CardContent`` of its attachments, which it then puts
+  back as it is. Any other attachment content (an SDK hero card model, say) goes through msrest as before.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from botbuilder.schema import Activity
+from botframework.connector import models
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.aio.operations_async import ConversationsOperations
+from msrest import Serializer
+
+
+class CardContent(dict):
+    """An Adaptive Card built for one reply: plain JSON values only, not changed once built.
+
+    Only a ``CardSerializer`` sends it right: stock msrest serializes a dict subclass as its ``str()``.
+    Every connector client here is a ``CardConnectorClient`` (see ``auth.CachingConnectorFactory``).
+    """
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CardContent:
+        return self
+
+
+class CardSerializer(Serializer):
+    """msrest's serializer, except that ``CardContent`` in an activity's attachments goes out as it is."""
+
+    def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
+        if data_type != "Activity" or not isinstance(data, Activity) or not data.attachments:
+            return super().body(data, data_type, **kwargs)
+        contents = [a.content if isinstance(a.content, CardContent) else None for a in data.attachments]
+        if not any(c is not None for c in contents):
+            return super().body(data, data_type, **kwargs)
+        bare = copy.copy(data)
+        bare.attachments = [_without_content(a) if c is not None else a for a, c in zip(data.attachments, contents)]
+        serialized = super().body(bare, data_type, **kwargs)
+        for wire, content in zip(serialized["attachments"], contents):
+            if content is not None:
+                wire["content"] = content
+        return serialized
+
+
+def _without_content(attachment: models.Attachment) -> models.Attachment:
+    bare = copy.copy(attachment)
+    bare.content = None
+    return bare
+
+
+class CardConnectorClient(ConnectorClient):
+    """The SDK's connector client with a ``CardSerializer`` for the conversation operations (replies, sends, updates)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        client_models = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}
+        self.conversations = ConversationsOperations(self._client, self.config, CardSerializer(client_models), self._deserialize)
