@@ -36,8 +36,10 @@ class TextReader:
 
     def __init__(self, *, language: Language, vocabulary: set[str]) -> None:
         self._abbreviations = {k: v for k, v in language.abbreviations.items() if re.fullmatch(r"[a-z0-9']+", k)}
+        # Abbreviations with symbols ("w/o", "a&e") as one alternation, longest first, so one pass finds them all.
         symbolic = sorted((k for k in language.abbreviations if k not in self._abbreviations), key=len, reverse=True)
-        self._symbolic = [(re.compile(r"(?<![a-z0-9])" + re.escape(k) + r"(?![a-z0-9])"), f" {language.abbreviations[k]} ") for k in symbolic]
+        self._symbolic_words = {k: f" {language.abbreviations[k]} " for k in symbolic}
+        self._symbolic = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, symbolic)) + r")(?![a-z0-9])") if symbolic else None
         emoji = sorted(language.emoji, key=len, reverse=True)
         self._emoji = re.compile("|".join(map(re.escape, emoji))) if emoji else None
         self._emoji_words = language.emoji
@@ -73,8 +75,8 @@ class TextReader:
             text = self._emoji.sub(lambda m: f" {self._emoji_words[m.group(0)]} . ", text)
         text = _CAPS_RUN.sub(lambda m: f"{m.group(0)} , {CAPS_MARK} ,", text)
         text = text.lower()
-        for pattern, replacement in self._symbolic:
-            text = pattern.sub(replacement, text)
+        if self._symbolic is not None:
+            text = self._symbolic.sub(lambda m: self._symbolic_words[m.group(0)], text)
         words: list[str] = []
         for raw in _TOKEN.findall(text):
             expanded = self._abbreviations.get(raw)
