@@ -4,12 +4,12 @@ The foundation issue's bars, with no question asked: interaction >= 95% and cust
 overall; on situations written the way agents really type (style "real"), >= 90% and >= 85%.
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
-Measured when these floors were set (2026-11-23, 2,573 training examples): overall interaction
-90.3%, customer 96.2%; real 86.8% and 93.8%; vague 1.79 questions and 91% right by buttons,
-1.79 and 81% typed. The customer bars and the question-count bar are met; the interaction bars
-and a right answer on every vague opening are not yet. The floors below sit just
-under those figures so that a change which reads situations worse fails here; raise them as
-the reader improves, up to the bars.
+Measured when these floors were set (2026-11-23, 3,730 training examples): overall interaction
+94.1%, customer 96.6%; real 94.4% and 94.4%; vague 1.77 questions and 93% right by buttons,
+1.72 and 86% typed. The real-typing bars, the customer bar and the question-count bar are met;
+overall interaction (95%) and a right answer on every vague opening are not yet. The floors below
+sit just under those figures so that a change which reads situations worse fails here; raise
+them as the reader improves, up to the bars.
 """
 from __future__ import annotations
 
@@ -17,16 +17,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rapidfuzz import fuzz, process
 
 from bot.coach import Coach
 from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
 DATA = Path(__file__).resolve().parent / "data"
-FLOOR_ALL = {"interaction": 0.88, "customer": 0.93}
-FLOOR_REAL = {"interaction": 0.84, "customer": 0.90}
-FLOOR_VAGUE_RIGHT = {"buttons": 0.88, "typed": 0.78}
+FLOOR_ALL = {"interaction": 0.92, "customer": 0.94}
+FLOOR_REAL = {"interaction": 0.92, "customer": 0.92}
+FLOOR_VAGUE_RIGHT = {"buttons": 0.90, "typed": 0.83}
 MAX_MEAN_QUESTIONS = 2.5
+NEAR_COPY = 80  # rapidfuzz token_sort_ratio at or above which an example counts as a copy of a test line
 
 
 def load(name: str) -> list[dict]:
@@ -50,6 +52,17 @@ def score(coach: Coach, items: list[dict]) -> tuple[float, float, list[str]]:
 @pytest.fixture(scope="module")
 def reader() -> Coach:
     return Coach(knowledge=shipped_knowledge(), store=MemoryStore())
+
+
+def test_held_out_sets_are_not_near_copies_of_training_examples():
+    """A test line reworded into knowledge/examples would make the figures here say nothing about new text."""
+    held_out = [item["text"] for item in load("situations.yaml")] + [item["opening"] for item in load("vague.yaml")]
+    near = []
+    for example in shipped_knowledge().examples:
+        match = process.extractOne(example.text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_COPY)
+        if match:
+            near.append(f"{example.text!r} ~ {match[0]!r} ({match[1]:.0f})")
+    assert not near, "\n".join(near)
 
 
 def test_labelled_set_covers_every_combination():
