@@ -95,7 +95,7 @@ class Coach:
         command = parse_command(text)
         if command is not None:
             return await self._on_command(command, incoming, dialog, now)
-        if not any(t.word.isalnum() for t in self.classifier.reader.tokens(text)):
+        if not self.classifier.reader.says_anything(text):
             return [self.replies.prompt()]
         notes = [self.replies.truncated_note(MAX_CHARS)] if len(text) > MAX_CHARS else []
         if dialog is not None and dialog.pending and not dialog.done:

@@ -114,6 +114,7 @@ class Language:
     emoji: dict[str, str]
     negators: frozenset[str]
     negation_breakers: frozenset[str]
+    agent_talk: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -471,6 +472,7 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
     emoji: dict[str, str] = {}
     negators: set[str] = set()
     breakers: set[str] = set()
+    agent_talk: list[str] = []
     for layer in layers:
         for key, target in (("abbreviations", abbreviations), ("emoji", emoji)):
             value = layer.get(key, {})
@@ -484,9 +486,12 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
                     target[str(short).lower() if key == "abbreviations" else str(short)] = full.lower()
         negators.update(w.lower() for w in check.texts(layer, "negators", required=False, minimum=0))
         breakers.update(w.lower() for w in check.texts(layer, "negation_breakers", required=False, minimum=0))
+        agent_talk.extend(p.lower() for p in check.texts(layer, "agent_talk", required=False, minimum=0) if p.lower() not in agent_talk)
     if not layers and not (Path(where) / _LANGUAGE_FILE).is_file():
         check.problems.append(f"{where}/{_LANGUAGE_FILE}: missing file")
-    return Language(abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers))
+    return Language(
+        abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers), agent_talk=tuple(agent_talk)
+    )
 
 
 def _build_examples(check: _Checker, directories: list[Path]) -> tuple[Example, ...]:
@@ -542,7 +547,7 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
             unknown = set(layer) - set(sections)
             if unknown:
                 check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sections)})")
-    language_sections = {"abbreviations", "emoji", "negators", "negation_breakers"}
+    language_sections = {"abbreviations", "emoji", "negators", "negation_breakers", "agent_talk"}
     for layer in layers_by_file[_LANGUAGE_FILE]:
         unknown = set(layer) - language_sections
         if unknown:

@@ -52,9 +52,16 @@ class TextReader:
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
         self.correct = lru_cache(maxsize=50_000)(self._correct)
+        # The agent's own words about needing help say nothing about the customer or the contact
+        # ("bit stuck", "need coaching asap"): they are cut out before cues or the model see them.
+        self._agent_talk: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in sorted(language.agent_talk, key=len, reverse=True):
+            words = tuple(w for w in self._words(phrase) if w not in _PUNCTUATION)
+            if words:
+                self._agent_talk.setdefault(words[0], []).append(words)
 
     def tokens(self, text: str) -> list[Token]:
-        words = self._words(text)
+        words = self._without_agent_talk(self._words(text))
         tokens: list[Token] = []
         reach = 0
         for word in words:
@@ -68,6 +75,26 @@ class TextReader:
                 reach = NEGATION_REACH
             tokens.append(Token(word, negated))
         return tokens
+
+    def says_anything(self, text: str) -> bool:
+        """Whether ``text`` has any word at all, agent talk included: "help pls" is a vague opening, "🙂" is not."""
+        return any(w.isalnum() for w in self._words(text))
+
+    def _without_agent_talk(self, words: list[str]) -> list[str]:
+        """``words`` with every agent-talk phrase replaced by a break, so negation does not reach across it."""
+        if not self._agent_talk:
+            return words
+        kept: list[str] = []
+        at = 0
+        while at < len(words):
+            phrase = next((p for p in self._agent_talk.get(words[at], ()) if tuple(words[at : at + len(p)]) == p), None)
+            if phrase is None:
+                kept.append(words[at])
+                at += 1
+            else:
+                kept.append(",")
+                at += len(phrase)
+        return kept
 
     def _words(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFC", text[:MAX_CHARS]).translate(_QUOTES)

@@ -238,6 +238,15 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
     assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"
 
 
+async def test_the_agents_own_words_are_not_read_as_the_situation(coach: Coach):
+    """"bit stuck" is the agent, not a stuck product; "asap" after "need coaching" is the agent's hurry."""
+    for opening in ("help pls", "need coaching asap", "bit stuck here", "dunno how to handle this"):
+        assert only(await coach.handle(say(opening))).kind == "question", opening
+        assert coach.classify(opening)["cues"] == [], opening
+    assert coach.classify("the washing machine door is stuck, help pls")["cues"] == ["stuck"]
+    assert coach.classify("cx not sure how to set up the router, first week with us")["customer"] == "new"
+
+
 def test_classify_reports_missing_questions(coach: Coach):
     vague = coach.classify(VAGUE)
     assert vague["missing"] and len(vague["missing"]) <= 3
