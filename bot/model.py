@@ -41,11 +41,17 @@ class NaiveBayes:
         self._vocabulary: frozenset[str] = frozenset()
 
     def fit(self, samples: Iterable[tuple[set[str], str]], labels: Sequence[str]) -> NaiveBayes:
-        counts = {label: Counter() for label in labels}
-        docs = Counter()
+        samples = list(samples)
+        docs = Counter(label for _, label in samples)
+        # Every label weighs as much as an average label, however many examples it has: a folder with
+        # more surprise examples than stabilizing ones must not make surprise likelier everywhere.
+        weight = {label: len(samples) / (len(docs) * n) for label, n in docs.items()}
+        counts: dict[str, dict[str, float]] = {label: {} for label in labels}
         for feats, label in samples:
-            counts[label].update(feats)
-            docs[label] += 1
+            table, w = counts[label], weight[label]
+            for f in feats:
+                table[f] = table.get(f, 0.0) + w
+        docs = Counter({label: n * weight[label] for label, n in docs.items()})
         vocabulary = set().union(*(c.keys() for c in counts.values()))
         total_docs = sum(docs.values())
         self.labels = tuple(labels)
