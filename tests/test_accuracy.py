@@ -4,12 +4,11 @@ The foundation issue's bars, with no question asked: interaction >= 95% and cust
 overall; on situations written the way agents really type (style "real"), >= 90% and >= 85%.
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
-Measured when these floors were set (2026-11-23, 3,730 training examples): overall interaction
-94.1%, customer 96.6%; real 94.4% and 94.4%; vague 1.77 questions and 93% right by buttons,
-1.72 and 86% typed. The real-typing bars, the customer bar and the question-count bar are met;
-overall interaction (95%) and a right answer on every vague opening are not yet. The floors below
-sit just under those figures so that a change which reads situations worse fails here; raise
-them as the reader improves, up to the bars.
+Measured when these floors were set (2026-11-23, 4,930 training examples): overall interaction
+94.1%, customer 97.6%; real 94.4% and 95.8%; vague 1.88 questions and 100% right by buttons,
+1.84 and 95.3% typed. Every bar but overall interaction (95%) is met, and a typed answer to a
+vague opening is still sometimes misread. The floors below sit just under those figures so
+that a change which reads situations worse fails here; raise them as the reader improves.
 """
 from __future__ import annotations
 
@@ -24,9 +23,9 @@ from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
 DATA = Path(__file__).resolve().parent / "data"
-FLOOR_ALL = {"interaction": 0.92, "customer": 0.94}
-FLOOR_REAL = {"interaction": 0.92, "customer": 0.92}
-FLOOR_VAGUE_RIGHT = {"buttons": 0.90, "typed": 0.83}
+FLOOR_ALL = {"interaction": 0.92, "customer": 0.95}
+FLOOR_REAL = {"interaction": 0.92, "customer": 0.93}
+FLOOR_VAGUE_RIGHT = {"buttons": 0.97, "typed": 0.90}
 MAX_MEAN_QUESTIONS = 2.5
 NEAR_COPY = 80  # rapidfuzz token_sort_ratio at or above which an example counts as a copy of a test line
 
