@@ -604,3 +604,18 @@ async def _eventually(call: Callable[[], Awaitable[Any]], within: float = 10.0) 
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.1)
+
+
+async def test_sqlite_claims_in_one_loop_turn_share_a_transaction_and_each_gets_its_answer(tmp_path: Path) -> None:
+    """Group commit: many claims at once, repeats among them, and a cancelled caller's claim is given back."""
+    store = SQLiteStore(path=tmp_path / "coach.db")
+    keys = [f"Ev{i % 40}" for i in range(100)]
+    results = await asyncio.gather(*(store.claim("slack-event", key, NOW) for key in keys))
+    assert sum(results) == 40
+    assert {key for key, won in zip(keys, results) if won} == {f"Ev{i}" for i in range(40)}
+    cancelled = asyncio.ensure_future(store.claim("slack-event", "Ev-cancelled", NOW))
+    await asyncio.sleep(0)  # the claim is queued for this loop turn's commit
+    cancelled.cancel()
+    await asyncio.sleep(0.01)
+    assert await store.claim("slack-event", "Ev-cancelled", NOW) is True  # the retry wins
+    await store.close()

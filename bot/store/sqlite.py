@@ -7,6 +7,7 @@ adds the row or does nothing, so two processes on the same file cannot both win.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -114,6 +115,7 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
+        self._pending_claims: list[tuple[str, str, float, asyncio.Future[bool]]] = []
 
     def _migrate(self) -> None:
         """Bring the file to the newest schema in one write transaction, so two processes starting together agree."""
@@ -153,10 +155,44 @@ class SQLiteStore:
         return self._db.execute("DELETE FROM dialogs WHERE touched < ?", (idle_since,)).rowcount
 
     async def claim(self, scope: str, key: str, now: float) -> bool:
-        cursor = self._db.execute(
-            "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (scope, key, now)
-        )
-        return cursor.rowcount == 1
+        """Group commit: claims made in one turn of the event loop share one transaction.
+
+        A claim sits on Slack's ack path, and most of its cost is the commit, not the insert.
+        Under load many requests reach this point in the same loop turn; one transaction for all
+        of them costs about what one claim alone did. Each claim is still its own INSERT that
+        adds the row or does nothing, so exactly one caller wins a key, here or in another process.
+        """
+        loop = asyncio.get_running_loop()
+        won: asyncio.Future[bool] = loop.create_future()
+        self._pending_claims.append((scope, key, now, won))
+        if len(self._pending_claims) == 1:
+            loop.call_soon(self._commit_claims)
+        return await won
+
+    def _commit_claims(self) -> None:
+        batch, self._pending_claims = self._pending_claims, []
+        insert = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+        try:
+            if len(batch) == 1:
+                results = [self._db.execute(insert, batch[0][:3]).rowcount == 1]
+            else:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    results = [self._db.execute(insert, claim[:3]).rowcount == 1 for claim in batch]
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except Exception as error:  # nothing was claimed: every caller hears why
+            for *_, won in batch:
+                if not won.done():
+                    won.set_exception(error)
+            return
+        for (scope, key, _, won), result in zip(batch, results):
+            if not won.done():
+                won.set_result(result)
+            elif result:  # its caller was cancelled meanwhile and will not act on it: let a retry win
+                self._db.execute("DELETE FROM claims WHERE scope = ? AND key = ?", (scope, key))
 
     async def purge_claims(self, scope: str, before: float) -> int:
         return self._db.execute("DELETE FROM claims WHERE scope = ? AND made < ?", (scope, before)).rowcount
