@@ -22,6 +22,10 @@ MODEL_WEIGHT = 0.35
 # DOMAIN.md precedence: when a higher-precedence type is nearly as likely as the top one, it wins.
 PRECEDENCE_MARGIN = 0.25
 CUE_WEIGHT = 1.0
+# Several cues for one type in one text mostly restate one fact ("we rang", "to offer", "the
+# upgrade": the brand made an offer), so each further cue for a type counts this much of the one
+# before. Without it a talkative offer call outweighs the one complaint that makes it critical.
+CUE_DECAY = 0.5
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
 SECONDARY_EVIDENCE = 2.0  # a second customer type is named when cues or answers show it this plainly
 ASK_BELOW = {"interaction": 0.65, "customer": 0.6}
@@ -153,11 +157,13 @@ class Classifier:
     def read(self, text: str) -> Evidence:
         """Evidence from one piece of free text."""
         tokens = self.reader.tokens(text)
-        cue_weights: dict[str, float] = {}
+        by_type: dict[str, list[float]] = {}
         matched = []
         for cue_id, phrase in self.cues.find(tokens):
             matched.append(phrase)
-            cue_weights = _add(cue_weights, {t: CUE_WEIGHT * w for t, w in self._signals[cue_id].items()})
+            for type_id, weight in self._signals[cue_id].items():
+                by_type.setdefault(type_id, []).append(CUE_WEIGHT * weight)
+        cue_weights = {type_id: _diminishing(weights) for type_id, weights in by_type.items()}
         model: dict[str, float] = {}
         feats = features(tokens)
         if feats:
@@ -185,6 +191,13 @@ class Classifier:
             interaction_probs=interaction_probs,
             customer_probs=customer_probs,
         )
+
+
+def _diminishing(weights: list[float]) -> float:
+    """The strongest cue in full, each further one ``CUE_DECAY`` times the one before; cues against a type all count."""
+    against = sum(w for w in weights if w < 0)
+    for_ = sorted((w for w in weights if w > 0), reverse=True)
+    return round(against + sum(w * CUE_DECAY**i for i, w in enumerate(for_)), 4)
 
 
 def _centred(log_posterior: dict[str, float]) -> dict[str, float]:
