@@ -46,11 +46,10 @@ class NaiveBayes:
         # Every label weighs as much as an average label, however many examples it has: a folder with
         # more surprise examples than stabilizing ones must not make surprise likelier everywhere.
         weight = {label: len(samples) / (len(docs) * n) for label, n in docs.items()}
-        counts: dict[str, dict[str, float]] = {label: {} for label in labels}
+        raw = {label: Counter() for label in labels}
         for feats, label in samples:
-            table, w = counts[label], weight[label]
-            for f in feats:
-                table[f] = table.get(f, 0.0) + w
+            raw[label].update(feats)
+        counts = {label: {f: n * weight.get(label, 1.0) for f, n in raw[label].items()} for label in labels}
         docs = Counter({label: n * weight[label] for label, n in docs.items()})
         vocabulary = set().union(*(c.keys() for c in counts.values()))
         total_docs = sum(docs.values())

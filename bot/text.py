@@ -82,7 +82,7 @@ class TextReader:
 
     def _without_agent_talk(self, words: list[str]) -> list[str]:
         """``words`` with every agent-talk phrase replaced by a break, so negation does not reach across it."""
-        if not self._agent_talk:
+        if self._agent_talk.keys().isdisjoint(words):
             return words
         kept: list[str] = []
         at = 0
