@@ -11,15 +11,13 @@ without touching the SDK's code:
   changed after it is built, so a deep copy may be the card itself.
 * ``CardConnectorClient`` is the SDK's ``ConnectorClient`` whose conversation operations get a
   ``CardSerializer`` (the operations take their serializer as a constructor argument). It serializes
-  the activity as msrest always does, minus the ``CardContent`` of its attachments, which it then puts
-  back as it is. Any other attachment content (an SDK hero card model, say) goes through msrest as before.
+  activities as msrest always does, except that a ``CardContent`` it meets is taken as it is. Any
+  other attachment content (an SDK hero card model, say) goes through msrest as before.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from botbuilder.schema import Activity
 from botframework.connector import models
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.aio.operations_async import ConversationsOperations
@@ -50,25 +48,11 @@ class CardSerializer(Serializer):
         super().__init__(classes)
         self.client_side_validation = False
 
-    def body(self, data: Any, data_type: str, **kwargs: Any) -> Any:
-        if data_type != "Activity" or not isinstance(data, Activity) or not data.attachments:
-            return super().body(data, data_type, **kwargs)
-        contents = [a.content if isinstance(a.content, CardContent) else None for a in data.attachments]
-        if not any(c is not None for c in contents):
-            return super().body(data, data_type, **kwargs)
-        bare = copy.copy(data)
-        bare.attachments = [_without_content(a) if c is not None else a for a, c in zip(data.attachments, contents)]
-        serialized = super().body(bare, data_type, **kwargs)
-        for wire, content in zip(serialized["attachments"], contents):
-            if content is not None:
-                wire["content"] = content
-        return serialized
-
-
-def _without_content(attachment: models.Attachment) -> models.Attachment:
-    bare = copy.copy(attachment)
-    bare.content = None
-    return bare
+    def serialize_object(self, attr: Any, **kwargs: Any) -> Any:
+        """Where msrest meets a value of type ``object`` (an attachment's content): a card goes out as built."""
+        if isinstance(attr, CardContent):
+            return attr
+        return super().serialize_object(attr, **kwargs)
 
 
 class CardConnectorClient(ConnectorClient):
