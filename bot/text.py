@@ -54,11 +54,11 @@ class TextReader:
         self.correct = lru_cache(maxsize=50_000)(self._correct)
         # The agent's own words about needing help say nothing about the customer or the contact
         # ("bit stuck", "need coaching asap"): they are cut out before cues or the model see them.
+        # Phrases are compared as read words ("asap" is "as soon as possible" by then), longest first.
         self._agent_talk: dict[str, list[tuple[str, ...]]] = {}
-        for phrase in sorted(language.agent_talk, key=len, reverse=True):
-            words = tuple(w for w in self._words(phrase) if w not in _PUNCTUATION)
-            if words:
-                self._agent_talk.setdefault(words[0], []).append(words)
+        read = (tuple(w for w in self._words(phrase) if w not in _PUNCTUATION) for phrase in language.agent_talk)
+        for words in sorted(filter(None, read), key=len, reverse=True):
+            self._agent_talk.setdefault(words[0], []).append(words)
 
     def tokens(self, text: str) -> list[Token]:
         words = self._without_agent_talk(self._words(text))
