@@ -234,6 +234,20 @@ async def test_sqlite_claim_race_across_threads(tmp_path: Path) -> None:
     assert sorted(results) == [False] * 7 + [True]
 
 
+async def test_sqlite_claims_in_one_loop_turn_share_a_transaction_and_each_gets_its_answer(tmp_path: Path) -> None:
+    """Group commit: many claims at once, repeats among them, and a cancelled caller's claim is given back."""
+    store = SQLiteStore(path=tmp_path / "coach.db")
+    keys = [f"Ev{i % 40}" for i in range(100)]
+    results = await asyncio.gather(*(store.claim("slack-event", key, NOW) for key in keys))
+    assert sum(results) == 40
+    assert {key for key, won in zip(keys, results) if won} == {f"Ev{i}" for i in range(40)}
+    cancelled = asyncio.ensure_future(store.claim("slack-event", "Ev-cancelled", NOW))
+    await asyncio.sleep(0)  # the claim is queued for this loop turn's commit
+    cancelled.cancel()
+    await asyncio.sleep(0.01)
+    assert await store.claim("slack-event", "Ev-cancelled", NOW) is True  # the retry wins
+    await store.close()
+
 
 async def test_sqlite_file_from_the_first_schema_is_migrated(tmp_path: Path) -> None:
     """A file whose claims table still has a rowid keeps its claims and its dialogs, and is upgraded once."""
@@ -260,6 +274,7 @@ async def test_sqlite_file_from_the_first_schema_is_migrated(tmp_path: Path) -> 
     reopened = SQLiteStore(path=path)  # a second start finds nothing left to do
     assert await reopened.claim("slack-event", "Ev-new", NOW) is False
     await reopened.close()
+
 
 # --- conversations -------------------------------------------------------------------------------
 
@@ -605,17 +620,3 @@ async def _eventually(call: Callable[[], Awaitable[Any]], within: float = 10.0) 
                 raise
             await asyncio.sleep(0.1)
 
-
-async def test_sqlite_claims_in_one_loop_turn_share_a_transaction_and_each_gets_its_answer(tmp_path: Path) -> None:
-    """Group commit: many claims at once, repeats among them, and a cancelled caller's claim is given back."""
-    store = SQLiteStore(path=tmp_path / "coach.db")
-    keys = [f"Ev{i % 40}" for i in range(100)]
-    results = await asyncio.gather(*(store.claim("slack-event", key, NOW) for key in keys))
-    assert sum(results) == 40
-    assert {key for key, won in zip(keys, results) if won} == {f"Ev{i}" for i in range(40)}
-    cancelled = asyncio.ensure_future(store.claim("slack-event", "Ev-cancelled", NOW))
-    await asyncio.sleep(0)  # the claim is queued for this loop turn's commit
-    cancelled.cancel()
-    await asyncio.sleep(0.01)
-    assert await store.claim("slack-event", "Ev-cancelled", NOW) is True  # the retry wins
-    await store.close()

@@ -123,19 +123,21 @@ class SQLiteStore:
         try:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'claims'").fetchone() is None
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+            self._run_script(_SCHEMA)
             if not fresh:
                 for step in sorted(n for n in _MIGRATIONS if n > version):
-                    for statement in _MIGRATIONS[step].split(";"):
-                        if statement.strip():
-                            self._db.execute(statement)
+                    self._run_script(_MIGRATIONS[step])
             self._db.execute(f"PRAGMA user_version = {max(_MIGRATIONS)}")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _run_script(self, script: str) -> None:
+        """Each statement of ``script`` inside the open transaction (``executescript`` would commit it first)."""
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
 
     async def get_dialog(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT state FROM dialogs WHERE key = ?", (key,)).fetchone()
