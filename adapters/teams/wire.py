@@ -23,6 +23,9 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.aio.operations_async import ConversationsOperations
 from msrest import Serializer
 
+# The connector's model classes by name, as ``ConnectorClient`` gives them to its own serializer.
+CONNECTOR_MODELS: dict[str, type] = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}
+
 
 class CardContent(dict):
     """An Adaptive Card built for one reply: plain JSON values only, not changed once built.
@@ -60,5 +63,4 @@ class CardConnectorClient(ConnectorClient):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        client_models = {k: v for k, v in models.__dict__.items() if isinstance(v, type)}
-        self.conversations = ConversationsOperations(self._client, self.config, CardSerializer(client_models), self._deserialize)
+        self.conversations = ConversationsOperations(self._client, self.config, CardSerializer(CONNECTOR_MODELS), self._deserialize)
