@@ -55,6 +55,11 @@ class Evidence:
     cues: tuple[str, ...] = ()
     answer: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing read and nothing answered: every type is as likely as every other."""
+        return not any((*self.cue.values(), *self.model.values(), *self.answer.values()))
+
     def plus(self, other: Evidence) -> Evidence:
         return Evidence(
             cue=_add(self.cue, other.cue),

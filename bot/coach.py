@@ -21,7 +21,7 @@ from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
 from bot.knowledge import Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
-from bot.replies import Replies
+from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM, Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
 from bot.tips import Managers, TipDesk
@@ -109,7 +109,7 @@ class Coach:
             evidence = self.classifier.read(text)
             if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
                 # Too little to go on ("hmm", an emoji): ask again and change nothing.
-                return notes + [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=True)]
+                return notes + [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=DIDNT_CATCH)]
             if not self._reads_as_new_situation(text, evidence):
                 dialog.evidence = dialog.evidence.plus(evidence)
                 return notes + await self._advance(incoming, dialog, now)
@@ -179,6 +179,10 @@ class Coach:
     # ------------------------------------------------------------------ turns
 
     async def _advance(self, incoming: Incoming, dialog: Dialog, now: float, *, skip: bool = False) -> list[Reply]:
+        if skip and dialog.evidence.empty and dialog.pending in self.knowledge.questions:
+            # "help pls", then "skip": any guess would be the order types are listed in, told as if it meant something.
+            question = self.knowledge.questions[dialog.pending]
+            return [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=NOTHING_TO_GUESS_FROM)]
         decision = self.classifier.decide(dialog.evidence)
         question = None if skip else next_question(self.knowledge, decision, dialog.asked)
         if question is not None:

@@ -13,6 +13,9 @@ from bot.messages import Choice, Reply, Section
 
 SHORT_STEPS = 4
 PERCENT = "{:.0%}"
+# What a question says when it is asked again instead of taking the agent's turn as an answer.
+DIDNT_CATCH = "I didn't catch that. Pick one, tell me a bit more, or say “skip” for my best guess."
+NOTHING_TO_GUESS_FROM = "I have nothing to guess from yet: pick one, or tell me one thing about the customer or what happened."
 
 USAGE_LINES = (
     "Describe what is going on in your own words, e.g. “cx furious, blender smoked on day 2”.",
@@ -93,17 +96,14 @@ class Replies:
 
     # ------------------------------------------------------------------ questions
 
-    def question(self, question: Question, *, dialog_id: str, number: int, again: bool = False) -> Reply:
+    def question(self, question: Question, *, dialog_id: str, number: int, again: str = "") -> Reply:
+        """The question with its choices; ``again`` says why it is asked once more, if it is."""
         choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
         choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
         return Reply(
             kind="question",
             title=question.text,
-            text=(
-                "I didn't catch that. Pick one, tell me a bit more, or say “skip” for my best guess."
-                if again
-                else f"Quick question {number} of up to 3. Pick one or type your answer."
-            ),
+            text=again or f"Quick question {number} of up to 3. Pick one or type your answer.",
             choices=tuple(choices),
         )
 

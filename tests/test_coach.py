@@ -91,7 +91,22 @@ async def test_an_unhelpful_answer_gets_the_question_again(coach: Coach):
 async def test_skip_gives_best_guess(coach: Coach):
     assert only(await coach.handle(say(VAGUE))).kind == "question"
     reply = only(await coach.handle(say("just tell me")))
-    assert reply.kind == "answer" and "Best guess" in reply.text or "sure" in reply.text.lower()
+    assert reply.kind == "answer" and ("Best guess" in reply.text or "sure" in reply.text.lower())
+
+
+async def test_skip_with_nothing_to_go_on_asks_again_and_keeps_the_dialog(coach: Coach):
+    question = only(await coach.handle(say("help pls")))
+    assert question.kind == "question"
+    before = await coach.store.get_dialog(say().dialog_key)
+    for skip in ("skip", next(c.value for c in question.choices if c.value.endswith("|skip"))):
+        again = only(await coach.handle(say(skip) if skip == "skip" else say(choice=skip)))
+        assert again.kind == "question" and again.title == question.title and "nothing to guess from" in again.text
+        assert [c.value for c in again.choices] == [c.value for c in question.choices]
+        assert await coach.store.get_dialog(say().dialog_key) == before
+    reply = only(await coach.handle(say(choice=option_value(question, "critical"))))
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("skip")))
+    assert reply.title.startswith("Critical interaction")
 
 
 async def test_skip_button_and_more(coach: Coach):
