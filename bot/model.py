@@ -57,19 +57,23 @@ class NaiveBayes:
         self._vocabulary = frozenset(vocabulary)
         size = len(vocabulary) or 1
         for label in labels:
-            total = sum(counts[label].values()) + self.smoothing * size
+            total = math.fsum(counts[label].values()) + self.smoothing * size
             self._log_prior[label] = math.log((docs[label] + 1) / (total_docs + len(labels)))
             self._log_likelihood[label] = {f: math.log((n + self.smoothing) / total) for f, n in counts[label].items()}
             self._log_unseen[label] = math.log(self.smoothing / total)
         return self
 
     def log_posterior(self, feats: set[str]) -> dict[str, float]:
-        """Log-probabilities of each label, normalised to sum to one; features never seen in training are ignored."""
+        """Log-probabilities of each label, normalised to sum to one; features never seen in training are ignored.
+
+        Sums are ``math.fsum``: a set's order changes with PYTHONHASHSEED, and a plain float sum with
+        it, so two copies of the bot could otherwise read one text differently at a boundary.
+        """
         known = [f for f in feats if f in self._vocabulary]
         scores = {}
         for label in self.labels:
             table, unseen = self._log_likelihood[label], self._log_unseen[label]
-            scores[label] = self._log_prior[label] + sum(table.get(f, unseen) for f in known)
+            scores[label] = self._log_prior[label] + math.fsum(table.get(f, unseen) for f in known)
         top = max(scores.values())
         norm = top + math.log(sum(math.exp(s - top) for s in scores.values()))
         return {label: s - norm for label, s in scores.items()}

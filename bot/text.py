@@ -22,6 +22,7 @@ NUMBER = "num"  # every number reads as this word, so "since num" or "num years"
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
 _PUNCTUATION = frozenset(".,;:!?()\"")
+_ENDINGS = ("s", "es", "d", "ed", "ing")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
 
 
@@ -46,8 +47,10 @@ class TextReader:
         self._negators = language.negators
         self._breakers = language.negation_breakers
         self.vocabulary = frozenset(vocabulary)
+        # Sorted, so that two known words equally near a typo are chosen between the same way in every
+        # process: set order changes with PYTHONHASHSEED, and copies of the bot must read alike.
         by_initial: dict[str, list[str]] = {}
-        for word in self.vocabulary:
+        for word in sorted(self.vocabulary):
             if len(word) >= 4 and word.isalpha():
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
@@ -124,6 +127,8 @@ class TextReader:
         """
         if word in self.vocabulary or len(word) < 5 or not word.isalpha():
             return word
+        if any(word + ending in self.vocabulary for ending in _ENDINGS):
+            return word  # another form of a known word ("treat" beside "treats"), not a typo of a nearby one ("threat")
         candidates = self._by_initial.get(word[0])
         if not candidates:
             return word

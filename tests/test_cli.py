@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = {"interaction", "customer", "secondary_customer", "confidence", "cues", "missing"}
 
@@ -61,6 +63,16 @@ def test_classify_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path):
     assert out[0]["interaction"] == "planned" and set(out[0]) == KEYS
     assert "line 2" in out[1]["error"] and "line 4" in out[3]["error"]
     assert out[2]["missing"]
+
+
+def test_every_copy_of_the_bot_reads_a_text_alike(tmp_path: Path):
+    """Set order changes with PYTHONHASHSEED; once it picked "threat" or "treats" for the typo "treat" by turns."""
+    texts = [item["text"] for item in yaml.safe_load((ROOT / "tests" / "data" / "situations.yaml").read_text(encoding="utf-8"))]
+    stdin = "".join(json.dumps({"text": text}) + "\n" for text in texts)
+    first, second = (run(["classify", "--jsonl"], stdin=stdin, env={"PYTHONHASHSEED": seed}, tmp=tmp_path) for seed in ("1", "2"))
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert len(first.stdout.splitlines()) == len(texts)
+    assert first.stdout == second.stdout
 
 
 def test_broken_knowledge_stops_start_up_with_file_and_line(tmp_path: Path):
