@@ -5,7 +5,7 @@ overall; on situations written the way agents really type (style "real"), >= 90%
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
 Measured when these floors were set (2026-11-23, 5,330 training examples): overall interaction
-94.5%, customer 97.2%; real 93.8% and 95.1%; vague 1.88 questions and 100% right by buttons,
+94.8%, customer 97.2%; real 94.4% and 95.1%; vague 1.88 questions and 100% right by buttons,
 1.81 and 95.3% typed. Every bar but overall interaction (95%) is met, and a typed answer to a
 vague opening is still sometimes misread. The floors below sit just under those figures so
 that a change which reads situations worse fails here; raise them as the reader improves.

@@ -253,6 +253,17 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
     assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"
 
 
+def test_real_words_are_not_mended_into_nearby_cue_words(coach: Coach):
+    """One letter from a cue word is not a typo when it is a word of its own: no breach at the beach."""
+    read = coach.classifier.reader
+    mended = {word: read.correct(word) for word in ("beach", "cooking", "treat", "scammed", "clauses", "furios", "recieved", "custmer")}
+    assert mended == {
+        "beach": "beach", "cooking": "cooking", "treat": "treat", "scammed": "scammed", "clauses": "clauses",
+        "furios": "furious", "recieved": "received", "custmer": "customer",
+    }
+    assert "surprise" not in coach.classifier.read("cx was cooking when she rang, asks where the spare filters are").cue  # not "choking"
+
+
 async def test_the_agents_own_words_are_not_read_as_the_situation(coach: Coach):
     """"bit stuck" is the agent, not a stuck product; "asap" after "need coaching" is the agent's hurry."""
     for opening in ("help pls", "need coaching asap", "bit stuck here", "dunno how to handle this"):
