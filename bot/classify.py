@@ -27,6 +27,10 @@ CUE_WEIGHT = 1.0
 # before. Without it a talkative offer call outweighs the one complaint that makes it critical.
 CUE_DECAY = 0.5
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
+# ...and whenever one strong cue or an answer says so ("furious", "swearing"), however much else the text
+# says of them: "angry loyal customer of 10 years" is angry, with loyal second (DOMAIN.md rule 7).
+ANGRY_PLAINLY = 2.5
+SETTLED = 10.0  # evidence that settles a type, as a plain anger cue does; far beyond what text or model give
 SECONDARY_EVIDENCE = 2.0  # a second customer type is named when cues or answers show it this plainly
 ASK_BELOW = {"interaction": 0.65, "customer": 0.6}
 
@@ -179,7 +183,8 @@ class Classifier:
 
     def decide(self, evidence: Evidence) -> Decision:
         interaction_probs = _softmax(evidence, INTERACTIONS)
-        customer_probs = _softmax(evidence, CUSTOMERS)
+        plainly_angry = evidence.cue.get("angry", 0.0) + evidence.answer.get("angry", 0.0) >= ANGRY_PLAINLY
+        customer_probs = _softmax(evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS)
         top = max(interaction_probs.values())
         interaction = next(t for t in self.knowledge.interactions if interaction_probs[t] >= top - PRECEDENCE_MARGIN)
         if customer_probs["angry"] >= ANGRY_FLOOR:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
-from bot.classify import Classifier, Decision, Evidence, PhraseMatcher
+from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
@@ -147,7 +147,7 @@ class Coach:
             missing.append(question.id)
             # Suppose the answer settles that dimension, to list what would be asked after it.
             settled = decision.interaction if question.asks == "interaction" else decision.customer
-            evidence = evidence.plus(Evidence(answer={settled: 10.0}))
+            evidence = evidence.plus(Evidence(answer={settled: SETTLED}))
             decision = self.classifier.decide(evidence)
         return {
             "interaction": first.interaction,

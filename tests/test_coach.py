@@ -253,6 +253,14 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
     assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"
 
 
+def test_plainly_angry_comes_first_whatever_else_the_text_says(coach: Coach):
+    """DOMAIN.md rule 7: twelve years of loyalty make loyal the secondary, not the type, once she is swearing."""
+    result = coach.classify("gold member with us 12 years, knows everyone by name, today she is swearing at the desk about the new locker fee")
+    assert (result["customer"], result["secondary_customer"]) == ("angry", "loyal")
+    assert coach.classifier.decide(coach.classifier.read("gold member with us 12 years, swearing at the desk")).customer_confidence >= 0.9
+    assert coach.classify("regular for years, not angry at all, just asking about the new class times")["customer"] == "loyal"
+
+
 def test_real_words_are_not_mended_into_nearby_cue_words(coach: Coach):
     """One letter from a cue word is not a typo when it is a word of its own: no breach at the beach."""
     read = coach.classifier.reader
