@@ -9,6 +9,11 @@ Measured when these floors were set (2026-11-23, 5,330 training examples): overa
 1.81 and 95.3% typed. Every bar but overall interaction (95%) is met, and a typed answer to a
 vague opening is still sometimes misread. The floors below sit just under those figures so
 that a change which reads situations worse fails here; raise them as the reader improves.
+
+situations_b.yaml and situations_c.yaml were written later by other hands from DOMAIN.md alone
+and checked by a blind second reader (see their headers): a view of how the reader does on text
+its authors never saw. Measured then: B interaction 92.7%, customer 98.0% (real 90.3%, 96.8%);
+C 94.8% and 98.0% (real 93.1%, 97.3%).
 """
 from __future__ import annotations
 
@@ -26,6 +31,11 @@ DATA = Path(__file__).resolve().parent / "data"
 FLOOR_ALL = {"interaction": 0.92, "customer": 0.95}
 FLOOR_REAL = {"interaction": 0.92, "customer": 0.93}
 FLOOR_VAGUE_RIGHT = {"buttons": 0.97, "typed": 0.90}
+# Further held-out sets: (overall, real) floors for (interaction, customer).
+FURTHER_SETS = {
+    "situations_b.yaml": ({"interaction": 0.91, "customer": 0.96}, {"interaction": 0.88, "customer": 0.95}),
+    "situations_c.yaml": ({"interaction": 0.93, "customer": 0.96}, {"interaction": 0.91, "customer": 0.95}),
+}
 MAX_MEAN_QUESTIONS = 2.5
 NEAR_COPY = 80  # rapidfuzz token_sort_ratio at or above which an example counts as a copy of a test line
 
@@ -55,7 +65,7 @@ def reader() -> Coach:
 
 def test_held_out_sets_are_not_near_copies_of_training_examples():
     """A test line reworded into knowledge/examples would make the figures here say nothing about new text."""
-    held_out = [item["text"] for item in load("situations.yaml")] + [item["opening"] for item in load("vague.yaml")]
+    held_out = [item["text"] for name in ("situations.yaml", *FURTHER_SETS) for item in load(name)] + [item["opening"] for item in load("vague.yaml")]
     near = []
     for example in shipped_knowledge().examples:
         match = process.extractOne(example.text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_COPY)
@@ -64,8 +74,9 @@ def test_held_out_sets_are_not_near_copies_of_training_examples():
     assert not near, "\n".join(near)
 
 
-def test_labelled_set_covers_every_combination():
-    items = load("situations.yaml")
+@pytest.mark.parametrize("name", ["situations.yaml", *FURTHER_SETS])
+def test_labelled_set_covers_every_combination(name: str):
+    items = load(name)
     assert len(items) >= 150
     combos = {(i["interaction"], i["customer"]) for i in items}
     assert len(combos) == 20
@@ -84,6 +95,16 @@ def test_accuracy_on_real_typing(reader: Coach):
     interaction, customer, misses = score(reader, items)
     print(f"\nreal {len(items)}: interaction {interaction:.1%}, customer {customer:.1%}")
     assert interaction >= FLOOR_REAL["interaction"] and customer >= FLOOR_REAL["customer"], "\n".join(misses[:40])
+
+
+@pytest.mark.parametrize("name", list(FURTHER_SETS))
+def test_accuracy_on_further_held_out_sets(reader: Coach, name: str):
+    items = load(name)
+    overall, real = FURTHER_SETS[name]
+    for label, subset, floor in (("all", items, overall), ("real", [i for i in items if i["style"] == "real"], real)):
+        interaction, customer, misses = score(reader, subset)
+        print(f"\n{name} {label} {len(subset)}: interaction {interaction:.1%}, customer {customer:.1%}")
+        assert interaction >= floor["interaction"] and customer >= floor["customer"], "\n".join(misses[:40])
 
 
 async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
