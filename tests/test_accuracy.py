@@ -4,16 +4,16 @@ The foundation issue's bars, with no question asked: interaction >= 95% and cust
 overall; on situations written the way agents really type (style "real"), >= 90% and >= 85%.
 Vague openings reach the right answer in at most 3 questions, 2.5 on average.
 
-Measured when these floors were set (2026-11-23, 5,330 training examples): overall interaction
-94.8%, customer 97.2%; real 94.4% and 95.1%; vague 1.88 questions and 100% right by buttons,
-1.81 and 95.3% typed. Every bar but overall interaction (95%) is met, and a typed answer to a
-vague opening is still sometimes misread. The floors below sit just under those figures so
-that a change which reads situations worse fails here; raise them as the reader improves.
+Measured when these floors were set (2026-11-23, 6,290 training examples): overall interaction
+95.2%, customer 97.2%; real 95.8% and 95.1%; vague 1.93 questions and 100% right by buttons,
+1.84 and 95.3% typed. Every bar is met, and a typed answer to a vague opening is still sometimes
+misread. The floors below sit just under those figures so that a change which reads situations
+worse fails here; raise them as the reader improves.
 
 situations_b.yaml and situations_c.yaml were written later by other hands from DOMAIN.md alone
 and checked by a blind second reader (see their headers): a view of how the reader does on text
-its authors never saw. Measured then: B interaction 92.7%, customer 98.0% (real 90.3%, 96.8%);
-C 94.8% and 98.0% (real 93.1%, 97.3%).
+its authors never saw. Measured then: B interaction 94.0%, customer 98.7% (real 91.9%, 97.8%);
+C 95.8% and 98.5% (real 94.6%, 98.1%).
 """
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
 DATA = Path(__file__).resolve().parent / "data"
-FLOOR_ALL = {"interaction": 0.92, "customer": 0.95}
-FLOOR_REAL = {"interaction": 0.92, "customer": 0.93}
+FLOOR_ALL = {"interaction": 0.94, "customer": 0.96}
+FLOOR_REAL = {"interaction": 0.94, "customer": 0.93}
 FLOOR_VAGUE_RIGHT = {"buttons": 0.97, "typed": 0.90}
 # Further held-out sets: (overall, real) floors for (interaction, customer).
 FURTHER_SETS = {
-    "situations_b.yaml": ({"interaction": 0.91, "customer": 0.96}, {"interaction": 0.88, "customer": 0.95}),
-    "situations_c.yaml": ({"interaction": 0.93, "customer": 0.96}, {"interaction": 0.91, "customer": 0.95}),
+    "situations_b.yaml": ({"interaction": 0.93, "customer": 0.97}, {"interaction": 0.90, "customer": 0.96}),
+    "situations_c.yaml": ({"interaction": 0.94, "customer": 0.97}, {"interaction": 0.93, "customer": 0.96}),
 }
 MAX_MEAN_QUESTIONS = 2.5
 NEAR_COPY = 80  # rapidfuzz token_sort_ratio at or above which an example counts as a copy of a test line

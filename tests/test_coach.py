@@ -274,7 +274,7 @@ def test_real_words_are_not_mended_into_nearby_cue_words(coach: Coach):
 
 async def test_the_agents_own_words_are_not_read_as_the_situation(coach: Coach):
     """"bit stuck" is the agent, not a stuck product; "asap" after "need coaching" is the agent's hurry."""
-    for opening in ("help pls", "need coaching asap", "bit stuck here", "dunno how to handle this"):
+    for opening in ("help pls", "need coaching asap", "bit stuck here", "dunno how to handle this", "not sure about this"):
         assert only(await coach.handle(say(opening))).kind == "question", opening
         assert coach.classify(opening)["cues"] == [], opening
     assert coach.classify("the washing machine door is stuck, help pls")["cues"] == ["stuck"]
