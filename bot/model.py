@@ -49,18 +49,18 @@ class NaiveBayes:
         raw = {label: Counter() for label in labels}
         for feats, label in samples:
             raw[label].update(feats)
-        counts = {label: {f: n * weight.get(label, 1.0) for f, n in raw[label].items()} for label in labels}
-        docs = Counter({label: n * weight[label] for label, n in docs.items()})
-        vocabulary = set().union(*(c.keys() for c in counts.values()))
-        total_docs = sum(docs.values())
+        weighted_docs = {label: n * weight[label] for label, n in docs.items()}
+        total_docs = math.fsum(weighted_docs.values())
         self.labels = tuple(labels)
-        self._vocabulary = frozenset(vocabulary)
-        size = len(vocabulary) or 1
+        self._vocabulary = frozenset().union(*raw.values())
+        size = len(self._vocabulary) or 1
         for label in labels:
-            total = math.fsum(counts[label].values()) + self.smoothing * size
-            self._log_prior[label] = math.log((docs[label] + 1) / (total_docs + len(labels)))
-            self._log_likelihood[label] = {f: math.log((n + self.smoothing) / total) for f, n in counts[label].items()}
-            self._log_unseen[label] = math.log(self.smoothing / total)
+            scale = weight.get(label, 1.0)
+            # Counts are whole numbers, so their plain sum is exact in any order; scaled once, after.
+            log_total = math.log(scale * sum(raw[label].values()) + self.smoothing * size)
+            self._log_prior[label] = math.log((weighted_docs.get(label, 0.0) + 1) / (total_docs + len(labels)))
+            self._log_likelihood[label] = {f: math.log(n * scale + self.smoothing) - log_total for f, n in raw[label].items()}
+            self._log_unseen[label] = math.log(self.smoothing) - log_total
         return self
 
     def log_posterior(self, feats: set[str]) -> dict[str, float]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -26,8 +26,9 @@ _PUNCTUATION = frozenset(".,;:!?()\"")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """A read word. A tuple, not a dataclass: start-up makes one for every word of every example."""
+
     word: str
     negated: bool
 
@@ -43,6 +44,7 @@ class TextReader:
         self._symbolic = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, symbolic)) + r")(?![a-z0-9])") if symbolic else None
         emoji = sorted(language.emoji, key=len, reverse=True)
         self._emoji = re.compile("|".join(map(re.escape, emoji))) if emoji else None
+        self._ascii_emoji = any(e.isascii() for e in emoji)  # if none is, plain ASCII text needs no emoji pass
         self._emoji_words = language.emoji
         self._negators = language.negators
         self._breakers = language.negation_breakers
@@ -102,7 +104,7 @@ class TextReader:
 
     def _words(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFC", text[:MAX_CHARS]).translate(_QUOTES)
-        if self._emoji is not None:
+        if self._emoji is not None and (self._ascii_emoji or not text.isascii()):
             text = self._emoji.sub(lambda m: f" {self._emoji_words[m.group(0)]} . ", text)
         text = _CAPS_RUN.sub(lambda m: f"{m.group(0)} , {CAPS_MARK} ,", text)
         text = text.lower()
