@@ -146,10 +146,15 @@ class TextReader:
 
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """English words a typo could be mended from (five letters or more), from pyspellchecker's word list.
+    """English words of five letters or more, never mended as typos, from pyspellchecker's word list.
 
     Why a library: telling a typo from a real word needs a dictionary of the language, and this
     one ships inside a small pure-Python package: nothing is downloaded, about 0.2 s to load once.
+    Words at the list's floor count (50) are left out: that tail holds common misspellings
+    ("payed", "millage", "guarantied") that must still be mended.
     """
-    words = SpellChecker(language="en", distance=1).word_frequency.dictionary
-    return frozenset(w for w in words if len(w) >= 5 and w.isalpha())
+    counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
+    return frozenset(w for w, n in counts.items() if n > _RARE and len(w) >= 5 and w.isalpha())
+
+
+_RARE = 50  # the count pyspellchecker gives its rarest words
