@@ -27,8 +27,9 @@ CUE_WEIGHT = 1.0
 # before. Without it a talkative offer call outweighs the one complaint that makes it critical.
 CUE_DECAY = 0.5
 ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
-# ...and whenever one strong cue or an answer says so ("furious", "swearing"), however much else the text
-# says of them: "angry loyal customer of 10 years" is angry, with loyal second (DOMAIN.md rule 7).
+# ...and whenever anger cues and answers in the dialog reach this together (one strong cue such as "furious"
+# or "swearing" is enough), however much else is said of them: "angry loyal customer of 10 years" is
+# angry, with loyal second (DOMAIN.md rule 7).
 ANGRY_PLAINLY = 2.5
 SETTLED = 10.0  # evidence that settles a type, as a plain anger cue does; far beyond what text or model give
 SECONDARY_EVIDENCE = 2.0  # a second customer type is named when cues or answers show it this plainly
@@ -62,7 +63,7 @@ class Evidence:
     @property
     def empty(self) -> bool:
         """Nothing read and nothing answered: every type is as likely as every other."""
-        return not any((*self.cue.values(), *self.model.values(), *self.answer.values()))
+        return not self.cues and not any((*self.cue.values(), *self.model.values(), *self.answer.values()))
 
     def plus(self, other: Evidence) -> Evidence:
         return Evidence(
@@ -175,10 +176,9 @@ class Classifier:
         cue_weights = {type_id: _diminishing(weights) for type_id, weights in by_type.items()}
         model: dict[str, float] = {}
         feats = features(tokens)
-        if feats:
-            for nb in (self.interaction_model, self.customer_model):
-                if nb is not None:
-                    model.update(_centred(nb.log_posterior(feats)))
+        for nb in (self.interaction_model, self.customer_model):
+            if nb is not None and nb.knows(feats):  # else its priors alone would pass for a reading
+                model.update(_centred(nb.log_posterior(feats)))
         return Evidence(cue=cue_weights, model=model, cues=tuple(matched))
 
     def decide(self, evidence: Evidence) -> Decision:

@@ -109,7 +109,7 @@ class Coach:
             evidence = self.classifier.read(text)
             if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
                 # Too little to go on ("hmm", an emoji): ask again and change nothing.
-                return notes + [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=DIDNT_CATCH)]
+                return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
             if not self._reads_as_new_situation(text, evidence):
                 dialog.evidence = dialog.evidence.plus(evidence)
                 return notes + await self._advance(incoming, dialog, now)
@@ -181,15 +181,14 @@ class Coach:
     async def _advance(self, incoming: Incoming, dialog: Dialog, now: float, *, skip: bool = False) -> list[Reply]:
         if skip and dialog.evidence.empty and dialog.pending in self.knowledge.questions:
             # "help pls", then "skip": any guess would be the order types are listed in, told as if it meant something.
-            question = self.knowledge.questions[dialog.pending]
-            return [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=NOTHING_TO_GUESS_FROM)]
+            return [self._ask(dialog, self.knowledge.questions[dialog.pending], again=NOTHING_TO_GUESS_FROM)]
         decision = self.classifier.decide(dialog.evidence)
         question = None if skip else next_question(self.knowledge, decision, dialog.asked)
         if question is not None:
             dialog.pending = question.id
             dialog.asked.append(question.id)
             await self._save(incoming, dialog, now)
-            return [self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked))]
+            return [self._ask(dialog, question)]
         dialog.pending = None
         dialog.done = True
         await self._save(incoming, dialog, now)
@@ -243,6 +242,12 @@ class Coach:
         return [self.replies.unknown_command(command.argument or command.name)]
 
     # ------------------------------------------------------------------ helpers
+
+    def _ask(self, dialog: Dialog, question: Question, *, again: str = "") -> Reply:
+        """A question of this dialog. With nothing read or answered yet it offers no best guess: there is none."""
+        if dialog.evidence.empty:
+            return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again and NOTHING_TO_GUESS_FROM, can_guess=False)
+        return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again)
 
     def _expanded(self, dialog: Dialog) -> Reply:
         decision = self.classifier.decide(dialog.evidence)

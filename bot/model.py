@@ -69,6 +69,10 @@ class NaiveBayes:
             self._log_unseen[label] = math.log(self.smoothing) - log_total
         return self
 
+    def knows(self, feats: set[str]) -> bool:
+        """Whether any of ``feats`` was seen in training; if none was, the model has nothing to say."""
+        return not self._vocabulary.isdisjoint(feats)
+
     def log_posterior(self, feats: set[str]) -> dict[str, float]:
         """Log-probabilities of each label, normalised to sum to one; features never seen in training are ignored.
 

@@ -96,10 +96,14 @@ class Replies:
 
     # ------------------------------------------------------------------ questions
 
-    def question(self, question: Question, *, dialog_id: str, number: int, again: str = "") -> Reply:
-        """The question with its choices; ``again`` says why it is asked once more, if it is."""
+    def question(self, question: Question, *, dialog_id: str, number: int, again: str = "", can_guess: bool = True) -> Reply:
+        """The question with its choices; ``again`` says why it is asked once more, if it is.
+
+        With nothing read yet there is no best guess to skip to, so ``can_guess`` False drops that choice.
+        """
         choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
-        choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
+        if can_guess:
+            choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
         return Reply(
             kind="question",
             title=question.text,

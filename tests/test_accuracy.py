@@ -24,6 +24,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from bot.coach import Coach
+from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM
 from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
@@ -113,7 +114,7 @@ async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
     (reply,) = await coach.handle(say(item["opening"]))
     asked = 0
     while reply.kind == "question":
-        again = "didn't catch" in reply.text  # the typed answer did not land: the agent presses the button
+        again = reply.text in (DIDNT_CATCH, NOTHING_TO_GUESS_FROM)  # the typed answer did not land: the agent presses the button
         asked += not again
         assert asked <= 3, item["opening"]
         question = next(q for q in shipped_knowledge().questions.values() if q.text == reply.title)

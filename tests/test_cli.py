@@ -66,8 +66,8 @@ def test_classify_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path):
 
 
 def test_every_copy_of_the_bot_reads_a_text_alike(tmp_path: Path):
-    """Set order changes with PYTHONHASHSEED; once it picked "threat" or "treats" for the typo "treat" by turns."""
-    texts = [item["text"] for item in yaml.safe_load((ROOT / "tests" / "data" / "situations.yaml").read_text(encoding="utf-8"))]
+    """Set order changes with PYTHONHASHSEED: a typo with two equally near known words was mended by turns to either."""
+    texts = [item["text"] for path in sorted((ROOT / "tests" / "data").glob("situations*.yaml")) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
     stdin = "".join(json.dumps({"text": text}) + "\n" for text in texts)
     first, second = (run(["classify", "--jsonl"], stdin=stdin, env={"PYTHONHASHSEED": seed}, tmp=tmp_path) for seed in ("1", "2"))
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
