@@ -7,6 +7,7 @@ never saved and never logged.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -291,5 +292,16 @@ def build_coach(
     *, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL,
     managers: Managers | None = None, timezone: str = "UTC",
 ) -> Coach:
-    """Load and check knowledge, train the reader, and return a ready Coach."""
-    return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone)
+    """Load and check knowledge, train the reader, and return a ready Coach.
+
+    The cyclic garbage collector waits meanwhile: start-up makes hundreds of thousands of objects
+    (examples, tokens, model tables) that all live on, and each collection pass over them finds
+    nothing; pausing it takes about a tenth off start-up.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone)
+    finally:
+        if collecting:
+            gc.enable()

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import random
 
 import pytest
 
-from bot.coach import Coach
+from bot.coach import Coach, build_coach
 from bot.messages import Reply
 from bot.model import features
 from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM
@@ -270,6 +271,19 @@ def test_plainly_angry_comes_first_whatever_else_the_text_says(coach: Coach):
     assert (result["customer"], result["secondary_customer"]) == ("angry", "loyal")
     assert coach.classifier.decide(coach.classifier.read("gold member with us 12 years, swearing at the desk")).customer_confidence >= 0.9
     assert coach.classify("regular for years, not angry at all, just asking about the new class times")["customer"] == "loyal"
+
+
+def test_building_a_coach_leaves_the_garbage_collector_as_it_found_it():
+    """build_coach pauses the collector while it trains; a server must not be left without one."""
+    assert gc.isenabled()
+    build_coach(store=MemoryStore())
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        build_coach(store=MemoryStore())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_an_organisations_ascii_emoticon_is_read():
