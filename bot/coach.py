@@ -246,9 +246,10 @@ class Coach:
 
     def _ask(self, dialog: Dialog, question: Question, *, again: str = "") -> Reply:
         """A question of this dialog. With nothing read or answered yet it offers no best guess: there is none."""
-        if dialog.evidence.empty:
-            return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again and NOTHING_TO_GUESS_FROM, can_guess=False)
-        return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again)
+        nothing_read = dialog.evidence.empty
+        if nothing_read and again:
+            again = NOTHING_TO_GUESS_FROM
+        return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again, can_guess=not nothing_read)
 
     def _expanded(self, dialog: Dialog) -> Reply:
         decision = self.classifier.decide(dialog.evidence)

@@ -144,6 +144,9 @@ class TextReader:
         return near[0] if near and len(word) > 6 else word
 
 
+_RARE = 50  # the count pyspellchecker gives its rarest words
+
+
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """English words of five letters or more, never mended as typos, from pyspellchecker's word list.
@@ -156,5 +159,3 @@ def english_words() -> frozenset[str]:
     counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
     return frozenset(w for w, n in counts.items() if n > _RARE and len(w) >= 5 and w.isalpha())
 
-
-_RARE = 50  # the count pyspellchecker gives its rarest words
