@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +121,7 @@ class SQLiteStore:
 
     def _migrate(self) -> None:
         """Bring the file to the newest schema in one write transaction, so two processes starting together agree."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._write_transaction():
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             fresh = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'claims'").fetchone() is None
             self._run_script(_SCHEMA)
@@ -128,6 +129,14 @@ class SQLiteStore:
                 for step in sorted(n for n in _MIGRATIONS if n > version):
                     self._run_script(_MIGRATIONS[step])
             self._db.execute(f"PRAGMA user_version = {max(_MIGRATIONS)}")
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE takes the file's write lock at once: what runs inside happens whole or not at all,
+        whichever process gets there first."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -178,13 +187,8 @@ class SQLiteStore:
             if len(batch) == 1:
                 results = [self._db.execute(insert, batch[0][:3]).rowcount == 1]
             else:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
+                with self._write_transaction():
                     results = [self._db.execute(insert, claim[:3]).rowcount == 1 for claim in batch]
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
         except Exception as error:  # nothing was claimed: every caller hears why
             for *_, won in batch:
                 if not won.done():
@@ -244,10 +248,8 @@ class SQLiteStore:
         return cursor.rowcount == 1
 
     async def week_tip(self, platform: str, workspace: str, period: str) -> dict[str, Any] | None:
-        # One write transaction (BEGIN IMMEDIATE takes the file's write lock): choosing the tip, recording the
-        # choice and retiring the tip happen together or not at all, whichever process gets there first.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        # One write transaction: choosing the tip, recording the choice and retiring the tip go together.
+        with self._write_transaction():
             row = self._db.execute(
                 "SELECT tip_id, text FROM tip_weeks WHERE platform = ? AND workspace = ? AND period = ?", (platform, workspace, period)
             ).fetchone()
@@ -258,10 +260,6 @@ class SQLiteStore:
                 self._db.execute("INSERT INTO tip_weeks (platform, workspace, period, tip_id, text) VALUES (?, ?, ?, ?, ?)", (platform, workspace, period, *row))
                 if row[0] is not None:
                     self._db.execute("UPDATE queued_tips SET used_in = ? WHERE id = ?", (period, row[0]))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
         return {"id": row[0], "text": row[1]} if row[0] is not None else None
 
     async def put_tip_schedule(self, platform: str, workspace: str, schedule: dict[str, Any], now: float) -> None:
