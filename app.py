@@ -421,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve" or (args.command is None and _platform_configured(env)):
             return asyncio.run(serve(settings, env))
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
-        asyncio.run(chat(settings))
+        try:
+            asyncio.run(chat(settings))
+        except KeyboardInterrupt:  # Ctrl-C outside the prompt (while the coach starts or answers): leave quietly
+            print()
         return 0
     except KnowledgeError as error:
         print("Frontline Coach cannot start: the knowledge files have problems:", file=sys.stderr)

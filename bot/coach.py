@@ -20,7 +20,7 @@ from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
-from bot.knowledge import Knowledge, Option, Question, Tip, load_knowledge
+from bot.knowledge import ANY, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
 from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM, Replies
 from bot.store import Store
@@ -113,6 +113,12 @@ class Coach:
                 return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
             if not self._reads_as_new_situation(text, evidence):
                 dialog.evidence = dialog.evidence.plus(evidence)
+                if question and question.id not in dialog.reasked and self.classifier.decide(dialog.evidence).unsure(question.asks):
+                    # More detail, but still no answer to what was asked: the same question once more, never
+                    # another. A second miss moves on, so an agent who can't say is never stuck on one question.
+                    dialog.reasked.append(question.id)
+                    await self._save(incoming, dialog, now)
+                    return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
                 return notes + await self._advance(incoming, dialog, now)
         dialog = Dialog.start(now)
         dialog.evidence = self.classifier.read(text)
@@ -147,7 +153,7 @@ class Coach:
         while (question := next_question(self.knowledge, decision, missing)) is not None:
             missing.append(question.id)
             # Suppose the answer settles that dimension, to list what would be asked after it.
-            settled = decision.interaction if question.asks == "interaction" else decision.customer
+            settled = decision.type_of(question.asks) or decision.top_two(question.asks)[0]
             evidence = evidence.plus(Evidence(answer={settled: SETTLED}))
             decision = self.classifier.decide(evidence)
         return {
@@ -155,6 +161,8 @@ class Coach:
             "customer": first.customer,
             "secondary_customer": first.secondary,
             "confidence": first.confidence,
+            "interaction_confidence": round(first.confidence_of("interaction"), 2),
+            "customer_confidence": round(first.confidence_of("customer"), 2),
             "cues": list(said.cues),
             "missing": missing,
         }
@@ -195,7 +203,8 @@ class Coach:
         await self._save(incoming, dialog, now)
         await self._count(decision, now)
         _LOGGER.info("dialog %s answered: %s/%s after %d question(s)", dialog.id, decision.interaction, decision.customer, len(dialog.asked))
-        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id)]
+        situation = self.classifier.situation(dialog.evidence, decision)
+        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation)]
 
     async def _answer(self, incoming: Incoming, dialog: Dialog, question: Question, option: Option, now: float) -> list[Reply]:
         dialog.answers[question.id] = option.id
@@ -239,7 +248,11 @@ class Coach:
                 return [self._expanded(dialog)]
             return await self._advance(incoming, dialog, now, skip=True)
         if command.name == "more":
-            return [self._expanded(dialog)] if dialog is not None and dialog.done else [self.replies.nothing_yet()]
+            if dialog is not None and dialog.done:
+                return [self._expanded(dialog)]
+            if dialog is not None and dialog.pending in self.knowledge.questions:
+                return [self._ask(dialog, self.knowledge.questions[dialog.pending])]  # nothing more yet: what it waits for
+            return [self.replies.nothing_yet()]
         return [self.replies.unknown_command(command.argument or command.name)]
 
     # ------------------------------------------------------------------ helpers
@@ -253,7 +266,8 @@ class Coach:
 
     def _expanded(self, dialog: Dialog) -> Reply:
         decision = self.classifier.decide(dialog.evidence)
-        return self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, expanded=True)
+        situation = self.classifier.situation(dialog.evidence, decision)
+        return self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, expanded=True)
 
     def _reads_as_new_situation(self, text: str, evidence: Evidence) -> bool:
         if len(text.split()) < NEW_SITUATION_WORDS:
@@ -282,7 +296,7 @@ class Coach:
 
     async def _count(self, decision: Decision, now: float) -> None:
         year, week, _ = dt.datetime.fromtimestamp(now, dt.timezone.utc).isocalendar()
-        await self.store.count_identified(f"{year}-W{week:02d}", decision.interaction, decision.customer)
+        await self.store.count_identified(f"{year}-W{week:02d}", decision.interaction or ANY, decision.customer or ANY)
 
     async def expire(self) -> int:
         """Delete abandoned dialogs; run now and then by whoever hosts the coach."""

@@ -27,6 +27,7 @@ class Dialog:
     answers: dict[str, str] = field(default_factory=dict)
     pending: str | None = None
     done: bool = False
+    reasked: list[str] = field(default_factory=list)  # questions asked once more after a typed miss
 
     @classmethod
     def start(cls, now: float) -> Dialog:
@@ -42,6 +43,7 @@ class Dialog:
             "answers": self.answers,
             "pending": self.pending,
             "done": self.done,
+            "reasked": self.reasked,
         }
 
     @classmethod
@@ -55,6 +57,7 @@ class Dialog:
             answers=dict(data.get("answers", {})),
             pending=data.get("pending"),
             done=bool(data.get("done", False)),
+            reasked=list(data.get("reasked", [])),
         )
 
 

@@ -6,6 +6,7 @@ is collected, so one run of ``check-knowledge`` lists them all.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ KEY_POINTS = ("education", "competence", "consistency", "opportunity", "appropri
 DIMENSION_TYPES = {"interaction": INTERACTIONS, "customer": CUSTOMERS}
 TYPE_IDS = frozenset(INTERACTIONS + CUSTOMERS)
 SCRIPT_KINDS = ("de-escalation", "follow-up")
+# A script for a reading where one dimension is still unknown ("skip" before the customer was shown).
+ANY = "any"
 TIP_THEMES = ("train", "checklists", "channels", "humanize", "adjust", "why")
 MAX_BUTTON_LABEL = 40
 
@@ -29,6 +32,7 @@ MAX_BUTTON_LABEL = 40
 _LIST_FILES: dict[str, tuple[str, ...]] = {
     "types.yaml": ("key_points", "interactions", "customers"),
     "scripts.yaml": ("steps", "scripts"),
+    "situations.yaml": ("situations",),
     "questions.yaml": ("questions",),
     "cues.yaml": ("cues",),
     "checklists.yaml": ("departments",),
@@ -65,6 +69,7 @@ class CustomerType:
     summary: str
     needs: tuple[str, ...]
     as_secondary: str
+    script_kind: str | None = None  # overrides the interaction's ("de-escalation" for angry customers)
 
 
 @dataclass(frozen=True)
@@ -74,12 +79,42 @@ class Step:
 
 
 @dataclass(frozen=True)
+class HoldOn:
+    """The one thing to hold on to in a reply: a key point of the interaction, said for this pair."""
+
+    point: str
+    line: str
+
+
+@dataclass(frozen=True)
 class Script:
-    interaction: str
-    customer: str
+    interaction: str  # an interaction id, or ANY when the contact is not known
+    customer: str  # a customer id, or ANY when the customer is not known
     steps: tuple[Step, ...]
+    hold_on: HoldOn
     follow_up: str | None = None
 
+
+@dataclass(frozen=True)
+class Situation:
+    """A common situation within the type pairs, read from phrases, and the step that comes first in it.
+
+    Args:
+        when: the types the reading must have for this situation to apply, by dimension ("interaction",
+            "customer"); empty means any reading.
+        steps: what to do and say first, before the pair's script.
+    """
+
+    id: str
+    name: str
+    phrases: tuple[str, ...]
+    steps: tuple[Step, ...]
+    when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def fits(self, interaction: str | None, customer: str | None) -> bool:
+        """Whether a reading with these types allows this situation; a type not known yet rules nothing out."""
+        read = {"interaction": interaction, "customer": customer}
+        return all(read[dimension] is None or read[dimension] in types for dimension, types in self.when.items())
 
 @dataclass(frozen=True)
 class Option:
@@ -115,14 +150,19 @@ class Language:
     negators: frozenset[str]
     negation_breakers: frozenset[str]
     agent_talk: tuple[str, ...] = ()
+    # Words that belong to one trade only; a sample sentence with one would not fit every agent.
+    trade_words: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Example:
+    """A labelled situation the reader learns from; a type left None is one the text does not show."""
+
     text: str
-    interaction: str
+    interaction: str | None
     customer: str | None
     secondary: str | None
+    source: str | None = None  # where a situation from real work was told (its account's address)
 
 
 @dataclass(frozen=True)
@@ -148,6 +188,7 @@ class Knowledge:
     interactions: dict[str, InteractionType]  # in precedence order
     customers: dict[str, CustomerType]  # in precedence order
     scripts: dict[tuple[str, str], Script]
+    situations: tuple[Situation, ...]
     questions: dict[str, Question]
     cues: tuple[Cue, ...]
     language: Language
@@ -388,6 +429,7 @@ def _build_types(check: _Checker, layers: list[_Node], where: str):
             summary=check.text(n, "summary"),
             needs=check.texts(n, "needs"),
             as_secondary=check.text(n, "as_secondary"),
+            script_kind=check.one_of(n, "script_kind", SCRIPT_KINDS, "script kind") if "script_kind" in n else None,
         )
         for n in _fixed_items(check, layers, "customers", CUSTOMERS, where)
     }
@@ -398,38 +440,131 @@ def _build_step(check: _Checker, node: _Node) -> Step:
     return Step(do=check.text(node, "do", limit=200), say=check.text(node, "say", required=False, limit=300) or None)
 
 
-def _build_scripts(check: _Checker, layers: list[_Node], where: str) -> dict[tuple[str, str], Script]:
+def _build_steps(check: _Checker, node: _Node, shared: dict[str, Step], *, limits: tuple[int, int]) -> tuple[Step, ...]:
+    raw_steps = node.get("steps")
+    steps: list[Step] = []
+    low, high = limits
+    if not isinstance(raw_steps, list) or not low <= len(raw_steps) <= high:
+        check.fail(node, f"'steps' must be a list of {low} to {high} step ids or steps")
+        raw_steps = raw_steps if isinstance(raw_steps, list) else []
+    for raw in raw_steps:
+        if isinstance(raw, str):
+            if raw in shared:
+                steps.append(shared[raw])
+            else:
+                check.fail(node, f"unknown step '{raw}' (not in 'steps')")
+        elif isinstance(raw, _Node):
+            steps.append(_build_step(check, raw))
+        else:
+            check.fail(node, f"a step must be a step id or a mapping with 'do', got {raw!r}")
+    return tuple(steps)
+
+
+def _build_scripts(
+    check: _Checker, layers: list[_Node], where: str, key_points: dict[str, tuple[str, ...]]
+) -> tuple[dict[tuple[str, str], Script], dict[str, Step]]:
+    """Scripts by (interaction, customer), ANY standing for a type not yet known; and the shared steps by id."""
     shared = {n["id"]: _build_step(check, n) for n in _merge_lists(layers, "steps", check.problems)}
     scripts: dict[tuple[str, str], Script] = {}
     for node in _merge_lists(layers, "scripts", check.problems):
-        interaction = check.one_of(node, "interaction", INTERACTIONS, "interaction type")
-        customer = check.one_of(node, "customer", CUSTOMERS, "customer type")
-        raw_steps = node.get("steps")
-        steps: list[Step] = []
-        if not isinstance(raw_steps, list) or not raw_steps:
-            check.fail(node, "'steps' must be a non-empty list of step ids or steps")
-            raw_steps = []
-        for raw in raw_steps:
-            if isinstance(raw, str):
-                if raw in shared:
-                    steps.append(shared[raw])
-                else:
-                    check.fail(node, f"unknown step '{raw}' (not in 'steps')")
-            elif isinstance(raw, _Node):
-                steps.append(_build_step(check, raw))
-            else:
-                check.fail(node, f"a step must be a step id or a mapping with 'do', got {raw!r}")
+        interaction = check.one_of(node, "interaction", (*INTERACTIONS, ANY), "interaction type")
+        customer = check.one_of(node, "customer", (*CUSTOMERS, ANY), "customer type")
+        steps = _build_steps(check, node, shared, limits=(3, 6))
+        hold_on = _build_hold_on(check, node, key_points.get(interaction, KEY_POINTS))
         if interaction and customer:
             scripts[(interaction, customer)] = Script(
                 interaction=interaction,
                 customer=customer,
-                steps=tuple(steps),
+                steps=steps,
+                hold_on=hold_on,
                 follow_up=check.text(node, "follow_up", required=False) or None,
             )
-    missing = [f"{i} x {c}" for i in INTERACTIONS for c in CUSTOMERS if (i, c) not in scripts]
+    pairs = [(i, c) for i in (*INTERACTIONS, ANY) for c in (*CUSTOMERS, ANY)]
+    missing = [f"{i} x {c}" for i, c in pairs if (i, c) not in scripts]
     if missing:
         check.problems.append(f"{where}: no script for {', '.join(missing)}")
-    return scripts
+    return scripts, shared
+
+
+def _build_hold_on(check: _Checker, node: _Node, points: tuple[str, ...]) -> HoldOn:
+    raw = node.get("hold_on")
+    if not isinstance(raw, _Node):
+        check.fail(node, "missing 'hold_on' ({point: key point id, line: one plain sentence})")
+        return HoldOn(point="", line="")
+    point = check.one_of(raw, "point", points, "key point for this interaction")
+    return HoldOn(point=point, line=check.text(raw, "line", limit=120))
+
+
+def _build_situations(check: _Checker, layers: list[_Node], shared: dict[str, Step]) -> tuple[Situation, ...]:
+    situations = []
+    for node in _merge_lists(layers, "situations", check.problems):
+        when: dict[str, tuple[str, ...]] = {}
+        raw_when = node.get("when") or {}
+        if not isinstance(raw_when, dict):
+            check.fail(node, "'when' must map 'interaction' or 'customer' to a list of type ids")
+            raw_when = {}
+        for dimension, types in raw_when.items():
+            if dimension not in DIMENSION_TYPES:
+                check.fail(node, f"unknown dimension '{dimension}' in 'when' (known: interaction, customer)")
+                continue
+            holder = _Node({"types": types})
+            holder.source, holder.line = node.source, node.line
+            when[dimension] = check.ids(holder, "types", DIMENSION_TYPES[dimension], f"{dimension} type")
+        situations.append(Situation(
+            id=node["id"],
+            name=check.text(node, "name", limit=80),
+            phrases=tuple(p.lower() for p in check.texts(node, "phrases")),
+            steps=_build_steps(check, node, shared, limits=(1, 2)),
+            when=when,
+        ))
+    return tuple(situations)
+
+
+_NUMBER = re.compile(r"\d")
+_SLOT = re.compile(r"\[[^\]]*\]")
+_SENTENCE_END = re.compile(r"[.!?:;]\s+|\s+[-–—]\s+")
+_ALWAYS_CAPITALISED = frozenset({"I", "I'm", "I'll", "I'd", "I've"})
+
+
+def fits_any_trade(sentence: str, trade_words: frozenset[str]) -> str | None:
+    """What in a sample sentence may not fit every agent, or None.
+
+    A sentence an agent reads aloud must not invent a fact the agent never gave: no number, no
+    person's name (a capital inside a sentence), no word that belongs to one trade. A specific the
+    agent must fill in goes in a plain slot: "by [time]".
+    """
+    plain = _SLOT.sub("", sentence)
+    if _NUMBER.search(plain):
+        return "has a number (say it in general terms, or leave a slot like [time])"
+    inner = [w.strip("“”\"'(),.!?") for part in _SENTENCE_END.split(plain) for w in part.split()[1:]]
+    names = [w for w in inner if w[:1].isupper() and w not in _ALWAYS_CAPITALISED]
+    if names:
+        return f"has a capitalised word inside a sentence ({names[0]!r}): no names, days or brands"
+    words = set(re.findall(r"[a-z]+(?:'[a-z]+)?", plain.lower()))
+    trade = sorted(w for w in words if w in trade_words)
+    if trade:
+        return f"has a word of one trade ({', '.join(trade)}): say it so any agent can use it"
+    return None
+
+
+def _check_sayings(check: _Checker, layers: list[_Node], trade_words: frozenset[str]) -> None:
+    """Every sample sentence and hold-on line, where it is written, held to ``fits_any_trade``."""
+    def visit(node: Any) -> None:
+        if isinstance(node, _Node):
+            for key in ("say", "line"):
+                value = node.get(key)
+                if isinstance(value, str):
+                    problem = fits_any_trade(value, trade_words)
+                    if problem:
+                        check.fail(node, f"'{key}' {problem}: {value!r}")
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    for layer in layers:
+        visit(layer)
 
 
 def _build_questions(check: _Checker, layers: list[_Node]) -> dict[str, Question]:
@@ -473,6 +608,7 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
     negators: set[str] = set()
     breakers: set[str] = set()
     agent_talk: list[str] = []
+    trade_words: set[str] = set()
     for layer in layers:
         for key, target in (("abbreviations", abbreviations), ("emoji", emoji)):
             value = layer.get(key, {})
@@ -487,10 +623,12 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
         negators.update(w.lower() for w in check.texts(layer, "negators", required=False, minimum=0))
         breakers.update(w.lower() for w in check.texts(layer, "negation_breakers", required=False, minimum=0))
         agent_talk.extend(p.lower() for p in check.texts(layer, "agent_talk", required=False, minimum=0) if p.lower() not in agent_talk)
+        trade_words.update(w.lower() for w in check.texts(layer, "trade_words", required=False, minimum=0))
     if not layers and not (Path(where) / _LANGUAGE_FILE).is_file():
         check.problems.append(f"{where}/{_LANGUAGE_FILE}: missing file")
     return Language(
-        abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers), agent_talk=tuple(agent_talk)
+        abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers), agent_talk=tuple(agent_talk),
+        trade_words=frozenset(trade_words),
     )
 
 
@@ -513,12 +651,17 @@ def _build_examples(check: _Checker, directories: list[Path]) -> tuple[Example, 
                 if not isinstance(node, _Node):
                     check.fail(data, f"every example must be a mapping, got {node!r}")
                     continue
-                interaction = check.one_of(node, "interaction", INTERACTIONS, "interaction type")
-                customer = check.one_of(node, "customer", CUSTOMERS, "customer type") if "customer" in node else None
+                # `interaction: null` is a situation that does not say what the contact is about (DOMAIN.md rule 12).
+                unstated = "interaction" in node and node["interaction"] is None
+                interaction = None if unstated else check.one_of(node, "interaction", INTERACTIONS, "interaction type")
+                customer = check.one_of(node, "customer", CUSTOMERS, "customer type") if node.get("customer") is not None else None
                 secondary = check.one_of(node, "secondary", CUSTOMERS, "customer type") if "secondary" in node else None
                 text = check.text(node, "text", limit=1000)
-                if text and interaction:
-                    examples.append(Example(text=text, interaction=interaction, customer=customer or None, secondary=secondary or None))
+                if text and (interaction or unstated):
+                    examples.append(Example(
+                        text=text, interaction=interaction, customer=customer or None, secondary=secondary or None,
+                        source=check.text(node, "source", required=False) or None,
+                    ))
     return tuple(examples)
 
 
@@ -547,20 +690,24 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
             unknown = set(layer) - set(sections)
             if unknown:
                 check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sections)})")
-    language_sections = {"abbreviations", "emoji", "negators", "negation_breakers", "agent_talk"}
+    language_sections = {"abbreviations", "emoji", "negators", "negation_breakers", "agent_talk", "trade_words"}
     for layer in layers_by_file[_LANGUAGE_FILE]:
         unknown = set(layer) - language_sections
         if unknown:
             check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sorted(language_sections))})")
 
     key_points, interactions, customers = _build_types(check, layers_by_file["types.yaml"], f"{where}/types.yaml")
-    scripts = _build_scripts(check, layers_by_file["scripts.yaml"], f"{where}/scripts.yaml")
+    scripts, shared_steps = _build_scripts(
+        check, layers_by_file["scripts.yaml"], f"{where}/scripts.yaml", {i: t.key_points for i, t in interactions.items()}
+    )
+    situations = _build_situations(check, layers_by_file["situations.yaml"], shared_steps)
     questions = _build_questions(check, layers_by_file["questions.yaml"])
     cues = tuple(
         Cue(id=n["id"], phrases=tuple(p.lower() for p in check.texts(n, "phrases")), signals=check.signals(n))
         for n in _merge_lists(layers_by_file["cues.yaml"], "cues", problems)
     )
     language = _build_language(check, layers_by_file[_LANGUAGE_FILE], where)
+    _check_sayings(check, layers_by_file["scripts.yaml"] + layers_by_file["situations.yaml"], language.trade_words)
     examples = _build_examples(check, directories)
     departments = {
         n["id"]: Department(
@@ -582,6 +729,7 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
         interactions={i: interactions[i] for i in _precedence(layers_by_file["types.yaml"], "interactions", INTERACTIONS)},
         customers={c: customers[c] for c in _precedence(layers_by_file["types.yaml"], "customers", CUSTOMERS)},
         scripts=scripts,
+        situations=situations,
         questions=questions,
         cues=cues,
         language=language,

@@ -52,7 +52,7 @@ class NaiveBayes:
         # Every label weighs as much as an average label, however many examples it has: a folder with
         # more surprise examples than stabilizing ones must not make surprise likelier everywhere.
         weight = {label: len(samples) / (len(docs) * n) for label, n in docs.items()}
-        raw = {label: Counter() for label in labels}
+        raw: dict[str, Counter[str]] = {label: Counter() for label in labels}
         for feats, label in samples:
             raw[label].update(feats)
         weighted_docs = {label: n * weight[label] for label, n in docs.items()}

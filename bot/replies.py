@@ -8,11 +8,14 @@ from __future__ import annotations
 from rapidfuzz import fuzz, process
 
 from bot.classify import Decision, Evidence
-from bot.knowledge import Department, Knowledge, Question, Tip
+from bot.knowledge import ANY, Department, Knowledge, Question, Script, Situation, Step, Tip
 from bot.messages import Choice, Reply, Section
 
-SHORT_STEPS = 4
+SHORT_LINES = 3  # sentences to say in the short answer; the rest is behind "More"
 PERCENT = "{:.0%}"
+REAL_SHARE = 0.1  # a type below this share is left out of "how I read it"
+# How sure the coach is, in the words an agent reads at a glance, from the lower of the two confidences.
+SURENESS = ((0.8, "Sure."), (0.6, "Fairly sure."), (0.0, "Best guess."))
 # What a question says when it is asked again instead of taking the agent's turn as an answer.
 DIDNT_CATCH = "I didn't catch that. Pick one, tell me a bit more, or say “skip” for my best guess."
 NOTHING_TO_GUESS_FROM = "I have nothing to guess from yet: pick one, or tell me one thing about the customer or what happened."
@@ -41,39 +44,82 @@ class Replies:
 
     # ------------------------------------------------------------------ the answer
 
-    def answer(self, decision: Decision, evidence: Evidence, answers: dict[str, str], *, dialog_id: str, expanded: bool = False) -> Reply:
-        interaction = self.k.interactions[decision.interaction]
-        customer = self.k.customers[decision.customer]
-        secondary = self.k.customers[decision.secondary] if decision.secondary else None
-        script = self.k.scripts[(decision.interaction, decision.customer)]
-        title = f"{interaction.name} interaction · {customer.name} customer"
-        if secondary:
-            title += f" (also {secondary.name.lower()})"
+    def answer(
+        self, decision: Decision, evidence: Evidence, answers: dict[str, str], *, dialog_id: str, situation: Situation | None = None,
+        expanded: bool = False,
+    ) -> Reply:
+        """The answer: short enough to read while the customer talks, the rest one tap away behind "More".
 
-        needs = list(customer.needs)
-        if secondary:
-            needs.append(secondary.as_secondary)
-        steps = script.steps if expanded else script.steps[:SHORT_STEPS]
-        sections = [
-            Section(title="Hold on to", lines=tuple(f"{self.k.key_points[p].name}: {self.k.key_points[p].line}" for p in interaction.key_points)),
-            Section(title=f"What this customer needs", lines=tuple(needs)),
-            Section(
-                title=f"Script ({interaction.script_kind})",
-                lines=tuple(f"{s.do} “{s.say}”" if s.say else s.do for s in steps),
-                numbered=True,
-            ),
-            Section(title="After the contact", lines=(script.follow_up or interaction.follow_up,)),
+        Short: the two types and how sure, the one thing to hold on to, and at most ``SHORT_LINES``
+        sentences to say, the situation's own first step leading. Expanded: what each type is, what
+        this customer needs, the whole script with what to do at each step, what to do after the
+        contact, and why the coach read it so.
+        """
+        script = self.k.scripts[(decision.interaction or ANY, decision.customer or ANY)]
+        steps = _unique((*(situation.steps if situation else ()), *script.steps))
+        point = self.k.key_points[script.hold_on.point]
+        sections = [Section(title="Hold on to", lines=(f"{point.name}: {script.hold_on.line}",))]
+        if not expanded:
+            says = tuple(s.say for s in steps if s.say)[:SHORT_LINES]
+            sections.append(Section(title="Say", lines=says, numbered=True))
+            choices = (Choice(label="More", value=choice_value(dialog_id, "more")), Choice(label="Start over", value=command_value("start-over")))
+            return Reply(kind="answer", title=self._headline(decision), text=_sureness(decision), sections=tuple(sections), choices=choices)
+        sections[:0] = [Section(title="What this is", lines=self._summaries(decision, situation))]
+        needs = self._needs(decision)
+        if needs:
+            sections.append(Section(title="What this customer needs", lines=needs))
+        sections += [
+            Section(title=self._script_title(decision), lines=tuple(f"{s.do} “{s.say}”" if s.say else s.do for s in steps), numbered=True),
+            Section(title="After the contact", lines=(self._follow_up(decision, script),)),
+            Section(title="Why", lines=(self._why(evidence, answers), *self._probabilities(decision))),
         ]
-        if expanded:
-            sections.insert(0, Section(title="What this is", lines=(interaction.summary, customer.summary)))
-            sections.append(Section(title="How I read it", lines=self._probabilities(decision)))
-        choices = [] if expanded or len(script.steps) <= SHORT_STEPS else [Choice(label="More", value=choice_value(dialog_id, "more"))]
-        choices.append(Choice(label="Start over", value=command_value("start-over")))
-        return Reply(kind="answer", title=title, text=self._why(decision, evidence, answers), sections=tuple(sections), choices=tuple(choices))
+        choices = (Choice(label="Start over", value=command_value("start-over")),)
+        return Reply(kind="answer", title=self._headline(decision), text=_sureness(decision), sections=tuple(sections), choices=choices)
 
-    def _why(self, decision: Decision, evidence: Evidence, answers: dict[str, str]) -> str:
-        confidence = decision.confidence
-        certainty = "Sure" if confidence >= 0.8 else "Fairly sure" if confidence >= 0.6 else "Best guess"
+    def _headline(self, decision: Decision) -> str:
+        interaction = f"{self.k.interactions[decision.interaction].name} interaction" if decision.interaction else "Kind of contact not clear"
+        if decision.customer is None:
+            return f"{interaction} · Customer type not clear"
+        customer = f"{self.k.customers[decision.customer].name} customer"
+        if decision.secondary:
+            customer += f" (also {self.k.customers[decision.secondary].name.lower()})"
+        return f"{interaction} · {customer}"
+
+    def _summaries(self, decision: Decision, situation: Situation | None) -> tuple[str, ...]:
+        lines = []
+        if decision.interaction:
+            lines.append(self.k.interactions[decision.interaction].summary)
+        if decision.customer:
+            lines.append(self.k.customers[decision.customer].summary)
+        if situation is not None:
+            lines.append(f"The situation: {situation.name[:1].lower()}{situation.name[1:]}.")
+        return tuple(lines) or ("Not enough was said to tell the kind of contact or customer; the steps below fit any.",)
+
+    def _needs(self, decision: Decision) -> tuple[str, ...]:
+        if decision.customer is None:
+            return ()
+        needs = list(self.k.customers[decision.customer].needs)
+        if decision.secondary:
+            needs.append(self.k.customers[decision.secondary].as_secondary)
+        return tuple(needs)
+
+    def _script_title(self, decision: Decision) -> str:
+        """Named for what it is (DOMAIN.md): de-escalation for angry customers and surprise or critical contacts."""
+        kinds = [self.k.interactions[decision.interaction].script_kind] if decision.interaction else []
+        if decision.customer:
+            kinds.append(self.k.customers[decision.customer].script_kind or "")
+        if "de-escalation" in kinds:
+            return "Script (de-escalation)"
+        return "Script (follow-up)" if decision.interaction else "Script"
+
+    def _follow_up(self, decision: Decision, script: Script) -> str:
+        if script.follow_up:
+            return script.follow_up
+        if decision.interaction:
+            return self.k.interactions[decision.interaction].follow_up
+        return "Note what happened and what you promised, and pass it on to whoever takes this up next."
+
+    def _why(self, evidence: Evidence, answers: dict[str, str]) -> str:
         reasons = []
         if evidence.cues:
             reasons.append("you wrote " + ", ".join(f"“{c}”" for c in evidence.cues[:5]))
@@ -82,17 +128,20 @@ class Replies:
             reasons.append("you answered " + ", ".join(f"“{o.label}”" for o in picked if o))
         if not reasons:
             reasons.append("the way the situation reads overall")
-        return f"{certainty} ({PERCENT.format(confidence)}): " + "; ".join(reasons) + "."
+        return "I went by: " + "; ".join(reasons) + "."
 
     def _probabilities(self, decision: Decision) -> tuple[str, ...]:
+        """How likely each type is, only those with a real share: a list of 2% types reads as doubt that isn't there."""
         def line(probs: dict[str, float], names: dict) -> str:
-            ranked = sorted(probs, key=probs.get, reverse=True)[:3]
+            ranked = [t for t in sorted(probs, key=probs.get, reverse=True) if probs[t] >= REAL_SHARE]
             return ", ".join(f"{names[t].name} {PERCENT.format(probs[t])}" for t in ranked)
 
-        return (
-            "Interaction: " + line(decision.interaction_probs, self.k.interactions),
-            "Customer: " + line(decision.customer_probs, self.k.customers),
-        )
+        lines = []
+        if decision.interaction:
+            lines.append("Interaction: " + line(decision.interaction_probs, self.k.interactions))
+        if decision.customer:
+            lines.append("Customer: " + line(decision.customer_probs, self.k.customers))
+        return tuple(lines)
 
     # ------------------------------------------------------------------ questions
 
@@ -222,3 +271,18 @@ class Replies:
             choices=tuple(Choice(label=self.k.departments[d].name[:40], value=command_value("checklist", d)) for d in suggested),
             private=True,
         )
+
+
+def _sureness(decision: Decision) -> str:
+    known = [decision.confidence_of(d) for d in ("interaction", "customer") if decision.type_of(d)]
+    confidence = min(known, default=0.0)
+    return next(words for floor, words in SURENESS if confidence >= floor)
+
+
+def _unique(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """Steps in order, each once: a situation's first step may also be in the pair's script."""
+    seen: list[Step] = []
+    for step in steps:
+        if step not in seen:
+            seen.append(step)
+    return tuple(seen)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import ConfigError
-from bot.knowledge import Knowledge
+from bot.knowledge import ANY, Knowledge
 from bot.messages import Incoming, Reply, Section
 from bot.weekly import Schedule, ScheduleError, WeeklyJob, parse_schedule, period_of, zone
 
@@ -242,7 +242,7 @@ class TipDesk:
         counts = await self.store.identified_counts(period)
         if not counts:
             return _info(f"Situations this week ({period})", "None identified yet.")
-        names = {**{k: v.name for k, v in self.knowledge.interactions.items()}, **{k: v.name for k, v in self.knowledge.customers.items()}}
+        names = {ANY: "Not clear", **{k: v.name for k, v in self.knowledge.interactions.items()}, **{k: v.name for k, v in self.knowledge.customers.items()}}
         by_interaction = _totals((i, n) for (i, _c), n in counts.items())
         by_customer = _totals((c, n) for (_i, c), n in counts.items())
         pairs = sorted(counts.items(), key=lambda item: (-item[1], item[0]))

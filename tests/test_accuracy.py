@@ -65,7 +65,7 @@ def reader() -> Coach:
 
 def test_held_out_sets_are_not_near_copies_of_training_examples():
     """A test line reworded into knowledge/examples would make the figures here say nothing about new text."""
-    held_out = [item["text"] for name in FLOORS for item in load(name)] + [item["opening"] for item in load("vague.yaml")]
+    held_out = [item["text"] for name in (*FLOORS, "real_dev.yaml") for item in load(name)] + [item["opening"] for item in load("vague.yaml")]
     near = []
     for example in shipped_knowledge().examples:
         match = process.extractOne(example.text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_COPY)
@@ -124,3 +124,29 @@ async def test_vague_openings(typed: bool):
     wrong = [item["opening"] for item, (_, r) in zip(items, results) if not r]
     assert mean <= MAX_MEAN_QUESTIONS
     assert right >= FLOOR_VAGUE_RIGHT["typed" if typed else "buttons"], wrong
+
+
+# Situations from real front-line work (tests/data/real_dev.yaml, never trained on), read with no question
+# answered. Measured 2026-12-06 (bench/reader_real.py): interaction 53.9% and customer 67.4% on the lines
+# whose label names a type; asks about the customer on 93.9% of the lines that show none; 6 answered at
+# once, 0 of them wrong. The reader issue's bars (80% / 85%) are not met: these floors keep what was won.
+REAL_FLOORS = {"interaction": 0.52, "customer": 0.65, "asks": 0.90}
+MAX_WRONG_AT_ONCE = 2
+
+
+def test_real_situations_read_with_no_question_answered(reader: Coach):
+    from bench.reader_real import measure
+
+    figures = measure(reader, load("real_dev.yaml"))
+    counts = figures["counts"]
+    rates = {key: counts[key][0] / counts[key][1] for key in REAL_FLOORS}
+    print(f"\nreal_dev: {rates}, answered at once {counts['at_once']}")
+    assert all(rates[key] >= floor for key, floor in REAL_FLOORS.items()), rates
+    assert counts["at_once"][1] - counts["at_once"][0] <= MAX_WRONG_AT_ONCE, "\n".join(figures["misses"])
+
+
+def test_real_sets_share_no_source():
+    """A story told in the development set must not also be one the reader learned from."""
+    trained = {e.source for e in shipped_knowledge().examples if e.source}
+    developed = {item["source"] for item in load("real_dev.yaml")}
+    assert trained and developed and not trained & developed

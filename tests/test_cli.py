@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {"interaction", "customer", "secondary_customer", "confidence", "cues", "missing"}
+KEYS = {"interaction", "customer", "secondary_customer", "confidence", "interaction_confidence", "customer_confidence", "cues", "missing"}
 
 
 def run(args: list[str], *, stdin: str = "", env: dict[str, str] | None = None, tmp: Path) -> subprocess.CompletedProcess:
@@ -33,8 +33,8 @@ def test_piped_console_reads_one_message_per_line(tmp_path: Path):
 def test_console_dialog_survives_a_restart(tmp_path: Path):
     first = run([], stdin="cx on the line, need help\n", tmp=tmp_path)
     assert "Quick question 1" in first.stdout
-    second = run([], stdin="skip\n", tmp=tmp_path)
-    assert "interaction · " in second.stdout
+    second = run([], stdin="2\n", tmp=tmp_path)  # the first question's second option, picked after a restart
+    assert "Quick question 2" in second.stdout
 
 
 def test_empty_variables_count_as_unset(tmp_path: Path):

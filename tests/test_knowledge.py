@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import KnowledgeError
-from bot.knowledge import CUSTOMERS, INTERACTIONS, TIP_THEMES, load_knowledge
+from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, TIP_THEMES, load_knowledge
 from tests.conftest import shipped_knowledge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,8 +18,9 @@ def test_shipped_knowledge_is_complete():
     k = shipped_knowledge()
     assert list(k.interactions) == ["surprise", "critical", "planned", "stabilizing"]
     assert list(k.customers)[0] == "angry"
-    assert {(i, c) for i in INTERACTIONS for c in CUSTOMERS} == set(k.scripts)
+    assert {(i, c) for i in (*INTERACTIONS, ANY) for c in (*CUSTOMERS, ANY)} == set(k.scripts)
     assert all(3 <= len(s.steps) <= 6 for s in k.scripts.values())
+    assert all(s.hold_on.point in (k.interactions[s.interaction].key_points if s.interaction != ANY else k.key_points) for s in k.scripts.values())
     assert {"front-desk", "support", "sales", "marketing", "delivery", "billing"} <= set(k.departments)
     assert len(k.tips) >= 20 and {t.theme for t in k.tips} == set(TIP_THEMES)
     assert len(k.examples) >= 300
@@ -81,7 +82,7 @@ def test_unknown_department_or_step_reference_is_reported(knowledge_copy: Path):
     path.write_text(text.replace(marker, marker + "no-such-step, ", 1), encoding="utf-8")
     problems = _problems(knowledge_copy)
     assert any("unknown step 'no-such-step'" in p and p.startswith(f"{path}:") for p in problems)
-    assert len(k.scripts) == 20
+    assert len(k.scripts) == 30  # the 20 pairs, and 10 for a type not known yet
 
 
 def test_duplicate_id_names_both_lines(knowledge_copy: Path):

@@ -47,7 +47,7 @@ async def test_dm_dialog_from_opening_to_answer(slack: Harness):
         if " interaction · " in header(blocks):
             break
     assert " interaction · " in header(blocks)
-    assert any(b["type"] == "section" and b["text"]["text"].startswith("*Script") and "\n1. " in b["text"]["text"] for b in blocks)
+    assert any(b["type"] == "section" and b["text"]["text"].startswith("*Say") and "\n1. " in b["text"]["text"] for b in blocks)
     await slack.api.settle()
     assert len(slack.api.of("chat.postMessage")) == 1
 
