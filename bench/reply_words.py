@@ -22,6 +22,7 @@ from adapters.console import render  # noqa: E402
 from bot.coach import Coach  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
 from bot.messages import Incoming, Reply  # noqa: E402
+from bot.replies import NOTHING_TO_GUESS_FROM  # noqa: E402
 from bot.store.memory import MemoryStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +48,13 @@ async def measure(coach: Coach, texts: list[str]) -> tuple[list[int], list[int],
         (first,) = await coach.handle(Incoming(**person, text=text))
         first_counts.append(words_before_options(first))
         answer = first
-        while answer.kind == "question":
-            (answer,) = await coach.handle(Incoming(**person, text="skip"))
+        for _ in range(6):
+            if answer.kind != "question":
+                break
+            # With nothing to guess from, "skip" asks again: the agent then picks the first option.
+            pick = answer.text == NOTHING_TO_GUESS_FROM
+            turn = Incoming(**person, choice=answer.choices[0].value) if pick else Incoming(**person, text="skip")
+            (answer,) = await coach.handle(turn)
         if answer.kind == "answer":
             answer_counts.append(words_before_options(answer))
             invented += invented_digits(answer, text)

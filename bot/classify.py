@@ -28,7 +28,7 @@ CUE_WEIGHT = 1.0
 # upgrade": the brand made an offer), so each further cue for a type counts this much of the one
 # before. Without it a talkative offer call outweighs the one complaint that makes it critical.
 CUE_DECAY = 0.5
-ANGRY_FLOOR = 0.30  # angry comes first whenever it is this likely: calm the person before anything else
+ANGRY_FLOOR = 0.40  # angry comes first whenever it is this likely (probabilities after TEMPERATURE): calm the person before anything else
 # ...and whenever anger cues and answers in the dialog reach this together (one strong cue such as "furious"
 # or "swearing" is enough), however much else is said of them: "angry loyal customer of 10 years" is
 # angry, with loyal second (DOMAIN.md rule 7).
@@ -65,7 +65,7 @@ class Evidence:
     Args:
         cue: lexicon cues found in the text, by type id.
         model: the learned model's centred, scaled log-odds, by type id.
-        cues: the lexicon phrases that matched, for telling the agent why.
+        cues: the lexicon phrases that matched, as the agent wrote them ("6 yrs"), for telling them why.
         answer: what the agent's answers to questions say, by type id.
         shows: the dimensions ("interaction", "customer") the text says something about. A dimension
             nothing was shown of stays unknown (DOMAIN.md rule 12): no prior may name a type for it.
@@ -209,7 +209,7 @@ class Classifier:
         by_type: dict[str, list[float]] = {}
         matched = []
         for cue_id, phrase in self.cues.find(tokens):
-            matched.append(phrase)
+            matched.append(self.reader.quote(text, phrase, _stem))
             for type_id, weight in self._signals[cue_id].items():
                 by_type.setdefault(type_id, []).append(CUE_WEIGHT * weight)
         cue_weights = {type_id: _diminishing(weights) for type_id, weights in by_type.items()}

@@ -206,6 +206,7 @@ class _Node(dict):
 
     source: str = "?"
     line: int = 0
+    key_lines: dict[Any, int]  # the line each key is written on
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # LibYAML's parser where installed: 5x faster start-up
@@ -217,6 +218,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Node:
     mapping = _Node()
     mapping.source = loader.name  # type: ignore[attr-defined]
     mapping.line = node.start_mark.line + 1
+    mapping.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if key in mapping:
@@ -224,6 +226,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Node:
                 problem=f"key {key!r} appears twice in the same mapping", problem_mark=key_node.start_mark
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
+        mapping.key_lines[key] = key_node.start_mark.line + 1
     return mapping
 
 
@@ -556,7 +559,8 @@ def _check_sayings(check: _Checker, layers: list[_Node], trade_words: frozenset[
                 if isinstance(value, str):
                     problem = fits_any_trade(value, trade_words)
                     if problem:
-                        check.fail(node, f"'{key}' {problem}: {value!r}")
+                        line = getattr(node, "key_lines", {}).get(key, node.line)
+                        check.problems.append(f"{node.source}:{line}: '{key}' {problem}: {value!r}")
             for value in node.values():
                 visit(value)
         elif isinstance(node, list):

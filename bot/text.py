@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from collections.abc import Callable
 from typing import NamedTuple
 
 from rapidfuzz import process
@@ -81,6 +82,30 @@ class TextReader:
                 reach = NEGATION_REACH
             tokens.append(Token(word, negated))
         return tokens
+
+    def quote(self, text: str, phrase: str, fold: Callable[[str], str]) -> str:
+        """How the agent wrote ``phrase`` (a lexicon phrase found in ``text``), for telling them why.
+
+        Each word is shown as typed where it is shorthand, an emoji or a number of the language file
+        ("6 yrs", "😡"), else as the lexicon has it. So a quote is made of the knowledge's own words and
+        the digits of the match: nothing else the agent typed is kept, though the dialog stores it.
+        Words are compared after ``fold`` (the matcher's ending folding). Falls back to ``phrase``.
+        """
+        if CAPS_MARK in phrase:
+            return "IN CAPITALS"
+        wanted = [fold(w) for w in self._words(phrase) if w not in _PUNCTUATION]
+        shown: list[tuple[str, str]] = []  # (folded read word, how to show it)
+        for chunk in text[:MAX_CHARS].split():
+            bare = chunk.strip(".,;:!?()\"'“”‘’").lower()
+            read = [w for w in self._words(chunk) if w not in _PUNCTUATION]
+            only_emoji = self._emoji is not None and bool(bare) and not self._emoji.sub("", bare)
+            keep = bare.isdigit() or only_emoji or bare in self._abbreviations or bare in self._symbolic_words
+            for i, word in enumerate(read):
+                shown.append((fold(word), (chunk.strip(".,;:!?()\"'“”‘’") if i == 0 else "") if keep else word))
+        for start in range(len(shown) - len(wanted) + 1):
+            if [w for w, _ in shown[start : start + len(wanted)]] == wanted:
+                return " ".join(s for _, s in shown[start : start + len(wanted)] if s)
+        return phrase
 
     def says_anything(self, text: str) -> bool:
         """Whether ``text`` has any word at all, agent talk included: "help pls" is a vague opening, "🙂" is not."""

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +83,49 @@ def test_broken_knowledge_stops_start_up_with_file_and_line(tmp_path: Path):
     result = run([], stdin="help\n", env={"COACH_KNOWLEDGE_DIR": str(overlay)}, tmp=tmp_path)
     assert result.returncode == 2
     assert f"{overlay / 'tips.yaml'}:2: unknown tip theme 'gossip'" in result.stderr
+
+
+def _read_until(fd: int, marker: bytes, limit: float = 30.0) -> bytes:
+    import select
+    import time
+
+    seen = b""
+    deadline = time.monotonic() + limit
+    while marker not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+@pytest.mark.parametrize("keys", [b"\x03", b"\x04", b"quit\r"], ids=["ctrl-c", "ctrl-d", "quit"])
+def test_a_terminal_chat_leaves_cleanly(tmp_path: Path, keys: bytes):
+    """In a real terminal (a pty), Ctrl-C at the prompt leaves like Ctrl-D and "quit": exit 0, no traceback."""
+    import pty
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
+    environment.update({"COACH_DB": str(tmp_path / "coach.sqlite3"), "HOME": str(tmp_path), "COLUMNS": "60"})
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the chat, in the pty
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "app.py"], environment)
+    try:
+        assert b"you> " in _read_until(fd, b"you> ")
+        os.write(fd, b"cx furious, blender smoked on day 2\r")
+        answer = _read_until(fd, b"you> ")
+        os.write(fd, keys)
+        rest = _read_until(fd, b"\x00", limit=10)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert b"Traceback" not in answer + rest
+    body = answer.decode("utf-8", "replace").replace("\r", "").split("\n")
+    assert any(line.startswith("coach> ") for line in body)
+    assert all(len(line) <= 60 for line in body if "you> " not in line), "replies wrap to the terminal"

@@ -1,0 +1,173 @@
+"""The answer an agent reads mid-call: short, in any trade's words, the situation's step first, honest labels."""
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adapters.console import render
+from bot.coach import Coach
+from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
+from bot.errors import KnowledgeError
+from bot.messages import Reply
+from bot.replies import NOTHING_TO_GUESS_FROM
+from bot.store.memory import MemoryStore
+from tests.conftest import say, shipped_knowledge
+
+DATA = Path(__file__).resolve().parent / "data"
+MEDIAN_WORDS, MAX_WORDS = 60, 80
+
+# One line an agent might type for each situation the reply issue names, and the situation it is.
+SITUATIONS = {
+    "safety": "kid at table six bit into glass in his pasta, mum is frantic",
+    "threat": "he says he'll leave a one star review and go to trading standards if we don't sort it",
+    "manager": "cx demanding to speak to a manager about the charge",
+    "outage": "nobody in the area has service since this morning, whole system down, cx on the line",
+    "billing-error": "customer charged twice for the same thing on her statement",
+    "delivery-problem": "parcel never arrived, tracking says delivered, cx on chat",
+    "repeat-fault": "same fault again, third time it broke after the repair",
+    "special-request": "guest asking for a late checkout, flight isn't till the evening",
+    "third-party": "cx furious at her previous provider for the mess they left, wants to switch to us",
+    "offer-turned-complaint": "rang her about the renewal offer and she started complaining her last bill was wrong",
+    "first-use": "customer wants help to set up the thing she bought yesterday, first time using one",
+    "renewal-offer": "calling him about renewing his plan with an upgrade we can offer",
+}
+# Known gap, measured 2026-12-06: the reader takes a regular's routine visit for a critical or surprise
+# contact (DOMAIN.md rule 5 is new, and the examples still lean the other way), so the regular-visit step,
+# which needs a stabilizing reading, does not lead. Strict: this fails once the reader gets it right.
+READER_GAPS = {"regular-visit": "our regular is at the counter for his usual coffee, same order as always, all fine"}
+
+
+@pytest.fixture(scope="module")
+def reader() -> Coach:
+    return Coach(knowledge=shipped_knowledge(), store=MemoryStore())
+
+
+async def answer_to(coach: Coach, text: str, user: str = "U1") -> Reply:
+    """The answer a line gets, pressing "skip" through any question."""
+    (reply,) = await coach.handle(say(text, user=user))
+    for _ in range(6):
+        if reply.kind != "question":
+            break
+        # With nothing to guess from, "skip" asks again: the agent then picks the first option.
+        turn = say(choice=reply.choices[0].value, user=user) if reply.text == NOTHING_TO_GUESS_FROM else say("skip", user=user)
+        (reply,) = await coach.handle(turn)
+    return reply
+
+
+def shown_words(reply: Reply) -> int:
+    """Words the console shows before the first option."""
+    return len(render(reply).split("\n  [1] ")[0].split())
+
+
+def says(reply: Reply) -> tuple[str, ...]:
+    return next(s.lines for s in reply.sections if s.title == "Say")
+
+
+async def test_short_answer_is_types_hold_on_and_three_lines_and_the_rest_is_behind_more(coach: Coach):
+    reply = await answer_to(coach, "cx furious, blender smoked on day 2")
+    assert reply.title == "Surprise interaction · Angry customer"
+    assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and len(says(reply)) <= 3
+    assert shown_words(reply) <= MAX_WORDS
+    (more,) = await coach.handle(say(choice=reply.choices[0].value))
+    titles = [s.title for s in more.sections]
+    assert {"What this is", "What this customer needs", "Script (de-escalation)", "After the contact", "Why"} <= set(titles)
+
+
+async def test_words_before_the_first_option_on_a_labelled_set():
+    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore())
+    items = yaml.safe_load((DATA / "real_dev.yaml").read_text(encoding="utf-8"))
+    counts = [shown_words(await answer_to(coach, item["text"], user=f"U{n}")) for n, item in enumerate(items)]
+    print(f"\nwords before the first option: median {statistics.median(counts)}, max {max(counts)}")
+    assert statistics.median(counts) <= MEDIAN_WORDS and max(counts) <= MAX_WORDS
+
+
+@pytest.mark.parametrize(
+    "situation, text",
+    [*SITUATIONS.items()]
+    + [pytest.param(k, v, marks=pytest.mark.xfail(strict=True, reason="reader reads it as not routine")) for k, v in READER_GAPS.items()],
+)
+async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situation: str, text: str):
+    wanted = next(s for s in shipped_knowledge().situations if s.id == situation)
+    reply = await answer_to(coach, text)
+    assert says(reply)[0] == wanted.steps[0].say, (situation, reply.title)
+
+
+async def test_safety_comes_before_the_product(coach: Coach):
+    reply = await answer_to(coach, "customer's child swallowed a piece of glass from the dish, she is screaming at me")
+    first = says(reply)[0].lower()
+    assert "hurt" in first or "help" in first
+    assert not any(word in " ".join(says(reply)).lower() for word in ("unplug", "switched off", "refund"))
+
+
+def test_every_sample_sentence_fits_any_trade():
+    k = shipped_knowledge()
+    sentences = [s.say for script in k.scripts.values() for s in script.steps if s.say]
+    sentences += [s.say for situation in k.situations for s in situation.steps if s.say]
+    sentences += [script.hold_on.line for script in k.scripts.values()]
+    problems = [(s, fits_any_trade(s, k.language.trade_words)) for s in sentences]
+    assert not [p for p in problems if p[1]], [p for p in problems if p[1]]
+
+
+@pytest.mark.parametrize(
+    "sentence, problem",
+    [
+        ("Your order arrives Thursday between 8 and 12.", "number"),
+        ("Welcome aboard! I'm Sam.", "capitalised"),
+        ("I can process that refund right now.", "refund"),
+        ("I'll call you back by [time] with an update.", None),
+        ("Go ahead, I'm listening. Take your time.", None),
+    ],
+)
+def test_the_rule_for_sample_sentences(sentence: str, problem: str | None):
+    found = fits_any_trade(sentence, frozenset({"refund", "order"}))
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_check_knowledge_names_file_and_line_of_a_sentence_that_fits_one_trade(knowledge_copy: Path):
+    path = knowledge_copy / "scripts.yaml"
+    text = path.read_text(encoding="utf-8")
+    first_say = re.search(r'say: "([^"]+)"', text)
+    assert first_say
+    path.write_text(text.replace(first_say.group(0), 'say: "Your order arrives Thursday at 9."', 1), encoding="utf-8")
+    line = next(n for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "Thursday at 9" in row)
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(knowledge_copy)
+    assert any(p.startswith(f"{path}:{line}:") and "number" in p for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("interaction", INTERACTIONS)
+@pytest.mark.parametrize("customer", CUSTOMERS)
+def test_scripts_are_named_for_what_they_are(interaction: str, customer: str):
+    """DOMAIN.md: de-escalation for angry customers and surprise or critical contacts, follow-up otherwise."""
+    k = shipped_knowledge()
+    kinds = {k.interactions[interaction].script_kind, k.customers[customer].script_kind}
+    de_escalation = customer == "angry" or interaction in ("surprise", "critical")
+    assert ("de-escalation" in kinds) == de_escalation
+    script = k.scripts[(interaction, customer)]
+    assert all(s.say for s in script.steps[:3]), "the short answer reads the first three steps aloud"
+
+
+async def test_why_quotes_what_the_agent_typed(coach: Coach):
+    reply = await answer_to(coach, "regular for 6 yrs, 😡😡 about the double charge")
+    (more,) = await coach.handle(say(choice=reply.choices[0].value))
+    why = next(s for s in more.sections if s.title == "Why").lines[0]
+    assert "“for 6 yrs”" in why and "“😡😡”" in why
+    assert "num" not in why.split() and "years" not in why
+
+
+async def test_how_i_read_it_lists_only_types_with_a_real_share(coach: Coach):
+    reply = await answer_to(coach, "cx furious, blender smoked on day 2")
+    (more,) = await coach.handle(say(choice=reply.choices[0].value))
+    for line in next(s for s in more.sections if s.title == "Why").lines[1:]:
+        shares = [int(p) for p in re.findall(r"(\d+)%", line)]
+        assert shares and all(p >= 10 for p in shares)
+
+
+async def test_a_type_not_shown_is_named_as_not_clear(coach: Coach):
+    reply = await answer_to(coach, "customer wants to return a kettle")
+    assert reply.title.endswith("Customer type not clear")
+    assert ANY not in reply.title
