@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from bot.knowledge import CUSTOMERS, DIMENSION_TYPES, INTERACTIONS, Knowledge, Situation
-
-DIMENSIONS = tuple(DIMENSION_TYPES)
 from bot.model import NaiveBayes, features
 from bot.text import TextReader, Token
+
+DIMENSIONS = tuple(DIMENSION_TYPES)
 
 # How far the learned model may move a type, relative to one unit of cue weight. The model's
 # raw log-odds are overconfident on short texts; scaling them down lets a clear cue or an answer
@@ -209,7 +209,7 @@ class Classifier:
         by_type: dict[str, list[float]] = {}
         matched = []
         for cue_id, phrase in self.cues.find(tokens):
-            matched.append(self.reader.quote(text, phrase, _stem))
+            matched.append(phrase)
             for type_id, weight in self._signals[cue_id].items():
                 by_type.setdefault(type_id, []).append(CUE_WEIGHT * weight)
         cue_weights = {type_id: _diminishing(weights) for type_id, weights in by_type.items()}
@@ -227,7 +227,7 @@ class Classifier:
         return Evidence(
             cue=cue_weights,
             model=model,
-            cues=tuple(matched),
+            cues=tuple(self.reader.quotes(text, matched, _stem)) if matched else (),
             shows=tuple(d for d in DIMENSIONS if d in shows),
             situations=tuple(key for key, _ in self.situations.find(tokens)),
         )

@@ -24,6 +24,7 @@ NUMBER = "num"  # every number reads as this word, so "since num" or "num years"
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
 _PUNCTUATION = frozenset(".,;:!?()\"")
+_QUOTE_STRIP = ".,;:!?()\"'“”‘’"  # around a typed word shown in a quote
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
 
 
@@ -83,25 +84,29 @@ class TextReader:
             tokens.append(Token(word, negated))
         return tokens
 
-    def quote(self, text: str, phrase: str, fold: Callable[[str], str]) -> str:
-        """How the agent wrote ``phrase`` (a lexicon phrase found in ``text``), for telling them why.
+    def quotes(self, text: str, phrases: list[str], fold: Callable[[str], str]) -> list[str]:
+        """How the agent wrote each of ``phrases`` (lexicon phrases found in ``text``), for telling them why.
 
         Each word is shown as typed where it is shorthand, an emoji or a number of the language file
         ("6 yrs", "😡"), else as the lexicon has it. So a quote is made of the knowledge's own words and
         the digits of the match: nothing else the agent typed is kept, though the dialog stores it.
-        Words are compared after ``fold`` (the matcher's ending folding). Falls back to ``phrase``.
+        Words are compared after ``fold`` (the matcher's ending folding); a phrase not found is shown as is.
+        The text is read word by word once, whatever the number of phrases.
         """
+        shown: list[tuple[str, str]] = []  # (folded read word, how to show it)
+        for chunk in text[:MAX_CHARS].split():
+            typed = chunk.strip(_QUOTE_STRIP)
+            bare = typed.lower()
+            only_emoji = self._emoji is not None and bool(bare) and not self._emoji.sub("", bare)
+            keep = bare.isdigit() or only_emoji or bare in self._abbreviations or bare in self._symbolic_words
+            read = [w for w in self._words(chunk) if w not in _PUNCTUATION]
+            shown += [(fold(word), (typed if i == 0 else "") if keep else word) for i, word in enumerate(read)]
+        return [self._quote(phrase, shown, fold) for phrase in phrases]
+
+    def _quote(self, phrase: str, shown: list[tuple[str, str]], fold: Callable[[str], str]) -> str:
         if CAPS_MARK in phrase:
             return "IN CAPITALS"
         wanted = [fold(w) for w in self._words(phrase) if w not in _PUNCTUATION]
-        shown: list[tuple[str, str]] = []  # (folded read word, how to show it)
-        for chunk in text[:MAX_CHARS].split():
-            bare = chunk.strip(".,;:!?()\"'“”‘’").lower()
-            read = [w for w in self._words(chunk) if w not in _PUNCTUATION]
-            only_emoji = self._emoji is not None and bool(bare) and not self._emoji.sub("", bare)
-            keep = bare.isdigit() or only_emoji or bare in self._abbreviations or bare in self._symbolic_words
-            for i, word in enumerate(read):
-                shown.append((fold(word), (chunk.strip(".,;:!?()\"'“”‘’") if i == 0 else "") if keep else word))
         for start in range(len(shown) - len(wanted) + 1):
             if [w for w, _ in shown[start : start + len(wanted)]] == wanted:
                 return " ".join(s for _, s in shown[start : start + len(wanted)] if s)
