@@ -1,6 +1,7 @@
 """How the coach reads situations from real front-line work, with no question answered.
 
-Run:  python bench/reader_real.py [FILE ...]   (default: tests/data/real_dev.yaml)
+Run:  python bench/reader_real.py [--misses] [FILE ...]   (default: tests/data/real_dev.yaml)
+      python bench/reader_real.py --fit   (temperatures and ask thresholds from the real-work examples)
 
 For each labelled set it prints what the reader issue measures:
 - interaction and customer accuracy on the lines whose label names a type;
@@ -12,6 +13,8 @@ For each labelled set it prints what the reader issue measures:
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import sys
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import bot.classify as classify  # noqa: E402
 from bot.coach import Coach  # noqa: E402
 from bot.knowledge import load_knowledge  # noqa: E402
 from bot.store.memory import MemoryStore  # noqa: E402
@@ -96,6 +100,9 @@ def report(name: str, figures: dict, *, show_misses: bool = False) -> None:
 
 
 def main() -> None:
+    if "--fit" in sys.argv:
+        fit()
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("-")]
     files = [Path(a) for a in args] or [ROOT / "tests/data/real_dev.yaml"]
     coach = Coach(knowledge=load_knowledge(), store=MemoryStore())
@@ -105,9 +112,6 @@ def main() -> None:
         report(path.name, measure(coach, items), show_misses="--misses" in sys.argv)
 
 
-if __name__ == "__main__":
-    main()
-
 
 def fit(folds: int = 5) -> None:
     """Temperatures and ask thresholds from the real-work examples, each read by a reader that never saw it.
@@ -116,11 +120,6 @@ def fit(folds: int = 5) -> None:
     temperature per dimension minimises the log-loss of those readings; the ask threshold is the lowest
     confidence at which readings given at once are still right 95% of the time.
     """
-    import dataclasses
-    import math
-
-    import bot.classify as classify
-
     knowledge = load_knowledge()
     real = [e for e in knowledge.examples if e.source]
     sources = sorted({e.source for e in real if e.source})  # one account's moments stay in one fold
@@ -154,8 +153,6 @@ def fit(folds: int = 5) -> None:
 
 
 def _tempered(probs: dict[str, float], temperature: float) -> dict[str, float]:
-    import math
-
     logs = {t: math.log(max(p, 1e-9)) / temperature for t, p in probs.items()}
     top = max(logs.values())
     total = sum(math.exp(v - top) for v in logs.values())
@@ -163,6 +160,8 @@ def _tempered(probs: dict[str, float], temperature: float) -> dict[str, float]:
 
 
 def _log_loss(readings: list[tuple[dict[str, float], str]], temperature: float) -> float:
-    import math
-
     return -sum(math.log(max(_tempered(p, temperature)[truth], 1e-9)) for p, truth in readings) / len(readings)
+
+
+if __name__ == "__main__":
+    main()
