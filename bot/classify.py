@@ -10,9 +10,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from pathlib import Path
+
+from bot import fitted_reader
 from bot.knowledge import CUSTOMERS, DIMENSION_TYPES, INTERACTIONS, Knowledge, Situation
 from bot.model import NaiveBayes, features
-from bot.text import TextReader, Token
+from bot.text import TextReader, Token, english_words
 
 DIMENSIONS = tuple(DIMENSION_TYPES)
 
@@ -22,7 +25,7 @@ DIMENSIONS = tuple(DIMENSION_TYPES)
 # knowledge/examples (scripts/tune is not needed: see tests/test_accuracy.py for the figures).
 MODEL_WEIGHT = 0.35
 # DOMAIN.md precedence: when a higher-precedence type is nearly as likely as the top one, it wins.
-PRECEDENCE_MARGIN = 0.25
+PRECEDENCE_MARGIN = 0.15
 CUE_WEIGHT = 1.0
 # Several cues for one type in one text mostly restate one fact ("we rang", "to offer", "the
 # upgrade": the brand made an offer), so each further cue for a type counts this much of the one
@@ -192,16 +195,28 @@ class PhraseMatcher:
 class Classifier:
     """Cue lexicon plus naive Bayes, both fed by one ``TextReader``."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, *, cache: Path | None = None) -> None:
+        """``cache``: a directory where the fit is kept between starts (bot/fitted_reader.py); None fits every time."""
         self.knowledge = knowledge
-        self.reader = TextReader(language=knowledge.language, vocabulary=_vocabulary(knowledge))
+        vocabulary = _vocabulary(knowledge)
+        name = fitted_reader.key(knowledge, vocabulary) if cache is not None else ""
+        fitted = fitted_reader.load(cache, name)
+        english = fitted["english"] if fitted else english_words()
+        self.reader = TextReader(language=knowledge.language, vocabulary=vocabulary, english=english)
         self._signals = {cue.id: cue.signals for cue in knowledge.cues}
         self.cues = PhraseMatcher(self.reader, {cue.id: cue.phrases for cue in knowledge.cues})
         self.situations = PhraseMatcher(self.reader, {s.id: s.phrases for s in knowledge.situations})
-        labelled = [(features(self.reader.tokens(e.text)), e) for e in knowledge.examples]
-        # An example that does not show a dimension is a reading of its own, "unstated" (DOMAIN.md rule 12).
-        self.interaction_model = _fit([(f, e.interaction) for f, e in labelled], INTERACTIONS)
-        self.customer_model = _fit([(f, e.customer) for f, e in labelled], CUSTOMERS)
+        if fitted is None:
+            labelled = [(features(self.reader.tokens(e.text)), e) for e in knowledge.examples]
+            # An example that does not show a dimension is a reading of its own, "unstated" (DOMAIN.md rule 12).
+            fitted = {
+                "english": english,
+                "interaction": _fit([(f, e.interaction) for f, e in labelled], INTERACTIONS),
+                "customer": _fit([(f, e.customer) for f, e in labelled], CUSTOMERS),
+            }
+            fitted_reader.save(cache, name, fitted)
+        self.interaction_model: NaiveBayes | None = fitted["interaction"]
+        self.customer_model: NaiveBayes | None = fitted["customer"]
 
     def read(self, text: str) -> Evidence:
         """Evidence from one piece of free text."""

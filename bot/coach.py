@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 
 from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
+from bot import fitted_reader
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
@@ -48,13 +49,14 @@ class Coach:
     """The platform-neutral conversation core."""
 
     def __init__(
-        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL, managers: Managers | None = None, timezone: str = "UTC"
+        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL, managers: Managers | None = None, timezone: str = "UTC",
+        reader_cache: Path | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.clock = clock
         self.dialog_ttl = dialog_ttl
-        self.classifier = Classifier(knowledge)
+        self.classifier = Classifier(knowledge, cache=reader_cache)
         self.replies = Replies(knowledge)
         # ``tip ...``: the manager check, the queue, schedules and subscriptions (bot/tips.py).
         self.tips = TipDesk(knowledge=knowledge, store=store, clock=lambda: self.clock(), managers=managers or Managers(), timezone=timezone, tip_of_week=self.tip)
@@ -305,9 +307,12 @@ class Coach:
 
 def build_coach(
     *, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL,
-    managers: Managers | None = None, timezone: str = "UTC",
+    managers: Managers | None = None, timezone: str = "UTC", reader_cache: Path | None = fitted_reader.default_directory(),
 ) -> Coach:
     """Load and check knowledge, train the reader, and return a ready Coach.
+
+    The fitted reader is kept in ``reader_cache`` between starts (bot/fitted_reader.py); None fits it
+    at every start.
 
     The cyclic garbage collector waits meanwhile: start-up makes hundreds of thousands of objects
     (examples, tokens, model tables) that all live on, and each collection pass over them finds
@@ -316,7 +321,10 @@ def build_coach(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return Coach(knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone)
+        return Coach(
+            knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone,
+            reader_cache=reader_cache,
+        )
     finally:
         if collecting:
             gc.enable()

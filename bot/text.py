@@ -38,7 +38,7 @@ class Token(NamedTuple):
 class TextReader:
     """Normalises text against one knowledge set's language file and vocabulary."""
 
-    def __init__(self, *, language: Language, vocabulary: set[str]) -> None:
+    def __init__(self, *, language: Language, vocabulary: set[str], english: frozenset[str] | None = None) -> None:
         self._abbreviations = {k: v for k, v in language.abbreviations.items() if re.fullmatch(r"[a-z0-9']+", k)}
         # Abbreviations with symbols ("w/o", "a&e") as one alternation, longest first, so one pass finds them all.
         symbolic = sorted((k for k in language.abbreviations if k not in self._abbreviations), key=len, reverse=True)
@@ -58,7 +58,7 @@ class TextReader:
             if len(word) >= 4 and word.isalpha():
                 by_initial.setdefault(word[0], []).append(word)
         self._by_initial = by_initial
-        self._english = english_words()
+        self._english = english_words() if english is None else english
         self.correct = lru_cache(maxsize=50_000)(self._correct)
         # The agent's own words about needing help say nothing about the customer or the contact
         # ("bit stuck", "need coaching asap"): they are cut out before cues or the model see them.

@@ -1,0 +1,96 @@
+"""Packets for a reader panel: the short answers the console shows, grouped by trade, for readers to judge blind.
+
+Run:  python bench/reply_panel.py OUTDIR [--per-trade 4]
+
+Each situation of tests/data/real_dev.yaml is played through the dialog as its agent would: a
+question is answered by the option that fits the line's labels, and skipped where the label says
+the line does not show it. The answer before "More" is written, as the console renders it, into one
+packet per trade family, with a numbered list of the lines to say. Labels and sources are left out:
+a reader sees what the agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from adapters.console import render  # noqa: E402
+from bot.coach import Coach  # noqa: E402
+from bot.knowledge import load_knowledge  # noqa: E402
+from bot.messages import Incoming, Reply  # noqa: E402
+from bot.store.memory import MemoryStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FAMILIES = {  # a reader per family, each playing an agent of that trade
+    "hotel": ("hotel",),
+    "restaurant or cafe": ("restaurant", "cafe", "bar"),
+    "gym or salon": ("gym", "salon", "cinema", "theatre", "library"),
+    "clinic, pharmacy or vet": ("gp", "pharmacy", "vet", "clinic", "dental"),
+    "shop": ("retail", "supermarket", "bookshop", "appliance", "electronics", "store"),
+    "car dealership or workshop": ("car",),
+    "bank or insurance": ("bank", "insurance"),
+    "airline or travel": ("airline", "airport", "travel"),
+    "trades on call (locksmith, electrician, plumber, pest control)": ("locksmith", "electric", "plumb", "pest"),
+    "call centre (sales, support, utilities)": ("telesales", "call centre", "support", "sales", "subscription", "help desk", "delivery"),
+}
+PANEL_RUBRIC = """You work in: {family}. A coaching bot answered your colleagues' messages below, mid-contact.
+For each numbered line to say, pick exactly one: "as is" (I would say this as it is), "change" (I'd have
+to change it before saying it), "wrong" (wrong for this situation). Also say in one sentence whether the
+headline and "Hold on to" fit. Judge only what is shown; you cannot ask the bot anything."""
+
+
+def family_of(trade: str) -> str | None:
+    return next((family for family, words in FAMILIES.items() if any(w in trade for w in words)), None)
+
+
+async def play(coach: Coach, item: dict, n: int) -> Reply:
+    """The answer reached when the agent answers every question truthfully from the line's labels."""
+    knowledge = coach.knowledge
+    person = dict(platform="console", workspace="panel", conversation="c", user=f"u{n}")
+    (reply,) = await coach.handle(Incoming(**person, text=item["text"]))
+    for _ in range(6):
+        if reply.kind != "question":
+            return reply
+        question = next(q for q in knowledge.questions.values() if q.text == reply.title)
+        truth = item["interaction"] if question.asks == "interaction" else item["customer"]
+        if truth is None:
+            (reply,) = await coach.handle(Incoming(**person, text="skip"))
+            continue
+        option = max(question.options, key=lambda o: o.signals.get(truth, 0.0))
+        value = next(c.value for c in reply.choices if c.value.endswith(f"|{option.id}"))
+        (reply,) = await coach.handle(Incoming(**person, choice=value))
+    return reply
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("outdir", type=Path)
+    parser.add_argument("--per-trade", type=int, default=4)
+    args = parser.parse_args()
+    items = yaml.safe_load((ROOT / "tests/data/real_dev.yaml").read_text(encoding="utf-8"))
+    coach = Coach(knowledge=load_knowledge(ROOT / "knowledge"), store=MemoryStore())
+    by_family: dict[str, list[dict]] = {}
+    for item in items:
+        family = family_of(item.get("trade", ""))
+        if family and len(by_family.setdefault(family, [])) < args.per_trade:
+            by_family[family].append(item)
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for index, (family, chosen) in enumerate(by_family.items(), 1):
+        parts = [PANEL_RUBRIC.format(family=family), ""]
+        for k, item in enumerate(chosen, 1):
+            n += 1
+            reply = await play(coach, item, n)
+            shown = render(reply).split("\n  [1] ")[0]
+            parts += [f"## Situation {k}", f"The agent typed: {item['text']}", "", "The bot answered:", "```", shown, "```", ""]
+        (args.outdir / f"packet_{index:02d}.md").write_text("\n".join(parts), encoding="utf-8")
+    print(f"{n} answers in {len(by_family)} packets under {args.outdir}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,54 @@
+"""The fitted reader kept between starts: read back only when nothing it depends on changed."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from bot import fitted_reader
+from bot.classify import Classifier
+from tests.conftest import shipped_knowledge
+
+LINES = ["cx furious, blender smoked on day 2", "regular here for her usual order", "need a script asap", "we rang him about the upgrade"]
+
+
+def readings(classifier: Classifier) -> list:
+    return [classifier.decide(classifier.read(line)) for line in LINES]
+
+
+def test_a_second_start_loads_the_fit_and_reads_alike(tmp_path: Path):
+    first = Classifier(shipped_knowledge(), cache=tmp_path)
+    (stored,) = tmp_path.glob("reader-*.pickle")
+    second = Classifier(shipped_knowledge(), cache=tmp_path)
+    assert list(tmp_path.glob("reader-*.pickle")) == [stored]
+    assert readings(second) == readings(first) == readings(Classifier(shipped_knowledge()))
+
+
+def test_changed_examples_are_fitted_again(tmp_path: Path):
+    knowledge = shipped_knowledge()
+    Classifier(knowledge, cache=tmp_path)
+    fewer = dataclasses.replace(knowledge, examples=knowledge.examples[:-50])
+    Classifier(fewer, cache=tmp_path)
+    assert len(list(tmp_path.glob("reader-*.pickle"))) == 2
+
+
+def test_a_broken_file_is_fitted_again_and_replaced(tmp_path: Path):
+    Classifier(shipped_knowledge(), cache=tmp_path)
+    (stored,) = tmp_path.glob("reader-*.pickle")
+    stored.write_bytes(b"\x80\x05half a pickle")
+    again = Classifier(shipped_knowledge(), cache=tmp_path)
+    assert readings(again) == readings(Classifier(shipped_knowledge()))
+    assert fitted_reader.load(tmp_path, stored.name[len("reader-") : -len(".pickle")]) is not None
+
+
+def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path: Path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    classifier = Classifier(shipped_knowledge(), cache=blocked / "cache")
+    assert readings(classifier) == readings(Classifier(shipped_knowledge()))
+
+
+def test_only_the_most_recent_fits_are_kept(tmp_path: Path):
+    for n in range(fitted_reader.KEEP + 2):
+        fitted_reader.save(tmp_path, f"k{n}", {"n": n})
+    assert len(list(tmp_path.glob("reader-*.pickle"))) == fitted_reader.KEEP
+    assert not list(tmp_path.glob(".reader-*"))
