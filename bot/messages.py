@@ -1,7 +1,28 @@
 """Platform-neutral messages in and replies out: the only shapes adapters exchange with the core."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+MAX_ID_CHARS = 512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit
+_UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters (NUL, CR, LF), unpaired surrogates
+
+
+def id_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be an id that the stores key on (workspace, conversation, user), or None when it can.
+
+    Every backend must hold what the core is handed: PostgreSQL refuses NUL and an index key over
+    about 2.7 kB, UTF-8 cannot encode a lone surrogate, and CR/LF in a key would split a log line.
+    Adapters ask this before a turn and answer 400 with the returned text (which names the field,
+    never its value).
+    """
+    if not isinstance(value, str) or not value:
+        return f"{name} is missing or not text"
+    if len(value) > MAX_ID_CHARS:
+        return f"{name} is longer than {MAX_ID_CHARS} characters"
+    if _UNSAFE_IN_ID.search(value):
+        return f"{name} holds a control character or an unpaired surrogate"
+    return None
 
 
 @dataclass(frozen=True, kw_only=True)
