@@ -10,9 +10,10 @@ import datetime as dt
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
@@ -45,6 +46,22 @@ DETAIL_WORDS = 4
 STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right now.", text="Please try again in a minute.", private=True)
 
 
+# An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py): {"id", "platform", "payload", ...}.
+Outbox = Callable[[list[Reply]], Sequence[dict[str, Any]]]
+SKIP = "skip"  # the option part of a Skip button's value: d|<dialog>|<question>|skip
+
+
+@dataclass
+class _Turn:
+    """One turn's view of the store: the dialog's version as loaded, and what to write back when it ends."""
+
+    incoming: Incoming
+    now: float
+    version: int = 0  # of the dialog row as loaded; 0: there was none
+    changed: Dialog | None = None  # the dialog to save, compare-and-set at ``version``
+    answered: Decision | None = None  # an answer reached: counted once the save has landed
+
+
 class Coach:
     """The platform-neutral conversation core."""
 
@@ -69,14 +86,19 @@ class Coach:
 
     # ------------------------------------------------------------------ the one entry point
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
-        """One turn. A store that cannot be reached gets the person a short apology, not an exception."""
+    async def handle(self, incoming: Incoming, *, outbox: Outbox | None = None) -> list[Reply]:
+        """One turn. A store that cannot be reached gets the person a short apology, not an exception.
+
+        ``outbox`` (from an adapter that sends after acknowledging) turns the replies into items to
+        deliver; they are stored in the same transaction as the dialog the turn changed, so what was
+        acknowledged is never lost (bot/store/__init__.py, the outbox).
+        """
         meter = self.meter
         started = meter.turn_started() if meter is not None else 0.0
         replies: list[Reply] = []
         error: str | None = None
         try:
-            replies = await self._handle(incoming)
+            replies = await self._handle(incoming, outbox)
         except StoreUnavailable:
             error = StoreUnavailable.__name__
             _LOGGER.warning("turn on %s: storage unavailable, answered with an apology", incoming.platform)
@@ -89,15 +111,52 @@ class Coach:
                 meter.turn_finished(incoming.platform, started, replies, error=error)
         return replies
 
-    async def _handle(self, incoming: Incoming) -> list[Reply]:
-        now = self.clock()
-        dialog = await self._load(incoming.dialog_key, now)
+    async def _handle(self, incoming: Incoming, outbox: Outbox | None) -> list[Reply]:
+        """Run the turn, then save what it changed compare-and-set, with what it sends.
+
+        A turn that loses the race (another copy or request saved this dialog since it loaded) is run
+        once more on what is there now; if it was answering a question that is no longer pending, it
+        changes nothing and the person hears that the question is answered already.
+        """
+        aimed_at: tuple[str, str] | None = None
+        for _ in range(2):
+            turn = _Turn(incoming=incoming, now=self.clock())
+            dialog = await self._load(turn)
+            if aimed_at is not None and (dialog is None or (dialog.id, dialog.pending) != aimed_at):
+                replies = [self.replies.answered_already()]
+                await self._send_later(replies, outbox, turn.now)
+                return replies
+            waiting_on = (dialog.id, dialog.pending) if dialog is not None and dialog.pending and not dialog.done else None
+            replies = await self._respond(turn, dialog)  # may change ``dialog`` in place
+            items = outbox(replies) if outbox is not None else ()
+            if turn.changed is None:
+                await self._send_later(replies, outbox, turn.now, items)
+                return replies
+            if await self.store.save_dialog(incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items):
+                if turn.answered is not None:
+                    await self._count(turn.answered, turn.now)
+                return replies
+            _LOGGER.info("dialog changed by another turn meanwhile: read again")
+            aimed_at = waiting_on
+        replies = [self.replies.answered_already()]
+        await self._send_later(replies, outbox, self.clock())
+        return replies
+
+    async def _send_later(self, replies: list[Reply], outbox: Outbox | None, now: float, items: Sequence[dict[str, Any]] | None = None) -> None:
+        if outbox is not None:
+            items = outbox(replies) if items is None else items
+            if items:
+                await self.store.put_outbox(items, now)
+
+    async def _respond(self, turn: _Turn, dialog: Dialog | None) -> list[Reply]:
+        """The turn itself: what to answer, with any change to the dialog left in ``turn`` to save."""
+        incoming, now = turn.incoming, turn.now
         if incoming.choice is not None:
-            return await self._on_choice(incoming, dialog, now)
+            return await self._on_choice(turn, dialog)
         text = incoming.text.strip()
         command = parse_command(text)
         if command is not None:
-            return await self._on_command(command, incoming, dialog, now)
+            return await self._on_command(command, turn, dialog)
         if not self.classifier.reader.says_anything(text):
             return [self.replies.prompt()]
         notes = [self.replies.truncated_note(MAX_CHARS)] if len(text) > MAX_CHARS else []
@@ -108,7 +167,7 @@ class Coach:
                 # The rest of a typed answer still counts ("fuming, and a regular for years"): its cues join in.
                 said = self.classifier.read(text)
                 dialog.evidence = dialog.evidence.plus(Evidence(cue=said.cue, cues=said.cues))
-                return notes + await self._answer(incoming, dialog, question, option, now)
+                return notes + await self._answer(turn, dialog, question, option)
             evidence = self.classifier.read(text)
             if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
                 # Too little to go on ("hmm", an emoji): ask again and change nothing.
@@ -119,13 +178,13 @@ class Coach:
                     # More detail, but still no answer to what was asked: the same question once more, never
                     # another. A second miss moves on, so an agent who can't say is never stuck on one question.
                     dialog.reasked.append(question.id)
-                    await self._save(incoming, dialog, now)
+                    self._save(turn, dialog)
                     return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
-                return notes + await self._advance(incoming, dialog, now)
+                return notes + await self._advance(turn, dialog)
         dialog = Dialog.start(now)
         dialog.evidence = self.classifier.read(text)
         _LOGGER.info("dialog %s started on %s", dialog.id, incoming.platform)
-        return notes + await self._advance(incoming, dialog, now)
+        return notes + await self._advance(turn, dialog)
 
     # ------------------------------------------------------------------ sync helpers for adapters
 
@@ -189,7 +248,7 @@ class Coach:
 
     # ------------------------------------------------------------------ turns
 
-    async def _advance(self, incoming: Incoming, dialog: Dialog, now: float, *, skip: bool = False) -> list[Reply]:
+    async def _advance(self, turn: _Turn, dialog: Dialog, *, skip: bool = False) -> list[Reply]:
         if skip and dialog.evidence.empty and dialog.pending in self.knowledge.questions:
             # "help pls", then "skip": any guess would be the order types are listed in, told as if it meant something.
             return [self._ask(dialog, self.knowledge.questions[dialog.pending], again=NOTHING_TO_GUESS_FROM)]
@@ -198,42 +257,47 @@ class Coach:
         if question is not None:
             dialog.pending = question.id
             dialog.asked.append(question.id)
-            await self._save(incoming, dialog, now)
+            self._save(turn, dialog)
             return [self._ask(dialog, question)]
         dialog.pending = None
         dialog.done = True
-        await self._save(incoming, dialog, now)
-        await self._count(decision, now)
+        self._save(turn, dialog)
+        turn.answered = decision
         _LOGGER.info("dialog %s answered: %s/%s after %d question(s)", dialog.id, decision.interaction, decision.customer, len(dialog.asked))
         situation = self.classifier.situation(dialog.evidence, decision)
         return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation)]
 
-    async def _answer(self, incoming: Incoming, dialog: Dialog, question: Question, option: Option, now: float) -> list[Reply]:
+    async def _answer(self, turn: _Turn, dialog: Dialog, question: Question, option: Option) -> list[Reply]:
         dialog.answers[question.id] = option.id
         dialog.evidence = dialog.evidence.plus(Evidence(answer=option.signals))
         dialog.pending = None
-        return await self._advance(incoming, dialog, now)
+        return await self._advance(turn, dialog)
 
-    async def _on_choice(self, incoming: Incoming, dialog: Dialog | None, now: float) -> list[Reply]:
-        parts = (incoming.choice or "").split("|")
+    async def _on_choice(self, turn: _Turn, dialog: Dialog | None) -> list[Reply]:
+        """A button, or a choice value typed back: ``d|<dialog>|more``, ``d|<dialog>|<question>|<option>``,
+        ``d|<dialog>|<question>|skip``, or ``c|<command>|...``. What names a question acts only while that
+        question is pending: a late Skip or option from an earlier card changes nothing."""
+        parts = (turn.incoming.choice or "").split("|")
         if parts[0] == "c" and len(parts) >= 2:
-            return await self._on_command(Command(parts[1], " ".join(parts[2:])), incoming, dialog, now)
+            return await self._on_command(Command(parts[1], " ".join(parts[2:])), turn, dialog)
         if parts[0] != "d" or len(parts) < 3 or dialog is None or dialog.id != parts[1]:
             return [self.replies.stale()]
         action = parts[2:]
         if action == ["more"]:
             return [self._expanded(dialog)]
-        if action == ["skip"]:
-            return [self.replies.answered_already()] if dialog.done else await self._advance(incoming, dialog, now, skip=True)
         question = self.knowledge.questions.get(action[0])
-        option = question.option(action[1]) if question and len(action) == 2 else None
-        if option is None:
+        skip = len(action) == 2 and action[1] == SKIP
+        option = question.option(action[1]) if question and len(action) == 2 and not skip else None
+        if question is None or (option is None and not skip):
             return [self.replies.stale()]
-        if dialog.pending != question.id:
+        if dialog.done or dialog.pending != question.id:
             return [self.replies.answered_already()]
-        return await self._answer(incoming, dialog, question, option, now)
+        if skip:
+            return await self._advance(turn, dialog, skip=True)
+        return await self._answer(turn, dialog, question, option)
 
-    async def _on_command(self, command: Command, incoming: Incoming, dialog: Dialog | None, now: float) -> list[Reply]:
+    async def _on_command(self, command: Command, turn: _Turn, dialog: Dialog | None) -> list[Reply]:
+        incoming = turn.incoming
         if command.name == "help":
             return [self.replies.help()]
         if command.name == "checklist":
@@ -248,7 +312,7 @@ class Coach:
                 return [self.replies.nothing_yet()]
             if dialog.done:
                 return [self._expanded(dialog)]
-            return await self._advance(incoming, dialog, now, skip=True)
+            return await self._advance(turn, dialog, skip=True)
         if command.name == "more":
             if dialog is not None and dialog.done:
                 return [self._expanded(dialog)]
@@ -277,24 +341,25 @@ class Coach:
         decision = self.classifier.decide(evidence)
         return not decision.unsure("interaction") and sum(abs(w) for w in evidence.cue.values()) >= NEW_SITUATION_EVIDENCE
 
-    async def _load(self, key: str, now: float) -> Dialog | None:
-        saved = await self.store.get_dialog(key)
-        if saved is None:
+    async def _load(self, turn: _Turn) -> Dialog | None:
+        """The person's dialog, with its version noted in ``turn``. One that expired or can't be read counts as
+        none; its row stays until a new dialog replaces it (compare-and-set, at that version) or the purge."""
+        loaded = await self.store.load_dialog(turn.incoming.dialog_key)
+        if loaded is None:
             return None
+        saved, turn.version = loaded
         try:
             dialog = Dialog.from_dict(saved)
         except (KeyError, TypeError, ValueError):
-            _LOGGER.warning("unreadable dialog state dropped")
-            await self.store.delete_dialog(key)
+            _LOGGER.warning("unreadable dialog state: a new dialog will replace it")
             return None
-        if now - dialog.touched > self.dialog_ttl:
-            await self.store.delete_dialog(key)
-            return None
-        return dialog
+        return None if turn.now - dialog.touched > self.dialog_ttl else dialog
 
-    async def _save(self, incoming: Incoming, dialog: Dialog, now: float) -> None:
-        dialog.touched = now
-        await self.store.put_dialog(incoming.dialog_key, dialog.to_dict(), now)
+    @staticmethod
+    def _save(turn: _Turn, dialog: Dialog) -> None:
+        """Mark ``dialog`` to be saved when the turn ends (``_handle``), compare-and-set, with what the turn sends."""
+        dialog.touched = turn.now
+        turn.changed = dialog
 
     async def _count(self, decision: Decision, now: float) -> None:
         year, week, _ = dt.datetime.fromtimestamp(now, dt.timezone.utc).isocalendar()

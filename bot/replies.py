@@ -152,7 +152,7 @@ class Replies:
         """
         choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
         if can_guess:
-            choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, "skip")))
+            choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, question.id, "skip")))
         return Reply(
             kind="question",
             title=question.text,

@@ -148,6 +148,72 @@ async def test_put_dialog_refreshes_activity(store: Store) -> None:
     assert await store.get_dialog("k") == {"n": 2}
 
 
+async def test_save_dialog_is_compare_and_set_on_the_version(store: Store) -> None:
+    assert await store.load_dialog("k") is None
+    assert await store.save_dialog("k", {"step": 1}, NOW, version=0)
+    assert not await store.save_dialog("k", {"step": "late twin"}, NOW, version=0)  # someone created it first
+    state, version = await store.load_dialog("k")
+    assert state == {"step": 1} and version >= 1
+    assert await store.save_dialog("k", {"step": 2}, NOW + 1, version=version)
+    assert not await store.save_dialog("k", {"step": "stale"}, NOW + 2, version=version)
+    assert await store.get_dialog("k") == {"step": 2}
+    await store.delete_dialog("k")
+    assert not await store.save_dialog("k", {"step": "after delete"}, NOW + 3, version=version + 1)
+    assert await store.load_dialog("k") is None
+
+
+def outbox_item(item_id: str, *, token: str = "copy-a", lease_until: float = NOW + 30, **payload: Any) -> dict[str, Any]:
+    return {"id": item_id, "platform": "slack", "payload": {"text": "Ça 😀", **payload}, "token": token, "lease_until": lease_until}
+
+
+async def test_a_lost_save_queues_none_of_its_outbox(store: Store) -> None:
+    assert await store.save_dialog("k", {"n": 1}, NOW, version=0, outbox=[outbox_item("first")])
+    assert not await store.save_dialog("k", {"n": 2}, NOW, version=0, outbox=[outbox_item("lost")])
+    taken = await store.claim_outbox("slack", "sweeper", NOW + 60, NOW + 90, 10)
+    assert [i["id"] for i in taken] == ["first"] and taken[0]["payload"] == {"text": "Ça 😀"}
+
+
+async def test_outbox_items_are_leased_sent_once_and_retried_after_release(store: Store) -> None:
+    await store.put_outbox([outbox_item("a", lease_until=NOW + 30), outbox_item("b", lease_until=NOW + 30)], NOW)
+    assert await store.claim_outbox("slack", "sweeper", NOW + 10, NOW + 40, 10) == []  # still leased to its maker
+    assert await store.claim_outbox("teams", "sweeper", NOW + 60, NOW + 90, 10) == []  # another platform's sweeper
+    assert await store.finish_outbox("a", "copy-a")  # its maker sent it
+    assert not await store.finish_outbox("a", "copy-a")
+    taken = await store.claim_outbox("slack", "sweeper", NOW + 60, NOW + 90, 10)  # "b": its maker died
+    assert [i["id"] for i in taken] == ["b"]
+    assert not await store.finish_outbox("b", "copy-a")  # the lease moved on
+    assert await store.claim_outbox("slack", "other", NOW + 61, NOW + 91, 10) == []  # one holder at a time
+    assert await store.release_outbox("b", "sweeper", NOW + 120)
+    assert await store.claim_outbox("slack", "other", NOW + 100, NOW + 130, 10) == []  # not before retry_at
+    assert [i["id"] for i in await store.claim_outbox("slack", "other", NOW + 121, NOW + 150, 10)] == ["b"]
+    assert await store.finish_outbox("b", "other")
+    assert await store.claim_outbox("slack", "late", NOW + 999, NOW + 1999, 10) == []
+
+
+async def test_old_unsent_outbox_items_are_given_up(store: Store) -> None:
+    await store.put_outbox([outbox_item("old")], NOW - 7200)
+    await store.put_outbox([outbox_item("new")], NOW)
+    assert await store.purge_outbox(NOW - 3600) == 1
+    assert [i["id"] for i in await store.claim_outbox("slack", "s", NOW + 60, NOW + 90, 10)] == ["new"]
+
+
+async def test_two_instances_saving_one_version_at_once_exactly_one_wins(backend: Backend, store: Store) -> None:
+    if not backend.shared:
+        pytest.skip(f"{backend.name}: one instance only")
+    other = await backend.open()
+    for n in range(10):
+        key = f"race{n}"
+        assert await store.save_dialog(key, {"q": 1}, NOW, version=0)
+        (_, version) = await store.load_dialog(key)
+        won = await asyncio.gather(
+            store.save_dialog(key, {"by": "a"}, NOW, version=version, outbox=[outbox_item(f"{key}a")]),
+            other.save_dialog(key, {"by": "b"}, NOW, version=version, outbox=[outbox_item(f"{key}b")]),
+        )
+        assert sorted(won) == [False, True]
+        assert (await store.get_dialog(key))["by"] == ("a" if won[0] else "b")
+    assert len(await store.claim_outbox("slack", "s", NOW + 60, NOW + 90, 100)) == 10
+
+
 async def test_dialog_continues_on_another_instance(backend: Backend, store: Store) -> None:
     if not backend.shared:
         pytest.skip(f"{backend.name}: one instance only")
@@ -620,3 +686,21 @@ async def _eventually(call: Callable[[], Awaitable[Any]], within: float = 10.0) 
                 raise
             await asyncio.sleep(0.1)
 
+
+
+async def test_a_sqlite_file_from_before_versions_keeps_its_dialogs(tmp_path: Path) -> None:
+    """A file made by the previous release (user_version 1, dialogs without a version) is upgraded in place."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);"
+        "CREATE TABLE claims (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
+        """INSERT INTO dialogs VALUES ('k', '{"step": 1}', 1.0); PRAGMA user_version = 1;"""
+    )
+    db.close()
+    store = SQLiteStore(path=path)
+    try:
+        assert await store.load_dialog("k") == ({"step": 1}, 1)
+        assert await store.save_dialog("k", {"step": 2}, NOW, version=1)
+    finally:
+        await store.close()

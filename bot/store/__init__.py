@@ -7,6 +7,7 @@ never a read followed by a write, because several copies of the bot may share on
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 
@@ -16,8 +17,19 @@ class Store(Protocol):
     async def get_dialog(self, key: str) -> dict[str, Any] | None:
         """The saved state of the dialog under ``key``, or None. Expiry is the caller's decision."""
 
+    async def load_dialog(self, key: str) -> tuple[dict[str, Any], int] | None:
+        """The saved state and its version (1 or more), or None: what ``save_dialog`` compares against."""
+
+    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+        """Compare-and-set: save ``state`` only if the dialog is still at ``version`` (0: there was none).
+
+        True when saved, with its version one up and every ``outbox`` item queued in the same
+        transaction; False when another turn saved or deleted it since, and then nothing is written.
+        Two copies answering one question at once: exactly one wins.
+        """
+
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
-        """Save (create or replace) a dialog's state; ``now`` is its last activity."""
+        """Save (create or replace) a dialog's state whatever its version; for tools and tests, not for turns."""
 
     async def delete_dialog(self, key: str) -> None:
         """Forget a dialog. Deleting one that is not there is not an error."""
@@ -48,6 +60,27 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections and files."""
+
+    # --- the outbox: what a turn must send, kept until it was sent. An item is a dict the adapter made
+    # (``{"platform", "payload"}``); the store adds "id" and keeps "payload" as JSON. Items are created
+    # already leased to the copy that made them (``token``, ``lease_until``), so it sends them at once
+    # and no other copy does unless that copy dies: then the lease runs out and any copy takes them.
+
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+        """Queue ``items`` on their own, for a turn that changed no dialog."""
+
+    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+        """Take up to ``limit`` unsent items of ``platform`` whose lease ran out before ``now``, oldest first,
+        leased to ``token`` until ``lease_until``: each item goes to one copy at a time."""
+
+    async def finish_outbox(self, item_id: str, token: str) -> bool:
+        """Mark an item sent (it is removed); False if ``token`` no longer holds it."""
+
+    async def release_outbox(self, item_id: str, token: str, retry_at: float) -> bool:
+        """The platform refused for now: the item waits until ``retry_at``, then any copy may take it."""
+
+    async def purge_outbox(self, created_before: float) -> int:
+        """Give up on unsent items made before ``created_before``; returns how many went."""
 
     # --- weekly tips: a queue of managers' tips, schedules and subscriptions per workspace, posts per channel and week.
     # Rows are plain dicts. "period" is an ISO week such as "2026-W48". A post row is claimed with a lease

@@ -4,6 +4,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -11,7 +12,8 @@ class MemoryStore:
     """Dict-backed ``Store``. Single event loop, no awaits inside a method, so each method is atomic."""
 
     def __init__(self) -> None:
-        self._dialogs: dict[str, tuple[str, float]] = {}
+        self._dialogs: dict[str, tuple[str, float, int]] = {}  # key -> (state as JSON, touched, version)
+        self._outbox: dict[str, dict[str, Any]] = {}
         self._claims: dict[tuple[str, str], float] = {}
         self._conversations: dict[tuple[str, str], dict[str, Any]] = {}
         self._counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
@@ -27,14 +29,57 @@ class MemoryStore:
         # Stored as JSON so that tests catch state that would not survive a real backend.
         return json.loads(saved[0]) if saved else None
 
+    async def load_dialog(self, key: str) -> tuple[dict[str, Any], int] | None:
+        saved = self._dialogs.get(key)
+        return (json.loads(saved[0]), saved[2]) if saved else None
+
+    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+        saved = self._dialogs.get(key)
+        if (saved[2] if saved else 0) != version:
+            return False
+        self._dialogs[key] = (json.dumps(state), now, version + 1)
+        await self.put_outbox(outbox, now)
+        return True
+
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
-        self._dialogs[key] = (json.dumps(state), now)
+        saved = self._dialogs.get(key)
+        self._dialogs[key] = (json.dumps(state), now, (saved[2] if saved else 0) + 1)
+
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+        for item in items:
+            self._outbox[item["id"]] = {**item, "payload": json.dumps(item["payload"]), "created": now}
+
+    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+        due = sorted((i for i in self._outbox.values() if i["platform"] == platform and i["lease_until"] < now), key=lambda i: (i["created"], i["id"]))
+        for item in due[:limit]:
+            item.update(token=token, lease_until=lease_until)
+        return [{**item, "payload": json.loads(item["payload"])} for item in due[:limit]]
+
+    async def finish_outbox(self, item_id: str, token: str) -> bool:
+        item = self._outbox.get(item_id)
+        if item is None or item["token"] != token:
+            return False
+        del self._outbox[item_id]
+        return True
+
+    async def release_outbox(self, item_id: str, token: str, retry_at: float) -> bool:
+        item = self._outbox.get(item_id)
+        if item is None or item["token"] != token:
+            return False
+        item.update(token="", lease_until=retry_at)
+        return True
+
+    async def purge_outbox(self, created_before: float) -> int:
+        old = [k for k, item in self._outbox.items() if item["created"] < created_before]
+        for k in old:
+            del self._outbox[k]
+        return len(old)
 
     async def delete_dialog(self, key: str) -> None:
         self._dialogs.pop(key, None)
 
     async def purge_dialogs(self, idle_since: float) -> int:
-        stale = [key for key, (_, touched) in self._dialogs.items() if touched < idle_since]
+        stale = [key for key, (_, touched, _) in self._dialogs.items() if touched < idle_since]
         for key in stale:
             del self._dialogs[key]
         return len(stale)

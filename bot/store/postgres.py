@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any, Awaitable, Callable, TypeVar
 
 import asyncpg
@@ -123,6 +124,21 @@ MIGRATIONS: list[tuple[int, str]] = [
             PRIMARY KEY (platform, channel, period)
         );
         CREATE INDEX tip_posts_workspace ON tip_posts (platform, workspace, claimed);
+        """,
+    ),
+    (
+        3,
+        """
+        ALTER TABLE dialogs ADD COLUMN version BIGINT NOT NULL DEFAULT 1;
+        CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            platform TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            token TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL
+        );
+        CREATE INDEX outbox_due ON outbox (platform, lease_until);
         """,
     ),
 ]
@@ -248,12 +264,76 @@ class PostgresStore:
         state = await self._fetchval("SELECT state FROM dialogs WHERE key = $1", key)
         return json.loads(state) if state is not None else None
 
+    async def load_dialog(self, key: str) -> tuple[dict[str, Any], int] | None:
+        row = await self._run(lambda con: con.fetchrow("SELECT state, version FROM dialogs WHERE key = $1", key, timeout=self._command_timeout))
+        return (json.loads(row["state"]), row["version"]) if row is not None else None
+
+    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+        """One transaction: the dialog's compare-and-set (a conditional UPDATE, or an INSERT that does
+        nothing if a row is there) and its outbox items. Under READ COMMITTED, two copies updating
+        one row at one version queue on its lock, and the second finds the version moved: one wins."""
+
+        async def save(con: asyncpg.Connection) -> bool:
+            async with con.transaction():
+                if version == 0:
+                    status = await con.execute(
+                        "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO NOTHING",
+                        key, _dumps(state), now, timeout=self._command_timeout,
+                    )
+                else:
+                    status = await con.execute(
+                        "UPDATE dialogs SET state = $2, touched = $3, version = version + 1 WHERE key = $1 AND version = $4",
+                        key, _dumps(state), now, version, timeout=self._command_timeout,
+                    )
+                if _rows(status) != 1:
+                    return False
+                await self._insert_outbox(con, outbox, now)
+                return True
+
+        return await self._run(save)
+
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         await self._execute(
             "INSERT INTO dialogs (key, state, touched) VALUES ($1, $2, $3) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched",
+            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched, version = dialogs.version + 1",
             key, _dumps(state), now,
         )
+
+    # ------------------------------------------------------------------ outbox
+
+    async def _insert_outbox(self, con: asyncpg.Connection, items: Sequence[dict[str, Any]], now: float) -> None:
+        if items:
+            await con.executemany(
+                "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES ($1, $2, $3, $4, $5, $6)",
+                [(i["id"], i["platform"], _dumps(i["payload"]), i["token"], now, i["lease_until"]) for i in items],
+                timeout=self._command_timeout,
+            )
+
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+        if items:
+            await self._run(lambda con: self._insert_outbox(con, items, now))
+
+    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+        """One statement: SKIP LOCKED lets copies sweeping together take different items, never the same one."""
+        rows = await self._run(
+            lambda con: con.fetch(
+                "UPDATE outbox SET token = $2, lease_until = $4 WHERE id IN ("
+                " SELECT id FROM outbox WHERE platform = $1 AND lease_until < $3 ORDER BY created, id LIMIT $5 FOR UPDATE SKIP LOCKED"
+                ") RETURNING id, payload, created",
+                platform, token, now, lease_until, limit, timeout=self._command_timeout,
+            )
+        )
+        rows = sorted(rows, key=lambda r: (r["created"], r["id"]))
+        return [{"id": r["id"], "platform": platform, "payload": json.loads(r["payload"]), "created": r["created"], "token": token, "lease_until": lease_until} for r in rows]
+
+    async def finish_outbox(self, item_id: str, token: str) -> bool:
+        return _rows(await self._execute("DELETE FROM outbox WHERE id = $1 AND token = $2", item_id, token)) == 1
+
+    async def release_outbox(self, item_id: str, token: str, retry_at: float) -> bool:
+        return _rows(await self._execute("UPDATE outbox SET token = '', lease_until = $3 WHERE id = $1 AND token = $2", item_id, token, retry_at)) == 1
+
+    async def purge_outbox(self, created_before: float) -> int:
+        return _rows(await self._execute("DELETE FROM outbox WHERE created < $1", created_before))
 
     async def delete_dialog(self, key: str) -> None:
         await self._execute("DELETE FROM dialogs WHERE key = $1", key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,18 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dialogs (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    touched REAL NOT NULL
+    touched REAL NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY,
+    platform TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    token TEXT NOT NULL,
+    created REAL NOT NULL,
+    lease_until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (platform, lease_until);
 CREATE INDEX IF NOT EXISTS dialogs_touched ON dialogs (touched);
 CREATE TABLE IF NOT EXISTS claims (
     scope TEXT NOT NULL,
@@ -101,6 +111,8 @@ _MIGRATIONS = {
     DROP TABLE claims;
     ALTER TABLE claims_new RENAME TO claims;
     """,
+    # Dialogs are saved compare-and-set on a version (the outbox table itself comes with _SCHEMA).
+    2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
 _POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
@@ -152,12 +164,62 @@ class SQLiteStore:
         row = self._db.execute("SELECT state FROM dialogs WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    async def load_dialog(self, key: str) -> tuple[dict[str, Any], int] | None:
+        row = self._db.execute("SELECT state, version FROM dialogs WHERE key = ?", (key,)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
+    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+        """One write transaction: the dialog's compare-and-set and its outbox items, all or nothing."""
+        text = json.dumps(state, separators=(",", ":"))
+        with self._write_transaction():
+            if version == 0:
+                saved = self._db.execute(
+                    "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO NOTHING", (key, text, now)
+                ).rowcount
+            else:
+                saved = self._db.execute(
+                    "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version = ?", (text, now, key, version)
+                ).rowcount
+            if saved == 1:
+                self._insert_outbox(outbox, now)
+        return saved == 1
+
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         self._db.execute(
             "INSERT INTO dialogs (key, state, touched) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched",
+            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched, version = dialogs.version + 1",
             (key, json.dumps(state, separators=(",", ":")), now),
         )
+
+    # ------------------------------------------------------------------ outbox
+
+    def _insert_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+        self._db.executemany(
+            "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES (?, ?, ?, ?, ?, ?)",
+            [(i["id"], i["platform"], json.dumps(i["payload"], separators=(",", ":")), i["token"], now, i["lease_until"]) for i in items],
+        )
+
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+        if items:
+            with self._write_transaction():
+                self._insert_outbox(items, now)
+
+    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+        with self._write_transaction():
+            rows = self._db.execute(
+                "SELECT id, payload, created FROM outbox WHERE platform = ? AND lease_until < ? ORDER BY created, id LIMIT ?", (platform, now, limit)
+            ).fetchall()
+            self._db.executemany("UPDATE outbox SET token = ?, lease_until = ? WHERE id = ?", [(token, lease_until, r[0]) for r in rows])
+        return [{"id": r[0], "platform": platform, "payload": json.loads(r[1]), "created": r[2], "token": token, "lease_until": lease_until} for r in rows]
+
+    async def finish_outbox(self, item_id: str, token: str) -> bool:
+        return self._db.execute("DELETE FROM outbox WHERE id = ? AND token = ?", (item_id, token)).rowcount == 1
+
+    async def release_outbox(self, item_id: str, token: str, retry_at: float) -> bool:
+        return self._db.execute("UPDATE outbox SET token = '', lease_until = ? WHERE id = ? AND token = ?", (retry_at, item_id, token)).rowcount == 1
+
+    async def purge_outbox(self, created_before: float) -> int:
+        return self._db.execute("DELETE FROM outbox WHERE created < ?", (created_before,)).rowcount
 
     async def delete_dialog(self, key: str) -> None:
         self._db.execute("DELETE FROM dialogs WHERE key = ?", (key,))
