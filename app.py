@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +351,27 @@ async def tips_run(settings: Settings, env: Mapping[str, str], at_text: str | No
     return 1 if report.failed else 0
 
 
+async def feedback_report(settings: Settings, since: str) -> int:
+    """``report --since DATE``: the managers' report for every team since DATE, as JSON (counts only)."""
+    from bot import report
+
+    try:
+        start = dt.date.fromisoformat(since)
+    except ValueError:
+        print(f"report: --since wants a date such as 2026-11-30, not {since!r}", file=sys.stderr)
+        return 2
+    store = await open_store(settings)
+    try:
+        periods = report.weeks_since(start, time.time())
+        rows = await store.tallies(periods)
+    finally:
+        await store.close()
+    teams = sorted({row["team"] for row in rows})
+    out = {"since": since, "all": report.summarise(rows, periods), "teams": {t: report.summarise([r for r in rows if r["team"] == t], periods) for t in teams}}
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0
+
+
 def check_knowledge(directory: str | None, settings: Settings) -> int:
     from bot.knowledge import load_knowledge
 
@@ -401,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
     cls = commands.add_parser("classify", help="print how the coach reads a situation, as JSON")
     cls.add_argument("text", nargs="?")
     cls.add_argument("--jsonl", action="store_true", help="read JSON lines with a \"text\" field on stdin")
+    report_parser = commands.add_parser("report", help="print how the coach did, from agents' feedback, as JSON (counts only)")
+    report_parser.add_argument("--since", required=True, help="first day, as 2026-11-30")
     tips = commands.add_parser("tips", help="weekly tips for operators").add_subparsers(dest="tips_command", required=True)
     tips_run_parser = tips.add_parser("run", help="post the weekly tip to every due channel that has not had it, once")
     tips_run_parser.add_argument("--at", help="act as if it were this ISO 8601 time (default: now; no offset: COACH_TIMEZONE)")
@@ -418,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
             return classify(args.text, args.jsonl, settings)
         if args.command == "tips":
             return asyncio.run(tips_run(settings, env, args.at))
+        if args.command == "report":
+            return asyncio.run(feedback_report(settings, args.since))
         if args.command == "serve" or (args.command is None and _platform_configured(env)):
             return asyncio.run(serve(settings, env))
         logging.getLogger().setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))

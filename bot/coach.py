@@ -11,20 +11,20 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
+from bot import fitted_reader, report
 from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
-from bot import fitted_reader
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
-from bot.knowledge import ANY, Knowledge, Option, Question, Tip, load_knowledge
+from bot.knowledge import ANY, DIMENSION_TYPES, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
-from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM, Replies
+from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, UNHELPFUL, Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
 from bot.tips import Managers, TipDesk
@@ -60,6 +60,7 @@ class _Turn:
     version: int = 0  # of the dialog row as loaded; 0: there was none
     changed: Dialog | None = None  # the dialog to save, compare-and-set at ``version``
     answered: Decision | None = None  # an answer reached: counted once the save has landed
+    tallies: list[tuple[str, str]] = field(default_factory=list)  # (metric, key) to count once the save has landed
 
 
 class Coach:
@@ -133,8 +134,7 @@ class Coach:
                 await self._send_later(replies, outbox, turn.now, items)
                 return replies
             if await self.store.save_dialog(incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items):
-                if turn.answered is not None:
-                    await self._count(turn.answered, turn.now)
+                await self._count(turn)
                 return replies
             _LOGGER.info("dialog changed by another turn meanwhile: read again")
             aimed_at = waiting_on
@@ -265,7 +265,7 @@ class Coach:
         turn.answered = decision
         _LOGGER.info("dialog %s answered: %s/%s after %d question(s)", dialog.id, decision.interaction, decision.customer, len(dialog.asked))
         situation = self.classifier.situation(dialog.evidence, decision)
-        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation)]
+        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, feedback=dialog.feedback)]
 
     async def _answer(self, turn: _Turn, dialog: Dialog, question: Question, option: Option) -> list[Reply]:
         dialog.answers[question.id] = option.id
@@ -285,6 +285,8 @@ class Coach:
         action = parts[2:]
         if action == ["more"]:
             return [self._expanded(dialog)]
+        if action[0] in (RIGHT, FIX, HELPED, UNHELPFUL):
+            return await self._on_feedback(turn, dialog, action)
         question = self.knowledge.questions.get(action[0])
         skip = len(action) == 2 and action[1] == SKIP
         option = question.option(action[1]) if question and len(action) == 2 and not skip else None
@@ -296,6 +298,44 @@ class Coach:
             return await self._advance(turn, dialog, skip=True)
         return await self._answer(turn, dialog, question, option)
 
+    async def _on_feedback(self, turn: _Turn, dialog: Dialog, action: list[str]) -> list[Reply]:
+        """The quiet row under an answer. Each tap counts once per dialog (the dialog remembers it, and is
+        saved compare-and-set, so a double tap on two copies counts once); the card is redrawn without it."""
+        if not dialog.done:
+            return [self.replies.answered_already()]
+        given = dialog.feedback
+        decision = self.classifier.decide(dialog.evidence)
+        if action == [RIGHT]:
+            if "answer" in given:
+                return [self._answered(dialog, note="Noted already, thanks.")]
+            given["answer"] = "right"
+            turn.tallies.append(("confirmed", "all"))
+            self._save(turn, dialog)
+            return [self._answered(dialog, note="Noted as right, thanks.")]
+        if action[0] in (HELPED, UNHELPFUL) and len(action) == 1:
+            if "script" in given:
+                return [self._expanded(dialog, note="Noted already, thanks.")]
+            given["script"] = action[0]
+            situation = self.classifier.situation(dialog.evidence, decision)
+            turn.tallies.append(("script", f"{action[0]}:{situation.id if situation else f'{decision.interaction or ANY}/{decision.customer or ANY}'}"))
+            self._save(turn, dialog)
+            return [self._expanded(dialog, note="Noted, thanks.")]
+        corrected = given.setdefault("corrected", [])
+        if action == [FIX]:
+            return [self.replies.correction(decision, dialog_id=dialog.id, corrected=corrected)]
+        dimension, picked = (action[1], action[2]) if len(action) == 3 else ("", "")
+        if picked not in DIMENSION_TYPES.get(dimension, ()):
+            return [self.replies.stale()]
+        if dimension in corrected:
+            return [self._answered(dialog, note="Corrected already.")]
+        read = decision.type_of(dimension)
+        corrected.append(dimension)
+        given["answer"] = "corrected"
+        turn.tallies.append(("corrected", f"{dimension}:{read or ANY}>{picked}"))
+        dialog.evidence = dialog.evidence.plus(Evidence(answer={picked: SETTLED}))
+        self._save(turn, dialog)
+        return [self._answered(dialog, note="Redone with your correction.")]
+
     async def _on_command(self, command: Command, turn: _Turn, dialog: Dialog | None) -> list[Reply]:
         incoming = turn.incoming
         if command.name == "help":
@@ -304,6 +344,8 @@ class Coach:
             return [self.replies.checklist(command.argument)]
         if command.name == "tip":
             return await self.tips.handle(command.argument, incoming)
+        if command.name == "report":
+            return [await self._report(command.argument, incoming)]
         if command.name == "start-over":
             await self.store.delete_dialog(incoming.dialog_key)
             return [self.replies.cleared()]
@@ -321,6 +363,17 @@ class Coach:
             return [self.replies.nothing_yet()]
         return [self.replies.unknown_command(command.argument or command.name)]
 
+    async def _report(self, argument: str, incoming: Incoming) -> Reply:
+        """``report [weeks]``: how the coach did for this team, managers only (bot/report.py)."""
+        if not self.tips.managers.allows(incoming):
+            _LOGGER.info("report refused on %s: not a manager", incoming.platform)
+            return Reply(kind="error", title="Sorry, the report is for managers.", text="Ask your manager if you'd like to see it.", private=True)
+        word = argument.strip().split(" ")[0]
+        weeks = min(max(int(word), 1), report.MAX_WEEKS) if word.isdigit() else 1
+        periods = report.weeks_back(self.clock(), weeks)
+        rows = await self.store.tallies(periods, f"{incoming.platform}:{incoming.workspace}")
+        return report.render(report.summarise(rows, periods), self.knowledge)
+
     # ------------------------------------------------------------------ helpers
 
     def _ask(self, dialog: Dialog, question: Question, *, again: str = "") -> Reply:
@@ -330,10 +383,16 @@ class Coach:
             again = NOTHING_TO_GUESS_FROM
         return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again, can_guess=not nothing_read)
 
-    def _expanded(self, dialog: Dialog) -> Reply:
+    def _expanded(self, dialog: Dialog, *, note: str = "") -> Reply:
+        return self._answered(dialog, expanded=True, note=note)
+
+    def _answered(self, dialog: Dialog, *, expanded: bool = False, note: str = "") -> Reply:
+        """A finished dialog's answer drawn again, as it stands now (corrections in), with the feedback still open."""
         decision = self.classifier.decide(dialog.evidence)
         situation = self.classifier.situation(dialog.evidence, decision)
-        return self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, expanded=True)
+        return self.replies.answer(
+            decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, expanded=expanded, feedback=dialog.feedback, note=note
+        )
 
     def _reads_as_new_situation(self, text: str, evidence: Evidence) -> bool:
         if len(text.split()) < NEW_SITUATION_WORDS:
@@ -361,9 +420,18 @@ class Coach:
         dialog.touched = turn.now
         turn.changed = dialog
 
-    async def _count(self, decision: Decision, now: float) -> None:
-        year, week, _ = dt.datetime.fromtimestamp(now, dt.timezone.utc).isocalendar()
-        await self.store.count_identified(f"{year}-W{week:02d}", decision.interaction or ANY, decision.customer or ANY)
+    async def _count(self, turn: _Turn) -> None:
+        """What a saved turn counts: the answer reached and the agent's feedback, per week and team, never who."""
+        period, team = report.week(turn.now), f"{turn.incoming.platform}:{turn.incoming.workspace}"
+        decided = turn.answered
+        if decided is not None:
+            await self.store.count_identified(period, decided.interaction or ANY, decided.customer or ANY)
+            assert turn.changed is not None
+            turn.tallies[:0] = [
+                ("answered", "all"), ("identified", f"{decided.interaction or ANY}/{decided.customer or ANY}"), ("questions", str(len(turn.changed.asked)))
+            ]
+        for metric, key in turn.tallies:
+            await self.store.tally(period, team, metric, key)
 
     async def expire(self) -> int:
         """Delete abandoned dialogs; run now and then by whoever hosts the coach."""

@@ -14,8 +14,8 @@ _WHOLE = {
     "more": ("more", "tell me more", "full script", "details", "expand"),
 }
 # Leading-word commands: the rest of the message is the argument.
-_LEADING = {"checklist": ("checklist", "checklists", "check list"), "tip": ("tip", "tips")}
-_MAX_LEADING_WORDS = {"checklist": 5}
+_LEADING = {"checklist": ("checklist", "checklists", "check list"), "tip": ("tip", "tips"), "report": ("report",)}
+_MAX_LEADING_WORDS = {"checklist": 5, "report": 2}
 _PHRASE_TO_NAME = {phrase: name for name, phrases in _WHOLE.items() for phrase in phrases}
 _FUZZY_WORDS = {"help": "help", "checklist": "checklist", "checklists": "checklist", "skip": "skip", "more": "more", "restart": "start-over"}
 _SPACES = re.compile(r"\s+")
@@ -23,7 +23,7 @@ _SPACES = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class Command:
-    name: str  # help, start-over, skip, more, checklist, tip, unknown
+    name: str  # help, start-over, skip, more, checklist, tip, report, unknown
     argument: str = ""
 
 

@@ -28,6 +28,9 @@ class Dialog:
     pending: str | None = None
     done: bool = False
     reasked: list[str] = field(default_factory=list)  # questions asked once more after a typed miss
+    # The agent's one-tap feedback, each given once: "answer" ("right" or "corrected"), "script" ("helped",
+    # "unhelpful"), and the dimensions corrected. Kept so that a second tap, on any copy, counts nothing.
+    feedback: dict = field(default_factory=dict)
 
     @classmethod
     def start(cls, now: float) -> Dialog:
@@ -44,6 +47,7 @@ class Dialog:
             "pending": self.pending,
             "done": self.done,
             "reasked": self.reasked,
+            "feedback": self.feedback,
         }
 
     @classmethod
@@ -58,6 +62,7 @@ class Dialog:
             pending=data.get("pending"),
             done=bool(data.get("done", False)),
             reasked=list(data.get("reasked", [])),
+            feedback=dict(data.get("feedback", {})),
         )
 
 

@@ -37,6 +37,8 @@ class Metrics:
     in_flight: Gauge
     identified: Counter
     dedupe_hits: Counter
+    feedback: Counter
+    corrections: Counter
     errors: Counter
     ready: Gauge
 
@@ -51,6 +53,12 @@ class Metrics:
         )
         self.dedupe_hits = Counter(
             "coach_dedupe_hits", "Deliveries dropped because their id was claimed before (Slack retries, duplicates), by claim scope", ["scope"], registry=registry
+        )
+        self.feedback = Counter(
+            "coach_feedback", "Agents' feedback on answers (confirmed, corrected) and scripts (helped, unhelpful); counts only", ["kind"], registry=registry
+        )
+        self.corrections = Counter(
+            "coach_corrections", "Types agents corrected, by dimension, the type read and the type picked", ["dimension", "read", "picked"], registry=registry
         )
         self.errors = Counter("coach_errors", "Failures, by where (a platform's turns, or the sweep) and exception type", ["source", "error"], registry=registry)
         self.ready = Gauge("coach_ready", "1 when storage answered the last readiness check and knowledge is loaded", registry=registry)
@@ -134,6 +142,18 @@ class MeteredStore:
     async def count_identified(self, period: str, interaction: str, customer: str) -> None:
         await self.inner.count_identified(period, interaction, customer)
         self.metrics.identified.labels(interaction, customer).inc()
+
+    async def tally(self, period: str, team: str, metric: str, key: str) -> None:
+        await self.inner.tally(period, team, metric, key)
+        if metric == "confirmed":
+            self.metrics.feedback.labels("confirmed").inc()
+        elif metric == "corrected":  # key "interaction:critical>planned"
+            dimension, _, change = key.partition(":")
+            read, _, picked = change.partition(">")
+            self.metrics.feedback.labels("corrected").inc()
+            self.metrics.corrections.labels(dimension, read, picked).inc()
+        elif metric == "script":  # key "helped:<situation or pair>"
+            self.metrics.feedback.labels(key.partition(":")[0]).inc()
 
     async def get_dialog(self, key: str) -> dict[str, Any] | None:
         return await self.inner.get_dialog(key)

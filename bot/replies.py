@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from bot.classify import Decision, Evidence
+from bot.classify import DIMENSIONS, Decision, Evidence
 from bot.knowledge import ANY, Department, Knowledge, Question, Script, Situation, Step, Tip
 from bot.messages import Choice, Reply, Section
 
@@ -25,6 +25,7 @@ USAGE_LINES = (
     "I may ask up to three quick questions; pick a button or type an answer, or say “skip” for my best guess.",
     "“more” shows the full script, “start over” clears the situation; a new description starts a new one.",
     "“checklist [department]” shows a department's checklist; “tip” shows this week's tip.",
+    "Under an answer, “Right” or “Not quite” tells me how I did (only counts are kept); managers can say “report”.",
 )
 
 
@@ -38,6 +39,10 @@ def command_value(*parts: str) -> str:
     return "|".join(("c", *parts))
 
 
+# Choice values of the feedback row (after d|<dialog>|): bot/report.py counts what they record.
+RIGHT, FIX, HELPED, UNHELPFUL = "right", "fix", "helped", "unhelpful"
+
+
 class Replies:
     def __init__(self, knowledge: Knowledge) -> None:
         self.k = knowledge
@@ -46,7 +51,7 @@ class Replies:
 
     def answer(
         self, decision: Decision, evidence: Evidence, answers: dict[str, str], *, dialog_id: str, situation: Situation | None = None,
-        expanded: bool = False,
+        expanded: bool = False, feedback: dict | None = None, note: str = "",
     ) -> Reply:
         """The answer: short enough to read while the customer talks, the rest one tap away behind "More".
 
@@ -54,7 +59,13 @@ class Replies:
         sentences to say, the situation's own first step leading. Expanded: what each type is, what
         this customer needs, the whole script with what to do at each step, what to do after the
         contact, and why the coach read it so.
+
+        Each ends in one quiet row of feedback, never required: "Right" / "Not quite" on the short answer,
+        "Helped" / "Didn't help" on the full one; a row already given (``feedback``) is not offered again.
+        ``note`` follows the sureness line ("Noted, thanks.").
         """
+        given = feedback or {}
+        text = f"{_sureness(decision)} {note}".strip()
         script = self.k.scripts[(decision.interaction or ANY, decision.customer or ANY)]
         steps = _unique((*(situation.steps if situation else ()), *script.steps))
         point = self.k.key_points[script.hold_on.point]
@@ -62,8 +73,13 @@ class Replies:
         if not expanded:
             says = tuple(s.say for s in steps if s.say)[:SHORT_LINES]
             sections.append(Section(title="Say", lines=says, numbered=True))
-            choices = (Choice(label="More", value=choice_value(dialog_id, "more")), Choice(label="Start over", value=command_value("start-over")))
-            return Reply(kind="answer", title=self._headline(decision), text=_sureness(decision), sections=tuple(sections), choices=choices)
+            choices = [Choice(label="More", value=choice_value(dialog_id, "more"))]
+            if "answer" not in given:
+                choices.append(Choice(label="Right", value=choice_value(dialog_id, RIGHT)))
+            if set(DIMENSIONS) - set(given.get("corrected", ())):
+                choices.append(Choice(label="Not quite", value=choice_value(dialog_id, FIX)))
+            choices.append(Choice(label="Start over", value=command_value("start-over")))
+            return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
         sections[:0] = [Section(title="What this is", lines=self._summaries(decision, situation))]
         needs = self._needs(decision)
         if needs:
@@ -73,8 +89,22 @@ class Replies:
             Section(title="After the contact", lines=(self._follow_up(decision, script),)),
             Section(title="Why", lines=(self._why(evidence, answers), *self._probabilities(decision))),
         ]
-        choices = (Choice(label="Start over", value=command_value("start-over")),)
-        return Reply(kind="answer", title=self._headline(decision), text=_sureness(decision), sections=tuple(sections), choices=choices)
+        choices = [] if "script" in given else [Choice(label="Helped", value=choice_value(dialog_id, HELPED)), Choice(label="Didn't help", value=choice_value(dialog_id, UNHELPFUL))]
+        choices.append(Choice(label="Start over", value=command_value("start-over")))
+        return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
+
+    def correction(self, decision: Decision, *, dialog_id: str, corrected: list[str]) -> Reply:
+        """"Not quite": the other types of each dimension not yet corrected, one tap each; the answer is redone."""
+        choices = []
+        for dimension, types in (("interaction", self.k.interactions), ("customer", self.k.customers)):
+            if dimension in corrected:
+                continue
+            read = decision.type_of(dimension)
+            choices += [
+                Choice(label=f"{t.name} {dimension}", value=choice_value(dialog_id, FIX, dimension, type_id)) for type_id, t in types.items() if type_id != read
+            ]
+        choices.append(Choice(label="Start over", value=command_value("start-over")))
+        return Reply(kind="question", title="What is it really?", text="Pick the type I got wrong; I'll redo the answer.", choices=tuple(choices))
 
     def _headline(self, decision: Decision) -> str:
         interaction = f"{self.k.interactions[decision.interaction].name} interaction" if decision.interaction else "Kind of contact not clear"

@@ -43,7 +43,7 @@ async def test_rich_description_is_answered_at_once(coach: Coach):
     assert len(hold_on.lines) == 1 and hold_on.lines[0].startswith("Opportunity: ")
     assert say_lines.numbered and 1 <= len(say_lines.lines) <= 3
     assert reply.text in ("Sure.", "Fairly sure.", "Best guess.")
-    assert [c.label for c in reply.choices] == ["More", "Start over"]
+    assert [c.label for c in reply.choices] == ["More", "Right", "Not quite", "Start over"]
     more = only(await coach.handle(say(choice=reply.choices[0].value)))
     titles = [s.title for s in more.sections]
     assert titles[:3] == ["What this is", "Hold on to", "What this customer needs"] and titles[3] == "Script (de-escalation)"

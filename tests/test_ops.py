@@ -62,6 +62,11 @@ class FailingStore(MemoryStore):
             raise StoreUnavailable("PostgreSQL unavailable: ConnectionRefusedError")
         return await super().get_dialog(key)
 
+    async def load_dialog(self, key: str):
+        if self.down:
+            raise StoreUnavailable("PostgreSQL unavailable: ConnectionRefusedError")
+        return await super().load_dialog(key)
+
     async def ping(self) -> None:
         if self.down:
             raise StoreUnavailable("PostgreSQL unavailable: ConnectionRefusedError")

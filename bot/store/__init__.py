@@ -55,6 +55,14 @@ class Store(Protocol):
     async def identified_counts(self, period: str) -> dict[tuple[str, str], int]:
         """Counts of identified (interaction, customer) pairs in ``period``."""
 
+    async def tally(self, period: str, team: str, metric: str, key: str) -> None:
+        """Add one to a feedback count: ``metric`` ("answered", "confirmed", "corrected", "questions",
+        "script") and its ``key`` ("interaction:critical>planned", "2", "unhelpful:safety"), per ISO week and
+        team (a workspace or tenant). One atomic statement; never text, never who."""
+
+    async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
+        """Counts of ``periods`` (all teams, or one): ``{"period", "team", "metric", "key", "n"}``."""
+
     async def ping(self) -> None:
         """Raise if the storage cannot be reached."""
 

@@ -14,6 +14,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._dialogs: dict[str, tuple[str, float, int]] = {}  # key -> (state as JSON, touched, version)
         self._outbox: dict[str, dict[str, Any]] = {}
+        self._tallies: dict[tuple[str, str, str, str], int] = {}
         self._claims: dict[tuple[str, str], float] = {}
         self._conversations: dict[tuple[str, str], dict[str, Any]] = {}
         self._counts: dict[str, dict[tuple[str, str], int]] = defaultdict(dict)
@@ -44,6 +45,17 @@ class MemoryStore:
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         saved = self._dialogs.get(key)
         self._dialogs[key] = (json.dumps(state), now, (saved[2] if saved else 0) + 1)
+
+    async def tally(self, period: str, team: str, metric: str, key: str) -> None:
+        k = (period, team, metric, key)
+        self._tallies[k] = self._tallies.get(k, 0) + 1
+
+    async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
+        return [
+            {"period": p, "team": t, "metric": m, "key": k, "n": n}
+            for (p, t, m, k), n in sorted(self._tallies.items())
+            if p in periods and (team is None or t == team)
+        ]
 
     async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
         for item in items:

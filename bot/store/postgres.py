@@ -141,6 +141,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX outbox_due ON outbox (platform, lease_until);
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE tallies (
+            period TEXT NOT NULL,
+            team TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            key TEXT NOT NULL,
+            n BIGINT NOT NULL,
+            PRIMARY KEY (period, team, metric, key)
+        );
+        """,
+    ),
 ]
 
 _POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
@@ -390,6 +403,23 @@ class PostgresStore:
         return {(row["interaction"], row["customer"]): row["n"] for row in rows}
 
     # --- weekly tips
+
+    async def tally(self, period: str, team: str, metric: str, key: str) -> None:
+        await self._execute(
+            "INSERT INTO tallies (period, team, metric, key, n) VALUES ($1, $2, $3, $4, 1) "
+            "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = tallies.n + 1",
+            period, team, metric, key,
+        )
+
+    async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
+        rows = await self._run(
+            lambda con: con.fetch(
+                "SELECT period, team, metric, key, n FROM tallies WHERE period = ANY($1::text[]) AND ($2::text IS NULL OR team = $2) "
+                "ORDER BY period, team, metric, key",
+                list(periods), team, timeout=self._command_timeout,
+            )
+        )
+        return [dict(r) for r in rows]
 
     async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
         return await self._fetchval(

@@ -31,6 +31,14 @@ CREATE TABLE IF NOT EXISTS outbox (
     lease_until REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (platform, lease_until);
+CREATE TABLE IF NOT EXISTS tallies (
+    period TEXT NOT NULL,
+    team TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    key TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (period, team, metric, key)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS dialogs_touched ON dialogs (touched);
 CREATE TABLE IF NOT EXISTS claims (
     scope TEXT NOT NULL,
@@ -288,6 +296,18 @@ class SQLiteStore:
     async def identified_counts(self, period: str) -> dict[tuple[str, str], int]:
         rows = self._db.execute("SELECT interaction, customer, n FROM identified WHERE period = ?", (period,))
         return {(interaction, customer): n for interaction, customer, n in rows}
+
+    async def tally(self, period: str, team: str, metric: str, key: str) -> None:
+        self._db.execute(
+            "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1",
+            (period, team, metric, key),
+        )
+
+    async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(periods)) or "NULL"
+        query = f"SELECT period, team, metric, key, n FROM tallies WHERE period IN ({marks})" + (" AND team = ?" if team is not None else "")
+        rows = self._db.execute(query + " ORDER BY period, team, metric, key", (*periods, *([team] if team is not None else [])))
+        return [{"period": p, "team": t, "metric": m, "key": k, "n": n} for p, t, m, k, n in rows]
 
     # --- weekly tips
 
