@@ -1,0 +1,137 @@
+"""Delivers what turns left in the store's outbox, once each, on whichever copy is alive.
+
+Why: an adapter that answers the platform before it posts the reply (Slack gets its 200 at once,
+then the bot calls the Web API) would lose the reply if the process died in between, and the
+platform never sends the message again after a 200. So a turn writes what it must send into the
+outbox in the same transaction as the dialog it changed, before the acknowledgement, and this
+deliverer sends it:
+
+- at once, by the copy that made it (the item is created leased to that copy, so no other copy
+  touches it meanwhile);
+- or, if that copy died, by any copy's sweep once the lease has run out (``LEASE`` seconds).
+
+An item is removed when the platform took it. The one window left is a copy dying after the
+platform took a post but before the item was removed: the sweep then sends it again. A rare
+duplicate was chosen over a rare loss, because the agent is mid-call waiting for that answer,
+and a second copy of the same card is harmless (updates of a message are idempotent anyway).
+
+A refusal the platform may get over (rate limit, 5xx, network) is retried with backoff until the
+item is ``GIVE_UP_AFTER`` seconds old; after that it is dropped with a warning, because an answer
+about a call long over helps no one. A refusal that will not change (a bad channel, a revoked
+token) is dropped at once. Nothing here logs the payload: it can quote the agent's cue words.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
+
+LEASE = 30.0  # seconds an item stays with the copy that made it or took it, before another copy may
+SWEEP_EVERY = 5.0  # seconds between sweeps for items whose lease ran out
+BATCH = 50  # items taken per sweep
+GIVE_UP_AFTER = 600.0  # an item not delivered within ten minutes is dropped
+MAX_BACKOFF = 60.0  # the longest wait between tries; before that a quarter of the item's age, from 2 s
+
+
+class Permanent(Exception):
+    """Raised by ``send`` for a refusal that retrying will not change: the item is dropped."""
+
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Deliverer:
+    """The outbox of one platform on one copy.
+
+    Args:
+        store: the Store holding the outbox.
+        platform: whose items this copy sends ("slack").
+        send: posts one payload; raises ``Permanent`` for a hopeless refusal, anything else to retry.
+        clock: Unix seconds.
+    """
+
+    def __init__(self, *, store: Any, platform: str, send: Send, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.platform = platform
+        self.send = send
+        self.clock = clock
+        self.token = secrets.token_hex(8)  # this copy, as holder of leases
+        self._tasks: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
+
+    def items(self, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Outbox items for ``payloads``, in order, leased to this copy: what ``Coach.handle(outbox=...)`` stores."""
+        lease_until = self.clock() + LEASE
+        return [
+            {"id": f"{secrets.token_hex(8)}-{n:02d}", "platform": self.platform, "payload": p, "token": self.token, "lease_until": lease_until}
+            for n, p in enumerate(payloads)
+        ]
+
+    def deliver_soon(self, items: Sequence[dict[str, Any]]) -> None:
+        """Send ``items`` (already stored) in order in the background; the request that made them is answered meanwhile."""
+        if not items:
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver(list(items)))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, items: list[dict[str, Any]]) -> None:
+        for item in items:  # in order: a question card before the note that follows it
+            await self._send_one(item)
+
+    async def _send_one(self, item: dict[str, Any]) -> None:
+        try:
+            await self.send(item["payload"])
+        except Permanent as error:
+            _LOGGER.warning("outbox item dropped, the platform refused it for good: %s", type(error.__cause__ or error).__name__)
+            await self.store.finish_outbox(item["id"], self.token)
+            return
+        except Exception as error:  # noqa: BLE001  anything else may pass: retry later, on any copy
+            age = self.clock() - float(item.get("created", self.clock()))
+            if age > GIVE_UP_AFTER:
+                _LOGGER.warning("outbox item dropped, not delivered within %.0f s: %s", GIVE_UP_AFTER, type(error).__name__)
+                await self.store.finish_outbox(item["id"], self.token)
+                return
+            wait = min(MAX_BACKOFF, 2.0 + age / 4)
+            _LOGGER.info("outbox item not delivered (%s), retried in %.0f s", type(error).__name__, wait)
+            await self.store.release_outbox(item["id"], self.token, self.clock() + wait)
+            return
+        await self.store.finish_outbox(item["id"], self.token)
+
+    async def sweep(self) -> int:
+        """Send what no copy holds any more (its maker died, or a retry is due); how many were tried."""
+        now = self.clock()
+        taken = await self.store.claim_outbox(self.platform, self.token, now, now + LEASE, BATCH)
+        for item in taken:
+            await self._send_one(item)
+        return len(taken)
+
+    def start(self) -> None:
+        """Sweep every ``SWEEP_EVERY`` seconds until ``close``."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+                await self.store.purge_outbox(self.clock() - 2 * GIVE_UP_AFTER)  # left by a copy that gave up mid-way
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001  the store may be away for a while: sweep again later
+                _LOGGER.warning("outbox sweep failed: %s", type(error).__name__)
+            await asyncio.sleep(SWEEP_EVERY)
+
+    async def close(self, *, grace: float = 5.0) -> None:
+        """Stop sweeping and give deliveries in flight ``grace`` seconds; what is left waits in the store."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=grace)

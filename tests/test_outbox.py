@@ -1,0 +1,91 @@
+"""The outbox deliverer: sent once by its maker, or by any copy after the maker died; retried, then given up."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from adapters.outbox import GIVE_UP_AFTER, LEASE, Deliverer, Permanent
+from bot.store.sqlite import SQLiteStore
+from tests.conftest import Clock
+
+
+class Platform:
+    """A far side that records what it took, and can refuse."""
+
+    def __init__(self) -> None:
+        self.took: list[dict] = []
+        self.refuse: type[Exception] | None = None
+
+    async def send(self, payload: dict) -> None:
+        if self.refuse is not None:
+            raise self.refuse("refused")
+        self.took.append(payload)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteStore:
+    return SQLiteStore(path=tmp_path / "c.db")
+
+
+async def test_the_maker_sends_in_order_and_nothing_is_left(store):
+    platform, clock = Platform(), Clock()
+    copy = Deliverer(store=store, platform="slack", send=platform.send, clock=clock)
+    items = copy.items([{"n": 1}, {"n": 2}, {"n": 3}])
+    await store.put_outbox(items, clock())
+    copy.deliver_soon(items)
+    await copy.close()
+    assert platform.took == [{"n": 1}, {"n": 2}, {"n": 3}]
+    clock.now += 10 * LEASE
+    assert await store.claim_outbox("slack", "x", clock(), clock() + 1, 10) == []
+
+
+async def test_what_a_dead_copy_left_is_sent_once_by_another_after_its_lease(store):
+    platform, clock = Platform(), Clock()
+    dead = Deliverer(store=store, platform="slack", send=platform.send, clock=clock)
+    await store.put_outbox(dead.items([{"n": 1}, {"n": 2}]), clock())  # stored, acknowledged, then kill -9
+    survivors = [Deliverer(store=store, platform="slack", send=platform.send, clock=clock) for _ in range(2)]
+    assert [await s.sweep() for s in survivors] == [0, 0]  # the lease still holds
+    clock.now += LEASE + 1
+    assert sum(await asyncio.gather(*(s.sweep() for s in survivors))) == 2
+    assert sorted(p["n"] for p in platform.took) == [1, 2]
+    clock.now += LEASE + 1
+    assert [await s.sweep() for s in survivors] == [0, 0]
+
+
+async def test_a_refusal_is_retried_later_and_a_hopeless_one_dropped(store):
+    platform, clock = Platform(), Clock()
+    copy = Deliverer(store=store, platform="slack", send=platform.send, clock=clock)
+    platform.refuse = ConnectionError
+    items = copy.items([{"n": 1}])
+    await store.put_outbox(items, clock())
+    copy.deliver_soon(items)
+    await copy.close()
+    assert platform.took == []
+    platform.refuse = None
+    clock.now += 3
+    assert await copy.sweep() == 1 and platform.took == [{"n": 1}]
+
+    platform.refuse = Permanent
+    items = copy.items([{"n": 2}])
+    await store.put_outbox(items, clock())
+    copy.deliver_soon(items)
+    await copy.close()
+    clock.now += LEASE + 1
+    assert await copy.sweep() == 0
+
+
+async def test_an_item_never_delivered_is_given_up_after_its_time(store):
+    platform, clock = Platform(), Clock()
+    copy = Deliverer(store=store, platform="slack", send=platform.send, clock=clock)
+    platform.refuse = TimeoutError
+    await store.put_outbox(copy.items([{"n": 1}]), clock())
+    for _ in range(200):
+        clock.now += 30
+        await copy.sweep()
+        if clock.now - Clock().now > GIVE_UP_AFTER + 120:
+            break
+    platform.refuse = None
+    clock.now += LEASE + 100
+    assert await copy.sweep() == 0 and platform.took == []
