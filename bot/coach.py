@@ -24,7 +24,7 @@ from bot.dialog import Dialog, next_question
 from bot.errors import StoreUnavailable
 from bot.knowledge import ANY, DIMENSION_TYPES, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
-from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, UNHELPFUL, Replies
+from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, START_OVER, UNHELPFUL, Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
 from bot.tips import Managers, TipDesk
@@ -157,7 +157,9 @@ class Coach:
         command = parse_command(text)
         if command is not None:
             return await self._on_command(command, turn, dialog)
-        if not self.classifier.reader.says_anything(text):
+        if not self.classifier.reader.says_anything(text):  # an image, a sticker: nothing to read
+            if dialog is not None and dialog.pending in self.knowledge.questions and not dialog.done:
+                return [self._ask(dialog, self.knowledge.questions[dialog.pending])]
             return [self.replies.prompt()]
         notes = [self.replies.truncated_note(MAX_CHARS)] if len(text) > MAX_CHARS else []
         if dialog is not None and dialog.pending and not dialog.done:
@@ -278,13 +280,18 @@ class Coach:
         ``d|<dialog>|<question>|skip``, or ``c|<command>|...``. What names a question acts only while that
         question is pending: a late Skip or option from an earlier card changes nothing."""
         parts = (turn.incoming.choice or "").split("|")
-        if parts[0] == "c" and len(parts) >= 2:
-            return await self._on_command(Command(parts[1], " ".join(parts[2:])), turn, dialog)
-        if parts[0] != "d" or len(parts) < 3 or dialog is None or dialog.id != parts[1]:
+        if parts[0] not in ("c", "d") or len(parts) < 2:
+            return [self.replies.not_mine()]  # another app's card, or a value nobody made
+        if parts[0] == "c":  # commands valid at any time; "c|start-over" is an older card's, bound to no dialog
+            return [self.replies.stale()] if parts[1] == START_OVER else await self._on_command(Command(parts[1], " ".join(parts[2:])), turn, dialog)
+        if len(parts) < 3 or dialog is None or dialog.id != parts[1]:
             return [self.replies.stale()]
         action = parts[2:]
         if action == ["more"]:
             return [self._expanded(dialog)]
+        if action == [START_OVER]:
+            await self.store.delete_dialog(turn.incoming.dialog_key)
+            return [self.replies.cleared()]
         if action[0] in (RIGHT, FIX, HELPED, UNHELPFUL):
             return await self._on_feedback(turn, dialog, action)
         question = self.knowledge.questions.get(action[0])

@@ -41,6 +41,7 @@ def command_value(*parts: str) -> str:
 
 # Choice values of the feedback row (after d|<dialog>|): bot/report.py counts what they record.
 RIGHT, FIX, HELPED, UNHELPFUL = "right", "fix", "helped", "unhelpful"
+START_OVER = "start-over"  # d|<dialog>|start-over: bound to its dialog, so an old card's button clears nothing
 
 
 class Replies:
@@ -78,7 +79,7 @@ class Replies:
                 choices.append(Choice(label="Right", value=choice_value(dialog_id, RIGHT)))
             if set(DIMENSIONS) - set(given.get("corrected", ())):
                 choices.append(Choice(label="Not quite", value=choice_value(dialog_id, FIX)))
-            choices.append(Choice(label="Start over", value=command_value("start-over")))
+            choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
             return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
         sections[:0] = [Section(title="What this is", lines=self._summaries(decision, situation))]
         needs = self._needs(decision)
@@ -90,7 +91,7 @@ class Replies:
             Section(title="Why", lines=(self._why(evidence, answers), *self._probabilities(decision))),
         ]
         choices = [] if "script" in given else [Choice(label="Helped", value=choice_value(dialog_id, HELPED)), Choice(label="Didn't help", value=choice_value(dialog_id, UNHELPFUL))]
-        choices.append(Choice(label="Start over", value=command_value("start-over")))
+        choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
         return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
 
     def correction(self, decision: Decision, *, dialog_id: str, corrected: list[str]) -> Reply:
@@ -103,7 +104,7 @@ class Replies:
             choices += [
                 Choice(label=f"{t.name} {dimension}", value=choice_value(dialog_id, FIX, dimension, type_id)) for type_id, t in types.items() if type_id != read
             ]
-        choices.append(Choice(label="Start over", value=command_value("start-over")))
+        choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
         return Reply(kind="question", title="What is it really?", text="Pick the type I got wrong; I'll redo the answer.", choices=tuple(choices))
 
     def _headline(self, decision: Decision) -> str:
@@ -224,6 +225,9 @@ class Replies:
             text="Nothing changed. Describe the situation again, or carry on with the current one.",
             private=True,
         )
+
+    def not_mine(self) -> Reply:
+        return Reply(kind="error", title="That button isn't one of mine.", text="Nothing changed. Describe the situation, or say “help”.", private=True)
 
     def answered_already(self) -> Reply:
         return Reply(kind="info", title="That question is answered already.", text="Carry on with the latest question, or say “start over”.", private=True)

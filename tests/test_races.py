@@ -81,3 +81,32 @@ async def test_a_late_skip_from_an_earlier_card_changes_nothing(tmp_path: Path):
         (reply,) = await coach.handle(say(choice=late))
         assert reply.title == ANSWERED
     assert await coach.store.load_dialog(say().dialog_key) == before
+
+
+async def test_an_old_cards_start_over_clears_nothing_and_the_current_one_does(tmp_path: Path):
+    coach = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=tmp_path / "c.db"))
+    (old,) = await coach.handle(say("cx furious, blender smoked on day 2, third time, wants a refund"))
+    while old.kind == "question":
+        (old,) = await coach.handle(say(choice=old.choices[0].value))
+    old_start_over = next(c.value for c in old.choices if c.label == "Start over")
+    (live,) = await coach.handle(say("cx on the line, need help"))  # a new situation, its question pending
+    before = await coach.store.load_dialog(say().dialog_key)
+    for stale in (old_start_over, "c|start-over"):  # this app's earlier cards, then cards from before buttons were bound
+        (reply,) = await coach.handle(say(choice=stale))
+        assert reply.kind == "error" and "ended" in reply.title
+    assert await coach.store.load_dialog(say().dialog_key) == before
+    (answered,) = await coach.handle(say(choice=live.choices[0].value))
+    assert answered.kind == "question"  # the live card still works
+
+
+async def test_nothing_to_read_while_a_question_waits_asks_it_again(tmp_path: Path):
+    coach = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=tmp_path / "c.db"))
+    (question,) = await coach.handle(say("cx on the line, need help"))
+    (again,) = await coach.handle(say(""))  # an image or a file with no words, as the adapters hand it on
+    assert again.kind == "question" and again.title == question.title
+
+
+async def test_a_button_that_is_not_the_coachs_is_named_so(tmp_path: Path):
+    coach = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=tmp_path / "c.db"))
+    (reply,) = await coach.handle(say(choice="approve-expense-42"))
+    assert "isn't one of mine" in reply.title
