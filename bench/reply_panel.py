@@ -1,6 +1,9 @@
 """Packets for a reader panel: the short answers the console shows, grouped by trade, for readers to judge blind.
 
-Run:  python bench/reply_panel.py OUTDIR [--per-trade 4]
+Run:  python bench/reply_panel.py OUTDIR [--per-trade 4] [--skip 0]
+
+``--skip N`` passes over the first N situations of each family, for a panel on situations that an
+earlier panel (and a revision made from its verdicts) has not seen.
 
 Each situation of tests/data/real_dev.yaml is played through the dialog as its agent would: a
 question is answered by the option that fits the line's labels, and skipped where the label says
@@ -71,13 +74,18 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--per-trade", type=int, default=4)
+    parser.add_argument("--skip", type=int, default=0)
     args = parser.parse_args()
     items = yaml.safe_load((ROOT / "tests/data/real_dev.yaml").read_text(encoding="utf-8"))
     coach = Coach(knowledge=load_knowledge(ROOT / "knowledge"), store=MemoryStore())
     by_family: dict[str, list[dict]] = {}
+    seen: dict[str, int] = {}
     for item in items:
         family = family_of(item.get("trade", ""))
-        if family and len(by_family.setdefault(family, [])) < args.per_trade:
+        if family is None:
+            continue
+        seen[family] = seen.get(family, 0) + 1
+        if seen[family] > args.skip and len(by_family.setdefault(family, [])) < args.per_trade:
             by_family[family].append(item)
     args.outdir.mkdir(parents=True, exist_ok=True)
     n = 0
