@@ -21,7 +21,7 @@ from bot import fitted_reader, report
 from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
-from bot.errors import StoreUnavailable
+from bot.errors import AlreadyClaimed, StoreUnavailable
 from bot.knowledge import ANY, DIMENSION_TYPES, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
 from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, START_OVER, UNHELPFUL, Replies
@@ -87,19 +87,24 @@ class Coach:
 
     # ------------------------------------------------------------------ the one entry point
 
-    async def handle(self, incoming: Incoming, *, outbox: Outbox | None = None) -> list[Reply]:
+    async def handle(self, incoming: Incoming, *, outbox: Outbox | None = None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:
         """One turn. A store that cannot be reached gets the person a short apology, not an exception.
 
         ``outbox`` (from an adapter that sends after acknowledging) turns the replies into items to
         deliver; they are stored in the same transaction as the dialog the turn changed, so what was
-        acknowledged is never lost (bot/store/__init__.py, the outbox).
+        acknowledged is never lost (bot/store/__init__.py, the outbox). ``claims`` (scope, key), such as
+        the platform's delivery id, are made in that same transaction: a delivery seen before gets no
+        replies at all (an empty list), and one is claimed only if its turn was stored.
         """
         meter = self.meter
         started = meter.turn_started() if meter is not None else 0.0
         replies: list[Reply] = []
         error: str | None = None
         try:
-            replies = await self._handle(incoming, outbox)
+            replies = await self._handle(incoming, outbox, claims)
+        except AlreadyClaimed:
+            _LOGGER.info("a %s delivery seen before: not handled again", incoming.platform)
+            replies = []
         except StoreUnavailable:
             error = StoreUnavailable.__name__
             _LOGGER.warning("turn on %s: storage unavailable, answered with an apology", incoming.platform)
@@ -112,7 +117,7 @@ class Coach:
                 meter.turn_finished(incoming.platform, started, replies, error=error)
         return replies
 
-    async def _handle(self, incoming: Incoming, outbox: Outbox | None) -> list[Reply]:
+    async def _handle(self, incoming: Incoming, outbox: Outbox | None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:
         """Run the turn, then save what it changed compare-and-set, with what it sends.
 
         A turn that loses the race (another copy or request saved this dialog since it loaded) is run
@@ -125,28 +130,30 @@ class Coach:
             dialog = await self._load(turn)
             if aimed_at is not None and (dialog is None or (dialog.id, dialog.pending) != aimed_at):
                 replies = [self.replies.answered_already()]
-                await self._send_later(replies, outbox, turn.now)
+                await self._send_later(replies, outbox, turn.now, claims=claims)
                 return replies
             waiting_on = (dialog.id, dialog.pending) if dialog is not None and dialog.pending and not dialog.done else None
             replies = await self._respond(turn, dialog)  # may change ``dialog`` in place
             items = outbox(replies) if outbox is not None else ()
             if turn.changed is None:
-                await self._send_later(replies, outbox, turn.now, items)
+                await self._send_later(replies, outbox, turn.now, items, claims=claims)
                 return replies
-            if await self.store.save_dialog(incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items):
+            if await self.store.save_dialog(incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items, claims=claims):
                 await self._count(turn)
                 return replies
             _LOGGER.info("dialog changed by another turn meanwhile: read again")
             aimed_at = waiting_on
         replies = [self.replies.answered_already()]
-        await self._send_later(replies, outbox, self.clock())
+        await self._send_later(replies, outbox, self.clock(), claims=claims)
         return replies
 
-    async def _send_later(self, replies: list[Reply], outbox: Outbox | None, now: float, items: Sequence[dict[str, Any]] | None = None) -> None:
-        if outbox is not None:
-            items = outbox(replies) if items is None else items
-            if items:
-                await self.store.put_outbox(items, now)
+    async def _send_later(
+        self, replies: list[Reply], outbox: Outbox | None, now: float, items: Sequence[dict[str, Any]] | None = None, *, claims: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """What a turn that saved no dialog sends, stored with its claims (bot/store/__init__.py, the outbox)."""
+        items = (outbox(replies) if outbox is not None else ()) if items is None else items
+        if items or claims:
+            await self.store.put_outbox(items, now, claims=claims)
 
     async def _respond(self, turn: _Turn, dialog: Dialog | None) -> list[Reply]:
         """The turn itself: what to answer, with any change to the dialog left in ``turn`` to save."""

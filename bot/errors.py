@@ -24,3 +24,11 @@ class StoreUnavailable(CoachError):
     The server answers the turn in flight with a short apology and reports not ready until the
     storage answers again; nothing is retried for the caller.
     """
+
+
+class AlreadyClaimed(CoachError):
+    """A turn's claim (a Slack event id, say) was taken before: this delivery is a retry or a replay.
+
+    Raised by the store from inside the turn's own transaction, so nothing of the turn was written;
+    the adapter acknowledges the delivery and does nothing more.
+    """

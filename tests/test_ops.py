@@ -81,7 +81,7 @@ class StubCoach:
         self.fail = fail
         self.knowledge = type("Knowledge", (), {"scripts": {("critical", "angry"): 1}, "questions": {"contact": 1}})()
 
-    async def _handle(self, incoming: Incoming, outbox: Any = None) -> list[Reply]:
+    async def _handle(self, incoming: Incoming, outbox: Any = None, claims: Any = ()) -> list[Reply]:
         if self.fail is not None:
             raise self.fail
         await self.store.get_dialog(incoming.dialog_key)

@@ -704,3 +704,19 @@ async def test_a_sqlite_file_from_before_versions_keeps_its_dialogs(tmp_path: Pa
         assert await store.save_dialog("k", {"step": 2}, NOW, version=1)
     finally:
         await store.close()
+
+
+async def test_claims_made_with_a_turn_are_all_or_nothing(store: Store) -> None:
+    from bot.errors import AlreadyClaimed
+
+    assert await store.save_dialog("k", {"n": 1}, NOW, version=0, claims=[("ev", "e1")], outbox=[outbox_item("o1")])
+    with pytest.raises(AlreadyClaimed):  # a retry of the same delivery: nothing of it is written
+        await store.save_dialog("k", {"n": 2}, NOW, version=1, claims=[("ev", "e1")], outbox=[outbox_item("o2")])
+    assert await store.get_dialog("k") == {"n": 1}
+    assert not await store.save_dialog("k", {"n": 3}, NOW, version=0, claims=[("ev", "e2")])  # lost the race: claim rolled back
+    assert await store.claim("ev", "e2", NOW)
+    await store.put_outbox([outbox_item("o3")], NOW, claims=[("ev", "e3")])
+    with pytest.raises(AlreadyClaimed):
+        await store.put_outbox([outbox_item("o4")], NOW, claims=[("ev", "e3")])
+    assert not await store.claim("ev", "e3", NOW)
+    assert sorted(i["id"] for i in await store.claim_outbox("slack", "s", NOW + 60, NOW + 90, 10)) == ["o1", "o3"]

@@ -20,12 +20,16 @@ class Store(Protocol):
     async def load_dialog(self, key: str) -> tuple[dict[str, Any], int] | None:
         """The saved state and its version (1 or more), or None: what ``save_dialog`` compares against."""
 
-    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+    async def save_dialog(
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+    ) -> bool:
         """Compare-and-set: save ``state`` only if the dialog is still at ``version`` (0: there was none).
 
         True when saved, with its version one up and every ``outbox`` item queued in the same
         transaction; False when another turn saved or deleted it since, and then nothing is written.
-        Two copies answering one question at once: exactly one wins.
+        Two copies answering one question at once: exactly one wins. Each of ``claims`` (scope, key) is
+        made in the same transaction; if one was made before, nothing is written and ``AlreadyClaimed``
+        is raised, so a delivery is claimed if and only if its turn is stored.
         """
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
@@ -74,8 +78,8 @@ class Store(Protocol):
     # already leased to the copy that made them (``token``, ``lease_until``), so it sends them at once
     # and no other copy does unless that copy dies: then the lease runs out and any copy takes them.
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
-        """Queue ``items`` on their own, for a turn that changed no dialog."""
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+        """Queue ``items`` on their own, for a turn that changed no dialog; ``claims`` as in ``save_dialog``."""
 
     async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
         """Take up to ``limit`` unsent items of ``platform`` whose lease ran out before ``now``, oldest first,

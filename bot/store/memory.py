@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from bot.errors import AlreadyClaimed
+
 
 class MemoryStore:
     """Dict-backed ``Store``. Single event loop, no awaits inside a method, so each method is atomic."""
@@ -34,13 +36,20 @@ class MemoryStore:
         saved = self._dialogs.get(key)
         return (json.loads(saved[0]), saved[2]) if saved else None
 
-    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
+    async def save_dialog(
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+    ) -> bool:
         saved = self._dialogs.get(key)
         if (saved[2] if saved else 0) != version:
             return False
+        self._check_claims(claims)
         self._dialogs[key] = (json.dumps(state), now, version + 1)
-        await self.put_outbox(outbox, now)
+        await self.put_outbox(outbox, now, claims=claims)
         return True
+
+    def _check_claims(self, claims: Sequence[tuple[str, str]]) -> None:
+        if any(claim in self._claims for claim in claims) or len(set(claims)) < len(claims):
+            raise AlreadyClaimed(claims[0][0])
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         saved = self._dialogs.get(key)
@@ -57,7 +66,10 @@ class MemoryStore:
             if p in periods and (team is None or t == team)
         ]
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+        self._check_claims(claims)
+        for claim in claims:
+            self._claims[claim] = now
         for item in items:
             self._outbox[item["id"]] = {**item, "payload": json.dumps(item["payload"]), "created": now}
 

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 import asyncpg
 
-from bot.errors import StoreUnavailable
+from bot.errors import AlreadyClaimed, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -156,6 +156,10 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
+class _Lost(Exception):
+    """A compare-and-set found the dialog moved on: the transaction is rolled back."""
+
+
 _POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
 # Errors that mean "the server is not there for us right now", as opposed to a bug in a statement.
@@ -281,29 +285,46 @@ class PostgresStore:
         row = await self._run(lambda con: con.fetchrow("SELECT state, version FROM dialogs WHERE key = $1", key, timeout=self._command_timeout))
         return (json.loads(row["state"]), row["version"]) if row is not None else None
 
-    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
-        """One transaction: the dialog's compare-and-set (a conditional UPDATE, or an INSERT that does
-        nothing if a row is there) and its outbox items. Under READ COMMITTED, two copies updating
+    async def save_dialog(
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+    ) -> bool:
+        """One transaction: the claims, the dialog's compare-and-set (a conditional UPDATE, or an INSERT that
+        does nothing if a row is there) and its outbox items. Under READ COMMITTED, two copies updating
         one row at one version queue on its lock, and the second finds the version moved: one wins."""
 
         async def save(con: asyncpg.Connection) -> bool:
-            async with con.transaction():
-                if version == 0:
-                    status = await con.execute(
-                        "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO NOTHING",
-                        key, _dumps(state), now, timeout=self._command_timeout,
-                    )
-                else:
-                    status = await con.execute(
-                        "UPDATE dialogs SET state = $2, touched = $3, version = version + 1 WHERE key = $1 AND version = $4",
-                        key, _dumps(state), now, version, timeout=self._command_timeout,
-                    )
-                if _rows(status) != 1:
-                    return False
-                await self._insert_outbox(con, outbox, now)
-                return True
+            try:
+                async with con.transaction():
+                    await self._claim_all(con, claims, now)
+                    if not await write(con):
+                        raise _Lost  # rolls the claims back with it
+                    await self._insert_outbox(con, outbox, now)
+            except _Lost:
+                return False
+            return True
+
+        async def write(con: asyncpg.Connection) -> bool:
+            if version == 0:
+                status = await con.execute(
+                    "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO NOTHING",
+                    key, _dumps(state), now, timeout=self._command_timeout,
+                )
+            else:
+                status = await con.execute(
+                    "UPDATE dialogs SET state = $2, touched = $3, version = version + 1 WHERE key = $1 AND version = $4",
+                    key, _dumps(state), now, version, timeout=self._command_timeout,
+                )
+            return _rows(status) == 1
 
         return await self._run(save)
+
+    async def _claim_all(self, con: asyncpg.Connection, claims: Sequence[tuple[str, str]], now: float) -> None:
+        for scope, claim_key in claims:
+            status = await con.execute(
+                "INSERT INTO claims (scope, key, made) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", scope, claim_key, now, timeout=self._command_timeout
+            )
+            if _rows(status) != 1:
+                raise AlreadyClaimed(scope)
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         await self._execute(
@@ -322,9 +343,16 @@ class PostgresStore:
                 timeout=self._command_timeout,
             )
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
-        if items:
-            await self._run(lambda con: self._insert_outbox(con, items, now))
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+        if not (items or claims):
+            return
+
+        async def put(con: asyncpg.Connection) -> None:
+            async with con.transaction():
+                await self._claim_all(con, claims, now)
+                await self._insert_outbox(con, items, now)
+
+        await self._run(put)
 
     async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
         """One statement: SKIP LOCKED lets copies sweeping together take different items, never the same one."""

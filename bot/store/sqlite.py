@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bot.errors import AlreadyClaimed
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS dialogs (
     key TEXT PRIMARY KEY,
@@ -122,6 +124,10 @@ _MIGRATIONS = {
     # Dialogs are saved compare-and-set on a version (the outbox table itself comes with _SCHEMA).
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
+class _Lost(Exception):
+    """A compare-and-set found the dialog moved on: the transaction is rolled back."""
+
+
 _POST_COLUMNS = ("channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until")
 
 
@@ -176,21 +182,34 @@ class SQLiteStore:
         row = self._db.execute("SELECT state, version FROM dialogs WHERE key = ?", (key,)).fetchone()
         return (json.loads(row[0]), row[1]) if row else None
 
-    async def save_dialog(self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = ()) -> bool:
-        """One write transaction: the dialog's compare-and-set and its outbox items, all or nothing."""
+    async def save_dialog(
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+    ) -> bool:
+        """One write transaction: the claims, the dialog's compare-and-set and its outbox items, all or nothing."""
         text = json.dumps(state, separators=(",", ":"))
-        with self._write_transaction():
-            if version == 0:
-                saved = self._db.execute(
-                    "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO NOTHING", (key, text, now)
-                ).rowcount
-            else:
-                saved = self._db.execute(
-                    "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version = ?", (text, now, key, version)
-                ).rowcount
-            if saved == 1:
+        try:
+            with self._write_transaction():
+                self._claim_all(claims, now)
+                if version == 0:
+                    saved = self._db.execute(
+                        "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO NOTHING", (key, text, now)
+                    ).rowcount
+                else:
+                    saved = self._db.execute(
+                        "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version = ?", (text, now, key, version)
+                    ).rowcount
+                if saved != 1:
+                    raise _Lost  # rolls the claims back with it
                 self._insert_outbox(outbox, now)
-        return saved == 1
+        except _Lost:
+            return False
+        return True
+
+    def _claim_all(self, claims: Sequence[tuple[str, str]], now: float) -> None:
+        """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls back)."""
+        for scope, claim_key in claims:
+            if self._db.execute("INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (scope, claim_key, now)).rowcount != 1:
+                raise AlreadyClaimed(scope)
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         self._db.execute(
@@ -207,9 +226,10 @@ class SQLiteStore:
             [(i["id"], i["platform"], json.dumps(i["payload"], separators=(",", ":")), i["token"], now, i["lease_until"]) for i in items],
         )
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
-        if items:
+    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+        if items or claims:
             with self._write_transaction():
+                self._claim_all(claims, now)
                 self._insert_outbox(items, now)
 
     async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
