@@ -153,9 +153,11 @@ class Harness:
         body["event"].update(event_changes)
         return body
 
-    async def command(self, command: str, text: str = "", *, response_url: str = "cmd") -> tuple[int, str]:
+    async def command(self, command: str, text: str = "", *, response_url: str = "cmd", trigger_id: str | None = None) -> tuple[int, str]:
+        """A slash command as Slack sends it, with a new trigger_id (as Slack gives every invocation) unless one is given."""
         fields = dict(parse_qsl(fixture_text("slash_command.form.txt"), keep_blank_values=True))
-        fields.update(command=command, text=text, response_url=self.api.response_url(response_url))
+        self._ids += 1
+        fields.update(command=command, text=text, response_url=self.api.response_url(response_url), trigger_id=trigger_id or f"{fields['trigger_id']}-{self._ids}")
         return await self.post(urlencode(fields), content_type=FORM)
 
     async def click(self, button: dict[str, Any], *, channel: str, user: str, team: str, message_ts: str | None, thread_ts: str | None = None, ephemeral: bool = False, response_url: str = "click") -> tuple[int, str]:

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.slack import SlackConfig, slack_config
 from adapters.slack import translate
-from adapters.slack.route import parse_slack_body
+from adapters.slack.route import Refused, parse_slack_body
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section
 
@@ -141,8 +141,12 @@ def test_action_fixture_to_incoming():
     ],
 )
 def test_body_guard(text: str, content_type: str, ok: bool):
-    body, problem = parse_slack_body(text, content_type)
-    assert (body is not None) is ok and (problem == "") is ok
+    if ok:
+        assert isinstance(parse_slack_body(text, content_type), dict)
+    else:
+        with pytest.raises(Refused) as refused:
+            parse_slack_body(text, content_type)
+        assert refused.value.status == 400
 
 
 # ---------------------------------------------------------------------------------------- outbound

@@ -2,10 +2,16 @@
 
 Bolt runs with ``process_before_response=False``: it answers Slack as soon as ``ack()`` is called
 (events are acked by Bolt itself) and runs the rest of the listener after, so a slow turn never
-pushes the HTTP answer past Slack's 3-second window.
+pushes the HTTP answer past Slack's 3-second window. Nothing may escape a listener after its ack:
+Bolt withdraws the ack of a listener that raises (``ack.response = None`` in its asyncio runner),
+and when that happens within the 10 ms it polls for the ack, the request is held for 3 seconds and
+answered 404. So the work after each ack runs inside ``_safely``.
 """
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
 import re
 import traceback
@@ -13,12 +19,14 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,6 +34,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import translate
 from adapters.slack.weekly import ManagerGroups
+from bot.coach import STORE_APOLOGY
+from bot.errors import StoreUnavailable
 from bot.messages import Incoming, Reply
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,6 +45,32 @@ WELCOME_SCOPE = "slack-welcome"
 APOLOGY = Reply(kind="error", title="Sorry, something went wrong on my side.", text="Please try again in a moment.", private=True)
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
+RESPONSE_URL_SECONDS = 10.0  # a response_url post, retries included; the command was acked long before
+# slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
+# response_url is a credential for 30 minutes: its own logger, at WARNING, keeps the URL out of the log.
+_WEBHOOK_LOGGER = logging.getLogger(f"{__name__}.response_url")
+_WEBHOOK_LOGGER.setLevel(logging.WARNING)
+COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so app.py purges them with the events
+# Failures of the network or of the far side, not of this code: a warning line, no traceback.
+_TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+def command_replay_key(command: Mapping[str, Any], request: AsyncBoltRequest) -> str | None:
+    """What makes a slash command the same command again: its trigger_id and what it says, else its signature.
+
+    Slack never sends a command twice (it does not retry them) and gives each invocation its own
+    trigger_id, so a second request with the same trigger_id is a replay of a captured one, still
+    inside the five minutes its signature is valid. The signature covers the body, so a replay says
+    exactly the same: the key holds a digest of the fields too, and two requests that share a
+    trigger_id but say different things (recorded fixtures do) are two commands, not a replay.
+    None in Socket Mode without a trigger_id: nothing to tell replays by there, and nobody can inject.
+    """
+    trigger = command.get("trigger_id")
+    if trigger:
+        said = json.dumps(command, sort_keys=True, ensure_ascii=True, default=str).encode()
+        return f"{COMMAND_KEY}{trigger}:{hashlib.sha256(said).hexdigest()[:32]}"
+    signature = request.headers.get("x-slack-signature", [""])[0]
+    return f"{COMMAND_KEY}sig:{signature}" if signature else None
 
 
 def retry_handlers() -> list[AsyncRetryHandler]:
@@ -91,15 +127,17 @@ class SlackTurns:
     async def on_message(self, event: dict, context: AsyncBoltContext) -> None:
         """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
         if translate.is_direct_message(event) and translate.is_human_message(event):
-            await self._converse(event, context)
+            await self._safely("message", self._converse(event, context))
 
     async def on_mention(self, event: dict, context: AsyncBoltContext) -> None:
         if translate.is_human_message(event):
-            await self._converse(event, context)
+            await self._safely("app_mention", self._converse(event, context))
 
     async def _converse(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
         team = context.team_id or ""
-        channel = event["channel"]
+        channel = event.get("channel")
+        if not channel:
+            return
         # A mention can arrive twice, as app_mention and as message: the message itself is claimed once.
         if not await self.coach.store.claim(EVENT_SCOPE, f"msg:{team}:{channel}:{event.get('ts')}", self.coach.clock()):
             return
@@ -110,6 +148,9 @@ class SlackTurns:
             await self._post(reply, channel=channel, user=incoming.user, thread_ts=thread_ts)
 
     async def on_home_opened(self, event: dict, context: AsyncBoltContext) -> None:
+        await self._safely("app_home_opened", self._home_opened(event, context))
+
+    async def _home_opened(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
         """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever."""
         user = event.get("user")
         if not user:
@@ -123,16 +164,42 @@ class SlackTurns:
 
     # ------------------------------------------------------------------ commands and buttons (acked first here)
 
-    async def on_command(self, ack: AsyncAck, command: dict) -> None:
+    async def on_command(self, ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
         """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url."""
         await ack()
+        await self._safely("slash command", self._command(command, command_replay_key(command, request)))
+
+    async def _command(self, command: Mapping[str, Any], replay_key: str | None) -> None:
+        """Run a command once per ``replay_key``; a replay was acked and does nothing more.
+
+        ``tip add``, ``tip remove``, ``tip schedule``, ``tip subscribe``/``unsubscribe``, ``tip post-now``
+        and even ``/coach TEXT`` (which moves a dialog) change state, so every command is claimed, with
+        the store's atomic claim as events are, rather than a list of state-changing words kept here.
+        """
+        response_url = command.get("response_url")
+        if replay_key is not None:
+            try:
+                first = await self.coach.store.claim(EVENT_SCOPE, replay_key, self.coach.clock())
+            except Exception as error:  # the store is down: say so, as a turn would, rather than act without the claim
+                unavailable = isinstance(error, StoreUnavailable)
+                (_LOGGER.warning if unavailable else _LOGGER.error)("could not claim slash command %s (%s); answered with an apology", command.get("command"), type(error).__name__)
+                if (meter := getattr(self.coach, "meter", None)) is not None:
+                    meter.error(translate.PLATFORM, error)
+                await self._respond(response_url, STORE_APOLOGY if unavailable else APOLOGY, response_type="ephemeral")
+                return
+            if not first:
+                _LOGGER.info("slash command %s seen before (same trigger_id): acknowledged, not run again", command.get("command"))
+                return
         replies = await self._turn(translate.command_to_incoming(command))
         for reply in replies:
-            await self._respond(command.get("response_url"), reply, response_type="ephemeral")
+            await self._respond(response_url, reply, response_type="ephemeral")
 
     async def on_choice(self, ack: AsyncAck, body: dict, action: dict) -> None:
-        """A button: the first reply replaces the message it was on; private or further replies go beside it."""
         await ack()
+        await self._safely("button", self._choice(body, action))
+
+    async def _choice(self, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
+        """A button: the first reply replaces the message it was on; private or further replies go beside it."""
         incoming = translate.action_to_incoming(body, action)
         replies = await self._turn(incoming)
         channel, message_ts, thread_ts, ephemeral = translate.action_place(body)
@@ -170,13 +237,40 @@ class SlackTurns:
             await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
 
     async def _respond(self, response_url: str | None, reply: Reply, **options: Any) -> None:
+        """Post on a response_url, on the Web API client's connections, giving up after RESPONSE_URL_SECONDS.
+
+        An unreachable or refusing response_url costs a warning line (never its URL, which is a
+        credential for 30 minutes) and that reply; the command was acked already.
+        """
         if not response_url:
             _LOGGER.warning("no response_url to answer on; reply dropped")
             return
-        webhook = AsyncWebhookClient(url=response_url, retry_handlers=retry_handlers())
-        response = await webhook.send_dict({**translate.to_message(reply), **options})
+        webhook = AsyncWebhookClient(url=response_url, session=self.client.session, retry_handlers=retry_handlers(), logger=_WEBHOOK_LOGGER)
+        try:
+            async with asyncio.timeout(RESPONSE_URL_SECONDS):
+                response = await webhook.send_dict({**translate.to_message(reply), **options})
+        except (*_TRANSPORT_ERRORS, ValueError) as error:  # ValueError: aiohttp's InvalidURL
+            _LOGGER.warning("could not post to the response_url (%s); reply dropped", type(error).__name__)
+            return
         if response.status_code != 200:
             _LOGGER.warning("response_url answered %s", response.status_code)
+
+    @staticmethod
+    async def _safely(what: str, work: Awaitable[None]) -> None:
+        """Run what a listener does after its ack; nothing escapes to Bolt (see the module's docstring).
+
+        Slack refusing a call, or not answering, is a warning line; anything else is this code's fault
+        and is logged with its frames, but without its message, which may quote what someone typed.
+        """
+        try:
+            await work
+        except SlackApiError as error:
+            data = error.response.data
+            _LOGGER.warning("%s: Slack refused a Web API call (%s)", what, data.get("error") if isinstance(data, dict) else error.response.status_code)
+        except _TRANSPORT_ERRORS as error:
+            _LOGGER.warning("%s: Slack could not be reached (%s)", what, type(error).__name__)
+        except Exception as error:
+            _LOGGER.error("%s failed with %s:\n%s", what, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
 
 
 def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str) -> AsyncApp:

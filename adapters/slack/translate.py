@@ -34,6 +34,8 @@ SLASH_COMMANDS = {"/coach": "", "/checklist": "checklist", "/tip": "tip"}
 # Message subtypes that are a person writing; edits, deletions, joins and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 _ELLIPSIS = "…"
+_ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
+_ENTITY = re.compile("|".join(_ENTITIES))
 
 
 # ---------------------------------------------------------------------------------------- predicates
@@ -66,6 +68,17 @@ def conversation_of(channel: str, thread_ts: str | None) -> str:
     return f"{channel}:{thread_ts}" if thread_ts else channel
 
 
+def unescape(text: str) -> str:
+    """Slack's ``&amp;``, ``&lt;``, ``&gt;`` back to ``&``, ``<``, ``>``, in one pass: exactly once, as Slack escaped them.
+
+    Slack escapes those three in what people type (message and slash-command text) so that the
+    ``<...>`` it adds itself (mentions, channel links, URLs) stay apart. The core works on what was
+    typed; ``escape`` puts the entities back once on the way out. ``&amp;lt;`` (someone typing
+    ``&lt;``) becomes ``&lt;``, not ``<``.
+    """
+    return _ENTITY.sub(lambda match: _ENTITIES[match.group(0)], text) if "&" in text else text
+
+
 def strip_mention(text: str, bot_user_id: str | None) -> str:
     """Remove the ``<@BOT>`` tokens (with or without a ``|name``) that address the bot."""
     if bot_user_id:
@@ -82,7 +95,8 @@ def event_to_incoming(event: Mapping[str, Any], *, team: str, bot_user_id: str |
         workspace=team,
         conversation=conversation_of(channel, thread_ts),
         user=event["user"],
-        text=strip_mention(event.get("text") or "", bot_user_id),
+        # The mention is Slack's own markup, so it goes first; what is left is what the person typed.
+        text=unescape(strip_mention(event.get("text") or "", bot_user_id)),
     )
 
 
@@ -106,7 +120,7 @@ def command_to_incoming(command: Mapping[str, Any]) -> Incoming:
         workspace=command.get("team_id") or "",
         conversation=command.get("channel_id") or command.get("user_id") or "",
         user=command.get("user_id") or "",
-        text=command_text(command.get("command") or "", command.get("text") or ""),
+        text=command_text(command.get("command") or "", unescape(command.get("text") or "")),
     )
 
 
