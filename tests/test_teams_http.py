@@ -159,7 +159,7 @@ async def test_emulator_message_without_tenant_or_channel_data(harness: Harness)
     assert status == 201
     (incoming,) = harness.coach.seen
     assert incoming.workspace == "" and incoming.text == "show tasks"
-    assert incoming.user == "1ce384f1-8322-4546-bf5e-fcc2723eab1d"
+    assert incoming.user == "from:1ce384f1-8322-4546-bf5e-fcc2723eab1d"  # the Emulator's from.id vouches for nobody
     assert len(harness.connector.sent) == 1
 
 

@@ -9,9 +9,10 @@ from botbuilder.core import CardFactory
 from botbuilder.schema import Activity, CardAction, ConversationAccount, HeroCard
 from msrest import Serializer
 
-from adapters.teams import TeamsConfig, missing_fields, teams_config
+from adapters.teams import TeamsConfig, teams_config
 from adapters.teams.bot import bot_mentions, is_bot_added, is_group, to_incoming, without_mentions
 from adapters.teams.cards import MAX_CARD_ACTIONS, submitted_choice, to_activity, to_card
+from adapters.teams.checks import missing_fields
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section

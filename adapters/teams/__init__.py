@@ -12,8 +12,8 @@ Microsoft 365 Agents SDK changes this package and nothing else.
 """
 from __future__ import annotations
 
-import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +24,11 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
+from adapters import bounded_json
 from adapters.teams.auth import TeamsAuthentication
 from adapters.teams.bot import CoachBot, on_turn_error
+from adapters.teams.checks import activity_problem, ids_problem, surrogate_problem, token_problem
+from adapters.teams.openid import SigningKeysUnavailable
 from bot.errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
@@ -131,34 +134,37 @@ def build_authentication(config: TeamsConfig, *, credentials_factory: ServiceCli
     return TeamsAuthentication(inner=inner, credentials_factory=credentials_factory)
 
 
-def _problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _problem(status: int, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
-def missing_fields(body: Any) -> list[str]:
-    """The fields a Bot Framework activity must carry for a turn, that ``body`` lacks."""
-    if not isinstance(body, dict):
-        return ["(an activity object)"]
+def _refused(status: int, reason: str) -> web.Response:
+    """A client's mistake: one log line that names the field at fault (never its value), and the 4xx."""
+    _LOGGER.info("Teams request refused (%d): %s", status, reason)
+    return _problem(status, reason)
 
-    def text(value: Any) -> bool:
-        return isinstance(value, str) and value != ""
 
-    def has_id(name: str) -> bool:
-        part = body.get(name)
-        return isinstance(part, dict) and text(part.get("id"))
+def _unauthorized(reason: str) -> web.Response:
+    """401, whatever is wrong with the token; the reason goes to the log only."""
+    _LOGGER.info("Teams request rejected (401): %s", reason)
+    return _problem(401, "unauthorized")
 
-    missing = [name for name in ("type", "serviceUrl") if not text(body.get(name))]
-    missing += [f"{name}.id" for name in ("conversation", "from", "recipient") if not has_id(name)]
-    if text(body.get("serviceUrl")) and not body["serviceUrl"].startswith(("https://", "http://")):
-        missing.append("serviceUrl (an http(s) URL)")
-    return missing
+
+def _token_refused(error: Exception) -> web.Response:
+    """The answer to a failed token check: 503 while the signing keys can't be had, else 401."""
+    if isinstance(error, SigningKeysUnavailable):
+        return _problem(503, "the token cannot be checked now", headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))})
+    return _unauthorized(type(error).__name__)  # the SDK raises PermissionError, jwt errors, IndexError, ...
 
 
 def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
     """Add POST /api/messages: token guard, then the CloudAdapter turn with the Coach behind ``CoachBot``.
 
-    With an app id set, a request without a valid Bot Framework token gets 401 and is not processed,
-    whatever is wrong with the token. Malformed requests get 4xx before any token check.
+    With an app id set, the token is checked before the body is read: a request without a valid Bot
+    Framework token gets 401 and is not parsed, whatever is wrong with the token, and 503 (soon,
+    with Retry-After) while Microsoft's signing keys cannot be fetched. Then the body, bounded in size
+    and depth, and the shape and ids of the activity: 413 or 400 for what botbuilder or the stores
+    could not take, with one log line naming the field. No client's mistake gets a 5xx.
 
     Args:
         web_app: the shared aiohttp application.
@@ -173,33 +179,50 @@ def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, cr
 
     async def messages(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
-            return _problem(415, "expected Content-Type: application/json")
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            return _problem(400, "the body is not JSON")
-        missing = missing_fields(body)
-        if missing:
-            return _problem(400, "not a Bot Framework activity: missing " + ", ".join(missing))
-        try:
-            activity = Activity().deserialize(body)
-        except Exception:
-            return _problem(400, "not a Bot Framework activity")
+            return _refused(415, "expected Content-Type: application/json")
         # Auth off: a token, if any, is not looked at (checking it would only mean fetching Microsoft's keys).
         auth_header = "" if config.open else request.headers.get("Authorization", "")
+        if not config.open:  # the token first: nobody without a valid one gets the body parsed
+            problem = token_problem(auth_header)
+            if problem:
+                return _unauthorized(problem)
+            try:
+                await authentication.verify_token(auth_header)
+            except Exception as error:
+                return _token_refused(error)
+        if (request.content_length or 0) > bounded_json.MAX_BYTES:
+            return _refused(413, "the body is too large")
         try:
+            raw = await request.read()
+            body = bounded_json.loads(raw)
+        except (web.HTTPRequestEntityTooLarge, bounded_json.TooLarge):  # over the web app's client_max_size, or ours
+            return _refused(413, "the body is too large")
+        except ValueError as error:  # not UTF-8, not JSON, nested too deep (the messages quote no content)
+            return _refused(400, f"the body is not usable JSON: {error}")
+        problem = activity_problem(body) or surrogate_problem(raw, body)
+        if problem:
+            return _refused(400, problem)
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:  # msrest: a timestamp that is not a date, an isGroup that is not a boolean, ...
+            return _refused(400, "not a Bot Framework activity (a field of the wrong type)")
+        problem = ids_problem(activity)
+        if problem:
+            return _refused(400, problem)
+        try:  # the token again, now bound to this activity's service URL and channel
             authenticated = await authentication.authenticate_request(activity, auth_header)
-        except Exception as error:  # the SDK raises PermissionError, jwt errors, IndexError, ... on bad tokens
-            _LOGGER.info("Teams request rejected: %s", type(error).__name__)
-            return _problem(401, "unauthorized")
+        except Exception as error:
+            return _token_refused(error)
         try:
             invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
         except Exception as error:  # the turn failed and so did the apology (the connector is down, say)
             _LOGGER.error("Teams turn could not complete: %s", type(error).__name__)
             return _problem(500, "the turn failed")
-        if invoke_response:
-            return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
-        return web.Response(status=201)
+        if invoke_response is None:
+            return web.Response(status=201)
+        if invoke_response.body is None:
+            return web.Response(status=invoke_response.status)
+        return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
 
     async def close(_app: web.Application) -> None:
         await authentication.close()

@@ -1,7 +1,7 @@
-"""Bot Framework authentication for Teams: token checks off the event loop, connector clients reused.
+"""Bot Framework authentication for Teams: token checks with a deadline on Microsoft's keys, connector clients reused.
 
-Two costs of the stock ``CloudAdapter`` are removed here through the SDK's own extension point, a
-``BotFrameworkAuthentication`` that wraps the stock one:
+Two costs and one risk of the stock ``CloudAdapter`` are removed here through the SDK's own extension
+point, a ``BotFrameworkAuthentication`` that wraps the stock one:
 
 * The stock authentication builds two msrest service clients on every turn (a ``ConnectorClient``
   to reply and a user-token client nobody here uses); building one costs about 3 ms of CPU, mostly in
@@ -9,9 +9,14 @@ Two costs of the stock ``CloudAdapter`` are removed here through the SDK's own e
   URL and audience, and the user-token client is built once per app id. The kept clients send through
   one shared aiohttp session (keep-alive, no worker thread per send) instead of msrest's default of
   ``requests`` in the thread pool; a reused client also keeps its MSAL token cache.
-* The SDK checks tokens with blocking ``requests`` calls (the OpenID metadata, refreshed daily) inside
-  ``async`` functions. ``TeamsAuthentication`` runs every check of a presented token in a worker thread
-  with its own event loop, so a slow Microsoft endpoint never stalls other conversations.
+* The SDK fetches the OpenID metadata and signing keys with blocking ``requests`` calls and no timeout.
+  ``openid.OpenIdKeys`` takes their place (``install_key_cache``): one fetch at a time over aiohttp,
+  within a few seconds, failing fast for a while after a failure. Nothing in a token check blocks any
+  more, so the checks run on the event loop, with no thread and no event loop of their own per request.
+* A token is checked in two steps so that the body is parsed only for a caller that holds a valid
+  one: ``verify_token`` (signature, issuer, audience, expiry: all the header alone can tell) before
+  the body is read, then ``authenticate_request`` with the activity (its service URL and channel).
+  Both refuse a token without ``exp``, which the SDK would take as never expiring.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -40,6 +45,8 @@ from botframework.connector.skills import BotFrameworkClient
 from msrest.pipeline import AsyncHTTPSender, Request, Response, SansIOHTTPPolicy
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
+from adapters.teams.checks import has_expiry
+from adapters.teams.openid import install_key_cache
 from adapters.teams.wire import CardConnectorClient
 
 _LOGGER = logging.getLogger(__name__)
@@ -180,12 +187,8 @@ class CachingConnectorFactory(ConnectorFactory):
         return client
 
 
-def _in_fresh_loop(make: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(make())
-
-
 class TeamsAuthentication(BotFrameworkAuthentication):
-    """The stock authentication, with token checks in a worker thread and connector clients reused.
+    """The stock authentication, with deadlines on the key fetches, a token check before the body, and connector clients reused.
 
     Args:
         inner: the stock ``BotFrameworkAuthentication`` (built from the app id, password, type and tenant).
@@ -199,19 +202,32 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         self._cache = ClientCache(max_clients=max_clients)
         self._factories: dict[str, CachingConnectorFactory] = {}
         self._user_token_clients: dict[str, UserTokenClient] = {}
+        install_key_cache()
+
+    async def verify_token(self, auth_header: str) -> None:
+        """Check what the token alone can tell (signature, issuer, audience, expiry), before the body is read.
+
+        Raises:
+            PermissionError, jwt errors, ...: the token is not valid (the route answers 401).
+            SigningKeysUnavailable: the signing keys cannot be had now (the route answers 503).
+        """
+        # An activity with no channel and no service URL binds the token to neither; authenticate_request checks both.
+        result = await self._inner.authenticate_request(Activity(), auth_header)
+        _require_expiry(result.claims_identity)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
-        """Check the token (raises on any failure; the route answers 401) and attach the caching factory."""
+        """Check the token for this activity (raises on any failure, as ``verify_token``) and attach the caching factory."""
+        result = await self._inner.authenticate_request(activity, auth_header)
         if auth_header:
-            # The SDK may fetch the OpenID metadata with blocking requests.get: keep that off this loop.
-            result = await asyncio.to_thread(_in_fresh_loop, lambda: self._inner.authenticate_request(activity, auth_header))
-        else:
-            result = await self._inner.authenticate_request(activity, auth_header)
+            _require_expiry(result.claims_identity)
         result.connector_factory = self.create_connector_factory(result.claims_identity)
         return result
 
     async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
-        return await asyncio.to_thread(_in_fresh_loop, lambda: self._inner.authenticate_streaming_request(auth_header, channel_id_header))
+        result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+        if auth_header:
+            _require_expiry(result.claims_identity)
+        return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         app_id = _app_id(claims_identity)
@@ -240,11 +256,19 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         return self._inner.get_originating_audience()
 
     async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
-        return await asyncio.to_thread(_in_fresh_loop, lambda: self._inner.authenticate_channel_request(auth_header))
+        identity = await self._inner.authenticate_channel_request(auth_header)
+        _require_expiry(identity)
+        return identity
 
     async def close(self) -> None:
         """Close the kept HTTP sessions (on the web app's cleanup)."""
         await self._cache.close()
+
+
+def _require_expiry(claims_identity: ClaimsIdentity | None) -> None:
+    """PyJWT checks ``exp`` only when a token has one; a token without it would be good forever."""
+    if claims_identity is None or not has_expiry(claims_identity.claims or {}):
+        raise PermissionError("the token has no expiry (exp)")
 
 
 def _app_id(claims_identity: ClaimsIdentity | None) -> str:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import logging
 import traceback
+from http import HTTPStatus
 from typing import Any
 
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount
 
 from adapters.teams.cards import submitted_choice, to_activity
@@ -14,6 +15,8 @@ from bot.messages import Incoming
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORM = "teams"
+TEAMS_CHANNEL = "msteams"  # the channel id of Microsoft Teams; the Emulator, Web Chat and Direct Line have their own
+UNVERIFIED_SENDER = "from:"  # marks a person known only by the from.id their client chose; no AAD object id has a colon
 WELCOME_SCOPE = "teams-welcome"
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 MAX_REMEMBERED = 10_000  # conversations whose stored reference is known to be current
@@ -56,9 +59,29 @@ def tenant_id(activity: Activity) -> str:
     return (activity.conversation.tenant_id if activity.conversation else None) or ""
 
 
-def sender_id(activity: Activity) -> str:
+def verified_aad_id(activity: Activity) -> str | None:
+    """The sender's Entra ID (AAD) object id, where Teams itself vouches for it; else None.
+
+    Only the Teams channel fills ``from.aadObjectId`` from the signed-in account. Elsewhere (Web Chat,
+    Direct Line, the Emulator) the client writes ``from`` itself, so nothing there names a person.
+    """
     sender = activity.from_property
-    return (sender.aad_object_id or sender.id) if sender else ""
+    if activity.channel_id != TEAMS_CHANNEL or sender is None or not sender.aad_object_id:
+        return None
+    return sender.aad_object_id
+
+
+def sender_id(activity: Activity) -> str:
+    """The person's key for the core: the verified AAD object id, else the channel's ``from.id`` marked as unverified.
+
+    COACH_MANAGERS lists AAD object ids (``teams:<object id>``), so only a verified one can be a
+    manager: a ``from.id`` equal to a manager's object id reads as ``from:<that id>``, which is nobody's.
+    """
+    aad = verified_aad_id(activity)
+    if aad:
+        return aad
+    sender = activity.from_property
+    return UNVERIFIED_SENDER + sender.id if sender and sender.id else ""
 
 
 def is_bot_added(activity: Activity) -> bool:
@@ -123,6 +146,15 @@ class CoachBot(ActivityHandler):
             return  # a person joined: nothing to say
         if await self.coach.store.claim(WELCOME_SCOPE, activity.conversation.id, self.coach.clock()):
             await turn_context.send_activity(to_activity(self.coach.welcome()))
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """No invoke is for this bot (its buttons are Action.Submit, which arrive as messages): acknowledged, not acted on.
+
+        The stock handler answers 501 for an invoke it does not know, and fails with a 500 on an
+        ``adaptiveCard/action`` whose ``value`` is malformed.
+        """
+        _LOGGER.debug("Teams invoke acknowledged, not acted on")
+        return InvokeResponse(status=HTTPStatus.OK)
 
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
         await self._remember(turn_context.activity)
