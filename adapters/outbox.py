@@ -31,8 +31,8 @@ from typing import Any
 
 _LOGGER = logging.getLogger(__name__)
 
-LEASE = 30.0  # seconds an item stays with the copy that made it or took it, before another copy may
-SWEEP_EVERY = 5.0  # seconds between sweeps for items whose lease ran out
+LEASE = 10.0  # seconds an item stays with the copy that made it or took it, before another copy may
+SWEEP_EVERY = 2.0  # seconds between sweeps for items whose lease ran out
 BATCH = 50  # items taken per sweep
 GIVE_UP_AFTER = 600.0  # an item not delivered within ten minutes is dropped
 MAX_BACKOFF = 60.0  # the longest wait between tries; before that a quarter of the item's age, from 2 s
@@ -55,8 +55,10 @@ class Deliverer:
         clock: Unix seconds.
     """
 
-    def __init__(self, *, store: Any, platform: str, send: Send, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, store: Any, platform: str, send: Send, clock: Callable[[], float] = time.time, track: Callable[[asyncio.Task], None] | None = None) -> None:
+        """``track`` is told of every delivery task, so that a graceful shutdown waits for them (bot.metrics)."""
         self.store = store
+        self.track = track
         self.platform = platform
         self.send = send
         self.clock = clock
@@ -76,9 +78,26 @@ class Deliverer:
         """Send ``items`` (already stored) in order in the background; the request that made them is answered meanwhile."""
         if not items:
             return
-        task = asyncio.get_running_loop().create_task(self._deliver(list(items)))
+        self._keep(asyncio.get_running_loop().create_task(self._deliver(list(items))))
+
+    def _keep(self, task: asyncio.Task) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self.track is not None:
+            self.track(task)
+
+    def send_unstored(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """Send ``payloads`` the store could not keep (it is down: an apology), once, in the background, best effort."""
+
+        async def send_all() -> None:
+            for payload in payloads:
+                try:
+                    await self.send(payload)
+                except Exception as error:  # noqa: BLE001  nothing to retry from: it was never stored
+                    _LOGGER.warning("a reply that could not be stored was not delivered either: %s", type(error).__name__)
+
+        if payloads:
+            self._keep(asyncio.get_running_loop().create_task(send_all()))
 
     async def _deliver(self, items: list[dict[str, Any]]) -> None:
         for item in items:  # in order: a question card before the note that follows it

@@ -100,11 +100,14 @@ class Coach:
         started = meter.turn_started() if meter is not None else 0.0
         replies: list[Reply] = []
         error: str | None = None
+        duplicate = False
         try:
             replies = await self._handle(incoming, outbox, claims)
-        except AlreadyClaimed:
+        except AlreadyClaimed as seen:
             _LOGGER.info("a %s delivery seen before: not handled again", incoming.platform)
-            replies = []
+            if meter is not None:
+                meter.dedupe_hits.labels(seen.scope).inc()
+            replies, duplicate = [], True
         except StoreUnavailable:
             error = StoreUnavailable.__name__
             _LOGGER.warning("turn on %s: storage unavailable, answered with an apology", incoming.platform)
@@ -114,7 +117,7 @@ class Coach:
             raise
         finally:
             if meter is not None:
-                meter.turn_finished(incoming.platform, started, replies, error=error)
+                meter.turn_finished(incoming.platform, started, replies, error=error, duplicate=duplicate)
         return replies
 
     async def _handle(self, incoming: Incoming, outbox: Outbox | None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:

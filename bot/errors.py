@@ -32,3 +32,7 @@ class AlreadyClaimed(CoachError):
     Raised by the store from inside the turn's own transaction, so nothing of the turn was written;
     the adapter acknowledges the delivery and does nothing more.
     """
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(f"claimed before in {scope}")

@@ -70,13 +70,21 @@ class Metrics:
         """Note a turn starting in the current task (so a graceful shutdown waits for it); returns its start time."""
         self.in_flight.inc()
         task = asyncio.current_task()
-        if task is not None and task not in self._turn_tasks:
-            self._turn_tasks.add(task)
-            task.add_done_callback(self._turn_tasks.discard)
+        if task is not None:
+            self.track(task)
         return time.perf_counter()
 
-    def turn_finished(self, platform: str, started: float, replies: Sequence[Reply], *, error: str | None = None) -> None:
+    def track(self, task: asyncio.Task) -> None:
+        """Have a graceful shutdown wait for ``task`` too: one that sends a turn's replies after the ack."""
+        if task not in self._turn_tasks:
+            self._turn_tasks.add(task)
+            task.add_done_callback(self._turn_tasks.discard)
+
+    def turn_finished(self, platform: str, started: float, replies: Sequence[Reply], *, error: str | None = None, duplicate: bool = False) -> None:
+        """``duplicate``: a delivery seen before, whose turn was dropped; counted as a dedupe hit, not as a turn."""
         self.in_flight.dec()
+        if duplicate:
+            return
         self.turns.labels(platform).inc()
         self.turn_seconds.labels(platform).observe(time.perf_counter() - started)
         for reply in replies:

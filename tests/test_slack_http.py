@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from adapters.slack import EVENTS_PATH, mount_slack, slack_config
+from bot.errors import AlreadyClaimed
 from bot.messages import Choice, Incoming, Reply, Section
 from bot.store.memory import MemoryStore
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
@@ -56,8 +57,21 @@ class ScriptedCoach:
     def clock(self) -> float:
         return time.time()
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
-        self.seen.append(incoming)
+    async def handle(self, incoming: Incoming, *, outbox: Any = None, claims: Any = ()) -> list[Reply]:
+        """As the real Coach: the replies' outbox items and the claims stored together, a claim seen before gets nothing."""
+        try:
+            replies = await self._answer(incoming)
+        except Exception:
+            self.seen.append(incoming)
+            raise
+        try:
+            await self.store.put_outbox(outbox(replies) if outbox else [], self.clock(), claims=claims)
+        except AlreadyClaimed:
+            return []
+        self.seen.append(incoming)  # what was taken: a duplicate delivery is not
+        return replies
+
+    async def _answer(self, incoming: Incoming) -> list[Reply]:
         if "explode" in incoming.text:
             raise RuntimeError(f"could not read {incoming.text!r}")  # the words must not reach the log
         if self.delay:
@@ -259,12 +273,13 @@ async def test_dm_without_blocks_or_client_msg_id_is_answered(slack: Harness):
     assert slack.coach.seen[0].text == "A top-level DM, not in a thread" and slack.coach.seen[0].workspace == "T111"
 
 
-async def test_ack_comes_before_the_work(slack: Harness):
-    slack.coach.delay = 0.4
+async def test_ack_comes_once_the_turn_is_stored_not_once_slack_took_the_reply(slack: Harness):
+    slack.api.post_delay = 0.4  # Slack's Web API slow to accept a post
     started = time.monotonic()
     status, _ = await slack.event(slack.fresh("event_message_im.json", text="customer is furious"))
     acked = time.monotonic() - started
     assert status == 200 and acked < 0.3
+    assert await slack.coach.store.claim_outbox("slack", "peek", time.time() + 3600, 0, 10)  # stored before the ack
     await slack.api.wait_for("chat.postMessage")
     assert time.monotonic() - started >= 0.4
 

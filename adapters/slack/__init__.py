@@ -18,7 +18,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.listeners import build_bolt_app, retry_handlers
+from adapters.slack.listeners import build_bolt_app, retry_handlers, slack_deliverer
 from adapters.slack.route import slack_route
 from bot.errors import ConfigError
 
@@ -110,14 +110,17 @@ def mount_slack(web_app: web.Application, coach: Any, config: SlackConfig) -> No
         config: from ``slack_config``.
     """
     client = web_client(config)
-    bolt_app = build_bolt_app(coach=coach, client=client, signing_secret=config.signing_secret or "")
+    deliverer = slack_deliverer(coach, client)
+    bolt_app = build_bolt_app(coach=coach, client=client, signing_secret=config.signing_secret or "", deliverer=deliverer)
     web_app[BOLT_APP] = bolt_app
 
     # One HTTP session for every Web API call, so replies reuse connections instead of a new TLS handshake each.
     async def open_session(_: web.Application) -> None:
         client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
+        deliverer.start()  # sends, among the rest, what a copy that died left in the outbox
 
     async def close_session(_: web.Application) -> None:
+        await deliverer.close()
         if client.session is not None:
             await client.session.close()
 

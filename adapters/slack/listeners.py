@@ -1,11 +1,14 @@
-"""The Bolt app: one middleware that drops retried events, and listeners that ack first and then talk to the Coach.
+"""The Bolt app: listeners that store each turn, with what it must send, before Slack gets its answer.
 
-Bolt runs with ``process_before_response=False``: it answers Slack as soon as ``ack()`` is called
-(events are acked by Bolt itself) and runs the rest of the listener after, so a slow turn never
-pushes the HTTP answer past Slack's 3-second window. Nothing may escape a listener after its ack:
-Bolt withdraws the ack of a listener that raises (``ack.response = None`` in its asyncio runner),
-and when that happens within the 10 ms it polls for the ack, the request is held for 3 seconds and
-answered 404. So the work after each ack runs inside ``_safely``.
+Bolt runs with ``process_before_response=True``: Slack's HTTP answer (the ack) waits until the
+listener returns, and the listener returns once the turn is stored, with its replies in the outbox
+and the delivery's claim, in one transaction (bot/store). The replies are then posted in the
+background (adapters/outbox.py), so a slow Web API never holds the ack, and a copy killed after the
+ack leaves its replies for any other copy to send. What the store could not keep is never acked for
+an event (Slack delivers it again), and is answered directly for a command or a button.
+
+Nothing else may escape a listener: whatever fails in the turn is a log line and an apology
+(``_safely``), never a withdrawn ack.
 """
 from __future__ import annotations
 
@@ -30,9 +33,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack import translate
+from adapters.outbox import Deliverer
+from adapters.slack import delivery, translate
 from adapters.slack.weekly import ManagerGroups
 from bot.coach import STORE_APOLOGY
 from bot.errors import StoreUnavailable
@@ -45,7 +48,6 @@ WELCOME_SCOPE = "slack-welcome"
 APOLOGY = Reply(kind="error", title="Sorry, something went wrong on my side.", text="Please try again in a moment.", private=True)
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
-RESPONSE_URL_SECONDS = 10.0  # a response_url post, retries included; the command was acked long before
 # slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
 # response_url is a credential for 30 minutes: its own logger, at WARNING, keeps the URL out of the log.
 _WEBHOOK_LOGGER = logging.getLogger(f"{__name__}.response_url")
@@ -81,6 +83,9 @@ def retry_handlers() -> list[AsyncRetryHandler]:
     ]
 
 
+_CLAIMED_WITH_THE_TURN = frozenset({"message", "app_mention"})
+
+
 class DropRetries(AsyncMiddleware):
     """Global middleware on the ack path: an event already claimed (a retry, X-Slack-Retry-Num) is acked, nothing more.
 
@@ -98,6 +103,9 @@ class DropRetries(AsyncMiddleware):
 
     async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:  # noqa: A002
         event_id = req.body.get("event_id")
+        event = req.body.get("event")
+        if isinstance(event, dict) and event.get("type") in _CLAIMED_WITH_THE_TURN:
+            return await next()  # its claim is made in the turn's own transaction (SlackTurns._converse)
         if event_id and not await self.coach.store.claim(EVENT_SCOPE, str(event_id), self.coach.clock()):
             _LOGGER.info("event %s seen before (retry %s): acknowledged, not processed again", event_id, req.headers.get("x-slack-retry-num", ["-"])[0])
             return BoltResponse(status=200, body="")
@@ -115,37 +123,40 @@ class SlackTurns:
     coach: Any
     client: AsyncWebClient
 
-    def __init__(self, *, coach: Any, client: AsyncWebClient) -> None:
+    def __init__(self, *, coach: Any, client: AsyncWebClient, deliverer: Deliverer | None = None) -> None:
         self.coach = coach
         self.client = client
+        self.deliverer = deliverer or slack_deliverer(coach, client)
         groups = getattr(getattr(coach, "tips", None), "managers", None)
         # The managers' user groups from COACH_MANAGERS, looked up so that the core can check roles.
         self.manager_groups = ManagerGroups(client=client, groups=groups.slack_groups()) if groups and groups.slack_groups() else None
 
     # ------------------------------------------------------------------ events (Bolt acks them itself)
 
-    async def on_message(self, event: dict, context: AsyncBoltContext) -> None:
+    async def on_message(self, event: dict, body: dict, context: AsyncBoltContext) -> None:
         """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
         if translate.is_direct_message(event) and translate.is_human_message(event):
-            await self._safely("message", self._converse(event, context))
+            await self._safely("message", self._converse(event, body.get("event_id"), context))
 
-    async def on_mention(self, event: dict, context: AsyncBoltContext) -> None:
+    async def on_mention(self, event: dict, body: dict, context: AsyncBoltContext) -> None:
         if translate.is_human_message(event):
-            await self._safely("app_mention", self._converse(event, context))
+            await self._safely("app_mention", self._converse(event, body.get("event_id"), context))
 
-    async def _converse(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
+    async def _converse(self, event: Mapping[str, Any], event_id: Any, context: AsyncBoltContext) -> None:
         team = context.team_id or ""
         channel = event.get("channel")
         if not channel:
             return
-        # A mention can arrive twice, as app_mention and as message: the message itself is claimed once.
-        if not await self.coach.store.claim(EVENT_SCOPE, f"msg:{team}:{channel}:{event.get('ts')}", self.coach.clock()):
-            return
         incoming = translate.event_to_incoming(event, team=team, bot_user_id=context.bot_user_id)
-        replies = await self._turn(incoming)
         thread_ts = translate.reply_thread(event)
-        for reply in replies:
-            await self._post(reply, channel=channel, user=incoming.user, thread_ts=thread_ts)
+        # A mention can arrive twice, as app_mention and as message: the message itself is claimed, with
+        # the event id (a retry of this very delivery), in the turn's own transaction.
+        claims = [(EVENT_SCOPE, f"msg:{team}:{channel}:{event.get('ts')}")]
+        if event_id:
+            claims.append((EVENT_SCOPE, str(event_id)))
+        await self._run(
+            incoming, lambda replies: delivery.for_conversation(replies, channel=channel, user=incoming.user, thread_ts=thread_ts), claims, event=True
+        )
 
     async def on_home_opened(self, event: dict, context: AsyncBoltContext) -> None:
         await self._safely("app_home_opened", self._home_opened(event, context))
@@ -165,95 +176,72 @@ class SlackTurns:
     # ------------------------------------------------------------------ commands and buttons (acked first here)
 
     async def on_command(self, ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
-        """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url."""
-        await ack()
-        await self._safely("slash command", self._command(command, command_replay_key(command, request)))
+        """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url.
 
-    async def _command(self, command: Mapping[str, Any], replay_key: str | None) -> None:
-        """Run a command once per ``replay_key``; a replay was acked and does nothing more.
-
-        ``tip add``, ``tip remove``, ``tip schedule``, ``tip subscribe``/``unsubscribe``, ``tip post-now``
-        and even ``/coach TEXT`` (which moves a dialog) change state, so every command is claimed, with
-        the store's atomic claim as events are, rather than a list of state-changing words kept here.
+        Every command is claimed by ``command_replay_key`` before it runs: ``tip add`` and the other
+        manager words change the store outside any dialog, so the claim must come first, and a captured
+        request replayed within Slack's five minutes is acked and does nothing more. (Slack never
+        retries a command, so a copy dying right after the claim loses nothing Slack would resend.)
         """
+        replay_key = command_replay_key(command, request)
         response_url = command.get("response_url")
-        if replay_key is not None:
-            try:
-                first = await self.coach.store.claim(EVENT_SCOPE, replay_key, self.coach.clock())
-            except Exception as error:  # the store is down: say so, as a turn would, rather than act without the claim
-                unavailable = isinstance(error, StoreUnavailable)
-                (_LOGGER.warning if unavailable else _LOGGER.error)("could not claim slash command %s (%s); answered with an apology", command.get("command"), type(error).__name__)
-                if (meter := getattr(self.coach, "meter", None)) is not None:
-                    meter.error(translate.PLATFORM, error)
-                await self._respond(response_url, STORE_APOLOGY if unavailable else APOLOGY, response_type="ephemeral")
-                return
-            if not first:
-                _LOGGER.info("slash command %s seen before (same trigger_id): acknowledged, not run again", command.get("command"))
-                return
-        replies = await self._turn(translate.command_to_incoming(command))
-        for reply in replies:
-            await self._respond(response_url, reply, response_type="ephemeral")
+        place = lambda replies: delivery.for_command(replies, response_url=response_url)  # noqa: E731
+        try:
+            first = replay_key is None or await self.coach.store.claim(EVENT_SCOPE, replay_key, self.coach.clock())
+        except Exception as error:  # the store is down: say so, as a turn would, rather than act without the claim
+            unavailable = isinstance(error, StoreUnavailable)
+            (_LOGGER.warning if unavailable else _LOGGER.error)("could not claim slash command %s (%s); answered with an apology", command.get("command"), type(error).__name__)
+            if (meter := getattr(self.coach, "meter", None)) is not None:
+                meter.error(translate.PLATFORM, error)
+            self.deliverer.send_unstored(place([STORE_APOLOGY if unavailable else APOLOGY]))
+            await ack()
+            return
+        if first:
+            await self._safely("slash command", self._run(translate.command_to_incoming(command), place, []))
+        elif replay_key is not None:
+            _LOGGER.info("slash command %s seen before (same trigger_id): acknowledged, not run again", command.get("command"))
+        await ack()
 
     async def on_choice(self, ack: AsyncAck, body: dict, action: dict) -> None:
-        await ack()
-        await self._safely("button", self._choice(body, action))
-
-    async def _choice(self, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
         """A button: the first reply replaces the message it was on; private or further replies go beside it."""
         incoming = translate.action_to_incoming(body, action)
-        replies = await self._turn(incoming)
-        channel, message_ts, thread_ts, ephemeral = translate.action_place(body)
-        response_url = body.get("response_url")
-        for index, reply in enumerate(replies):
-            if ephemeral and response_url:
-                await self._respond(response_url, reply, replace_original=index == 0, response_type="ephemeral")
-            elif channel and message_ts and index == 0 and not reply.private:
-                await self.client.chat_update(channel=channel, ts=message_ts, **translate.to_message(reply))
-            else:
-                await self._post(reply, channel=channel or incoming.user, user=incoming.user, thread_ts=thread_ts)
+        await self._safely("button", self._run(incoming, lambda replies: delivery.for_choice(replies, body, user=incoming.user), []))
+        await ack()
 
     @staticmethod
     async def ack_only(ack: AsyncAck) -> None:
         """Anything else Slack sends is acknowledged, so it is neither retried nor logged as unhandled."""
         await ack()
 
-    async def _turn(self, incoming: Incoming) -> list[Reply]:
-        """The core's replies; if the core fails, an apology, and a log line without the person's words."""
+    async def _run(self, incoming: Incoming, place: Callable[[Sequence[Reply]], list[dict[str, Any]]], claims: list[tuple[str, str]], *, event: bool = False) -> None:
+        """One turn, stored with where its replies go and its claims, then delivered in the background.
+
+        A delivery seen before gets nothing. If the store could not keep the turn, an event raises
+        (Bolt answers 500 and Slack delivers it again later); a command or a button, which Slack does
+        not deliver again, gets its apology directly.
+        """
+        made: list[dict[str, Any]] = []
+
+        def outbox(replies: list[Reply]) -> list[dict[str, Any]]:
+            made[:] = self.deliverer.items(place(replies))
+            return made
+
         try:
             if self.manager_groups is not None:
                 incoming = replace(incoming, roles=incoming.roles | await self.manager_groups.roles_for(incoming.user))
-            return await self.coach.handle(incoming)
+            replies = await self.coach.handle(incoming, outbox=outbox, claims=claims)
         except Exception as error:  # the message may quote the agent's text, so only its type and frames are logged
             _LOGGER.error("coach turn failed with %s:\n%s", type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
-            return [APOLOGY]
-
-    # ------------------------------------------------------------------ sending
-
-    async def _post(self, reply: Reply, *, channel: str, user: str, thread_ts: str | None) -> None:
-        message = translate.to_message(reply)
-        if reply.private and not translate.is_direct_channel(channel):
-            await self.client.chat_postEphemeral(channel=channel, user=user, thread_ts=thread_ts, **message)
-        else:
-            await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
-
-    async def _respond(self, response_url: str | None, reply: Reply, **options: Any) -> None:
-        """Post on a response_url, on the Web API client's connections, giving up after RESPONSE_URL_SECONDS.
-
-        An unreachable or refusing response_url costs a warning line (never its URL, which is a
-        credential for 30 minutes) and that reply; the command was acked already.
-        """
-        if not response_url:
-            _LOGGER.warning("no response_url to answer on; reply dropped")
+            self.deliverer.send_unstored(place([APOLOGY]))
             return
-        webhook = AsyncWebhookClient(url=response_url, session=self.client.session, retry_handlers=retry_handlers(), logger=_WEBHOOK_LOGGER)
-        try:
-            async with asyncio.timeout(RESPONSE_URL_SECONDS):
-                response = await webhook.send_dict({**translate.to_message(reply), **options})
-        except (*_TRANSPORT_ERRORS, ValueError) as error:  # ValueError: aiohttp's InvalidURL
-            _LOGGER.warning("could not post to the response_url (%s); reply dropped", type(error).__name__)
+        if not replies:
+            return  # a delivery seen before: nothing was stored, nothing is sent
+        if replies == [STORE_APOLOGY]:
+            if event:
+                raise StoreUnavailable("the turn could not be stored: not acknowledged, Slack delivers it again")
+            self.deliverer.send_unstored(place(replies))
             return
-        if response.status_code != 200:
-            _LOGGER.warning("response_url answered %s", response.status_code)
+        self.deliverer.deliver_soon(made)
 
     @staticmethod
     async def _safely(what: str, work: Awaitable[None]) -> None:
@@ -264,6 +252,8 @@ class SlackTurns:
         """
         try:
             await work
+        except StoreUnavailable:
+            raise  # an event the store could not keep: Bolt answers 500, and Slack delivers it again later
         except SlackApiError as error:
             data = error.response.data
             _LOGGER.warning("%s: Slack refused a Web API call (%s)", what, data.get("error") if isinstance(data, dict) else error.response.status_code)
@@ -273,13 +263,22 @@ class SlackTurns:
             _LOGGER.error("%s failed with %s:\n%s", what, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
 
 
-def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str) -> AsyncApp:
+def slack_deliverer(coach: Any, client: AsyncWebClient) -> Deliverer:
+    """The outbox deliverer for Slack payloads, on the bot's Web API client; ``start`` it with the server."""
+    meter = getattr(coach, "meter", None)
+    return Deliverer(
+        store=coach.store, platform=translate.PLATFORM, send=delivery.Sender(client, retry_handlers(), logger=_WEBHOOK_LOGGER), clock=coach.clock,
+        track=meter.track if meter is not None else None,
+    )
+
+
+def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str, deliverer: Deliverer | None = None) -> AsyncApp:
     """The AsyncApp with the de-duplication middleware and every listener; the catch-alls come last."""
-    turns = SlackTurns(coach=coach, client=client)
+    turns = SlackTurns(coach=coach, client=client, deliverer=deliverer)
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret,
-        process_before_response=False,
+        process_before_response=True,
         name="frontline-coach",
         # Built-in middleware for AI-assistant threads and workflow custom functions, which this app does
         # not use: left out, they cost about a tenth of the ack path.

@@ -50,6 +50,8 @@ class FakeSlackApi:
 
     identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_IDENTITY))
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # what usergroups.users.list answers, by group id
+    post_delay: float = 0.0  # seconds a chat.* call or a response_url post takes to be accepted (a slow Slack)
+    received: list[Call] = field(default_factory=list)  # every request as it arrives, before any delay: what was in flight
     calls: list[Call] = field(default_factory=list)
     rejected: list[Call] = field(default_factory=list)
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -128,7 +130,9 @@ class FakeSlackApi:
         else:
             body = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
         peer = request.transport.get_extra_info("peername") if request.transport else ()
-        return Call(method=method, body=body, headers=dict(request.headers), path=request.path, peer=tuple(peer or ()))
+        call = Call(method=method, body=body, headers=dict(request.headers), path=request.path, peer=tuple(peer or ()))
+        self.received.append(call)
+        return call
 
     def _injected(self, call: Call) -> web.Response | None:
         pending = self._failures.get(call.method)
@@ -140,6 +144,8 @@ class FakeSlackApi:
 
     async def _api(self, request: web.Request) -> web.Response:
         call = await self._record(request, request.match_info["method"])
+        if self.post_delay and call.method.startswith("chat."):
+            await asyncio.sleep(self.post_delay)
         failure = self._injected(call)
         if failure is not None:
             return failure
@@ -172,6 +178,8 @@ class FakeSlackApi:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         call = await self._record(request, RESPONSE_URL)
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)
         failure = self._injected(call)
         if failure is not None:
             return failure
