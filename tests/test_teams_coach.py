@@ -128,4 +128,5 @@ async def test_commands_through_a_channel_mention(teams):
 
 async def test_foreign_card_submit_gets_a_polite_answer(teams):
     card = await teams(value={"key": "value", "x": "foobar"})
-    assert card["body"][0]["style"] == "attention"  # the core's "that button has ended" reply
+    assert title(card) == "That button isn't one of mine."  # the adapter hands it over as the choice ""
+    assert card["body"][0]["style"] == "default"  # neutral: nothing is wrong

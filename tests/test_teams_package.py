@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 
+from adapters.teams.bot import starter_text
 from adapters.teams.package import APP_DIR, build_package, color_icon, main, outline_icon
 from bot.commands import parse_command
 
@@ -29,10 +30,14 @@ def test_manifest_is_on_the_current_schema_with_the_bot_in_all_scopes():
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     (commands,) = bot["commandLists"]
     titles = [c["title"] for c in commands["commands"]]
-    assert titles == ["help", "checklist", "tip"]
+    assert titles == ["Customer is upset", "Something nobody has seen", "Checklist for my department", "This week's tip", "help", "checklist", "tip"]
     for command in commands["commands"]:
         assert len(command["title"]) <= 32 and len(command["description"]) <= 128
-        assert parse_command(command["title"]).name == command["title"]  # the core knows each one
+        words = starter_text(command["title"])
+        if words in ("help", "checklist", "tip"):
+            assert parse_command(words).name == words  # the core knows each command
+        else:
+            assert parse_command(words) is None  # a situation, read as one
 
 
 def test_icons_have_the_sizes_teams_asks_for():

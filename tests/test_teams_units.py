@@ -169,7 +169,7 @@ def test_answer_card_has_header_sections_numbered_script_and_buttons():
         {"type": "Action.Submit", "title": "More", "data": {"coach_choice": "d|abc|more"}},
         {"type": "Action.Submit", "title": "Start over", "data": {"coach_choice": "c|start-over"}},
     ]
-    assert card["fallbackText"] == ANSWER.as_text()
+    assert card["fallbackText"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."  # short: the text goes out once
     json.dumps(card)  # plain JSON all the way down
 
 
@@ -188,7 +188,7 @@ def test_reply_without_text_sections_or_choices():
 
 def test_activity_carries_card_and_text_fallback():
     message = to_activity(ANSWER).serialize()
-    assert message["type"] == "message" and message["summary"] == ANSWER.as_text()
+    assert message["type"] == "message" and message["summary"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."
     assert message["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert "text" not in message  # Teams would print it above the card
 

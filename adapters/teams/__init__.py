@@ -19,16 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from botbuilder.core import serializer_helper
+from botbuilder.core import TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication, ConfigurationServiceClientCredentialFactory
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ActivityTypes, ExpectedReplies
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from adapters import bounded_json
 from adapters.teams.auth import TeamsAuthentication
-from adapters.teams.bot import CoachBot, on_turn_error
+from adapters.teams.bot import CoachBot, expects_replies, on_turn_error
 from adapters.teams.checks import activity_problem, ids_problem, surrogate_problem, token_problem
 from adapters.teams.openid import SigningKeysUnavailable
+from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.errors import ConfigError
 
 _LOGGER = logging.getLogger(__name__)
@@ -157,6 +158,21 @@ def _token_refused(error: Exception) -> web.Response:
     return _unauthorized(type(error).__name__)  # the SDK raises PermissionError, jwt errors, IndexError, ...
 
 
+def expected_replies(turn_context: TurnContext) -> dict[str, Any]:
+    """The body of a 200 to ``deliveryMode: expectReplies``: the turn's activities, cards as JSON, as the connector would get them.
+
+    The SDK builds this body with stock msrest, which writes a ``CardContent`` as its Python repr; the
+    ``CardSerializer`` writes it as the card. The invoke response the SDK buffers among them is not a reply.
+    """
+    replies = [activity for activity in turn_context.buffered_reply_activities if activity.type != ActivityTypes.invoke_response]
+    return CardSerializer(CONNECTOR_MODELS).body(ExpectedReplies(activities=replies), "ExpectedReplies")
+
+
+def _invoke_body(body: Any) -> Any:
+    """An invoke response's body as JSON: a model through msrest, a plain dict (an adaptiveCard/action answer) as it is."""
+    return body if isinstance(body, (dict, list)) else serializer_helper(body)
+
+
 def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
     """Add POST /api/messages: token guard, then the CloudAdapter turn with the Coach behind ``CoachBot``.
 
@@ -213,16 +229,24 @@ def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, cr
             authenticated = await authentication.authenticate_request(activity, auth_header)
         except Exception as error:
             return _token_refused(error)
+        turns: list[TurnContext] = []
+
+        async def turn(turn_context: TurnContext) -> None:
+            turns.append(turn_context)
+            await bot.on_turn(turn_context)
+
         try:
-            invoke_response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+            invoke_response = await adapter.process_activity(authenticated, activity, turn)
         except Exception as error:  # the turn failed and so did the apology (the connector is down, say)
             _LOGGER.error("Teams turn could not complete: %s", type(error).__name__)
             return _problem(500, "the turn failed")
+        if expects_replies(activity) and turns:
+            return web.json_response(expected_replies(turns[0]), status=200)
         if invoke_response is None:
             return web.Response(status=201)
         if invoke_response.body is None:
             return web.Response(status=invoke_response.status)
-        return web.json_response(serializer_helper(invoke_response.body), status=invoke_response.status)
+        return web.json_response(_invoke_body(invoke_response.body), status=invoke_response.status)
 
     async def close(_app: web.Application) -> None:
         await authentication.close()

@@ -103,8 +103,6 @@ def activity_problem(body: Any) -> str | None:
             return f"{name}[].id is missing or not text"
     if body.get("channelData") is not None and not isinstance(body["channelData"], dict):
         return "channelData is not an object"
-    if body.get("deliveryMode") == "expectReplies":
-        return "deliveryMode expectReplies is not supported"  # Teams never asks for it; replies go to the connector
     if body["type"] == "invoke" and not _text(body.get("name")):
         return "an invoke without a name"
     if body["type"] == "message" and body.get("value") is not None:
