@@ -5,6 +5,7 @@ Counts are kept per ISO week and team only: no text and no agent anywhere (bot/r
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 from pathlib import Path
 
@@ -155,3 +156,72 @@ async def test_two_copies_on_postgres_count_a_thousand_double_taps_once_each(pg_
     finally:
         for store in stores:
             await store.close()
+
+
+def test_console_not_quite_then_a_pick_shows_in_the_report_and_as_json(tmp_path: Path):
+    from tests.test_cli import run
+
+    user = __import__("getpass").getuser()
+    env = {"COACH_MANAGERS": f"console:{user}"}
+    typed = "cx furious, blender smoked on day 2, third time it broke, wants a refund now quokkaword"
+    result = run([], stdin=f"{typed}\n3\n2\nreport\n", env=env, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "[3] Not quite" in out and "What is it really?" in out and "Redone with your correction." in out
+    assert "Coach report" in out and "1 corrected" in out and "Top corrections:" in out
+    printed = run(["report", "--since", "2020-01-06"], env=env, tmp=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    figures = json.loads(printed.stdout)
+    assert figures["all"]["corrected"] == 1 and figures["all"]["answered"] == 1 and list(figures["teams"]) == ["console:local"]
+    assert not any(b"quokkaword" in p.read_bytes() for p in tmp_path.rglob("coach.sqlite3*"))
+
+
+def marked(n: int) -> str:
+    return f"cx furious about the late delivery, third time, refund now zqx{n:03d}marker"
+
+
+async def two_hundred_dialogs_with_feedback(coach: Coach) -> None:
+    for n in range(200):
+        user = f"U{n:03d}"
+        (reply,) = await coach.handle(say(marked(n), user=user))
+        while reply.kind == "question":
+            (reply,) = await coach.handle(say(choice=reply.choices[0].value, user=user))
+        if n % 2:
+            await coach.handle(say(choice=button(reply, "Right"), user=user))
+        else:
+            (menu,) = await coach.handle(say(choice=button(reply, "Not quite"), user=user))
+            await coach.handle(say(choice=menu.choices[0].value, user=user))
+
+
+async def test_after_200_dialogs_no_typed_word_is_in_sqlite_its_wal_or_the_debug_log(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.DEBUG)
+    store = SQLiteStore(path=tmp_path / "c.db")
+    await two_hundred_dialogs_with_feedback(coach_on(store))
+    files = b"".join(p.read_bytes() for p in tmp_path.iterdir())  # the database, its -wal and -shm, before closing
+    await store.close()
+    assert b"marker" not in files and "marker" not in caplog.text
+
+
+async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(pg_target: PgTarget, caplog: pytest.LogCaptureFixture):
+    import asyncpg
+
+    from bot.store.postgres import PostgresStore
+
+    caplog.set_level(logging.DEBUG)
+    store = await PostgresStore.connect(dsn=pg_target.dsn, schema=pg_target.schema)
+    try:
+        await two_hundred_dialogs_with_feedback(coach_on(store))
+        rows = await store.tallies([week(coach_on(store).clock())])
+        assert sum(r["n"] for r in rows if r["metric"] in ("confirmed", "corrected")) == 200
+    finally:
+        await store.close()
+    con = await asyncpg.connect(pg_target.dsn)
+    try:
+        tables = [r["tablename"] for r in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", pg_target.schema)]
+        dump = ""
+        for table in tables:
+            dump += str(await con.fetch(f'SELECT * FROM "{pg_target.schema}"."{table}"'))
+    finally:
+        await con.close()
+    assert "dialogs" in tables and "tallies" in tables
+    assert "marker" not in dump and "marker" not in caplog.text

@@ -720,3 +720,26 @@ async def test_claims_made_with_a_turn_are_all_or_nothing(store: Store) -> None:
         await store.put_outbox([outbox_item("o4")], NOW, claims=[("ev", "e3")])
     assert not await store.claim("ev", "e3", NOW)
     assert sorted(i["id"] for i in await store.claim_outbox("slack", "s", NOW + 60, NOW + 90, 10)) == ["o1", "o3"]
+
+
+# --- feedback counts (bot/report.py) ------------------------------------------------------------
+
+
+async def test_tallies_add_up_per_week_team_metric_and_key(store: Store) -> None:
+    for _ in range(3):
+        await store.tally("2026-W49", "slack:T1", "confirmed", "all")
+    await store.tally("2026-W49", "slack:T1", "corrected", "interaction:critical>planned")
+    await store.tally("2026-W49", "teams:tenant", "confirmed", "all")
+    await store.tally("2026-W48", "slack:T1", "confirmed", "all")
+    rows = await store.tallies(["2026-W49"], "slack:T1")
+    assert {(r["metric"], r["key"]): r["n"] for r in rows} == {("confirmed", "all"): 3, ("corrected", "interaction:critical>planned"): 1}
+    everyone = await store.tallies(["2026-W48", "2026-W49"])
+    assert sum(r["n"] for r in everyone if r["metric"] == "confirmed") == 5
+    assert await store.tallies([]) == []
+
+
+async def test_tallies_from_two_instances_at_once_lose_nothing(backend: Backend, store: Store) -> None:
+    other = store if not backend.shared else await backend.open()
+    await asyncio.gather(*(s.tally("2026-W49", "slack:T1", "confirmed", "all") for _ in range(100) for s in (store, other)))
+    (row,) = await store.tallies(["2026-W49"])
+    assert row["n"] == 200
