@@ -60,7 +60,7 @@ class _Turn:
     version: int = 0  # of the dialog row as loaded; 0: there was none
     changed: Dialog | None = None  # the dialog to save, compare-and-set at ``version``
     answered: Decision | None = None  # an answer reached: counted once the save has landed
-    tallies: list[tuple[str, str]] = field(default_factory=list)  # (metric, key) to count once the save has landed
+    tallies: list[tuple[str, str]] = field(default_factory=list)  # (metric, key) to count with the save
 
 
 class Coach:
@@ -141,8 +141,13 @@ class Coach:
             if turn.changed is None:
                 await self._send_later(replies, outbox, turn.now, items, claims=claims)
                 return replies
-            if await self.store.save_dialog(incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items, claims=claims):
-                await self._count(turn)
+            counts = self._counts(turn)
+            saved = await self.store.save_dialog(
+                incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items, claims=claims, counts=counts
+            )
+            if saved:
+                if turn.answered is not None:
+                    await self.store.count_identified(report.week(turn.now), turn.answered.interaction or ANY, turn.answered.customer or ANY)
                 return replies
             _LOGGER.info("dialog changed by another turn meanwhile: read again")
             aimed_at = waiting_on
@@ -437,18 +442,17 @@ class Coach:
         dialog.touched = turn.now
         turn.changed = dialog
 
-    async def _count(self, turn: _Turn) -> None:
-        """What a saved turn counts: the answer reached and the agent's feedback, per week and team, never who."""
+    @staticmethod
+    def _counts(turn: _Turn) -> list[tuple[str, str, str, str]]:
+        """What a turn counts when its save lands (in the same transaction): the answer reached and the agent's
+        feedback, as (week, team, metric, key), never who."""
         period, team = report.week(turn.now), f"{turn.incoming.platform}:{turn.incoming.workspace}"
-        decided = turn.answered
-        if decided is not None:
-            await self.store.count_identified(period, decided.interaction or ANY, decided.customer or ANY)
-            assert turn.changed is not None
-            turn.tallies[:0] = [
+        decided, tallies = turn.answered, list(turn.tallies)
+        if decided is not None and turn.changed is not None:
+            tallies[:0] = [
                 ("answered", "all"), ("identified", f"{decided.interaction or ANY}/{decided.customer or ANY}"), ("questions", str(len(turn.changed.asked)))
             ]
-        for metric, key in turn.tallies:
-            await self.store.tally(period, team, metric, key)
+        return [(period, team, metric, key) for metric, key in tallies]
 
     async def expire(self) -> int:
         """Delete abandoned dialogs; run now and then by whoever hosts the coach."""

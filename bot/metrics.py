@@ -153,6 +153,16 @@ class MeteredStore:
 
     async def tally(self, period: str, team: str, metric: str, key: str) -> None:
         await self.inner.tally(period, team, metric, key)
+        self._feedback(metric, key)
+
+    async def save_dialog(self, key: str, state: dict[str, Any], now: float, **changes: Any) -> bool:
+        saved = await self.inner.save_dialog(key, state, now, **changes)
+        if saved:
+            for _, _, metric, count_key in changes.get("counts", ()):
+                self._feedback(metric, count_key)
+        return saved
+
+    def _feedback(self, metric: str, key: str) -> None:
         if metric == "confirmed":
             self.metrics.feedback.labels("confirmed").inc()
         elif metric == "corrected":  # key "interaction:critical>planned"

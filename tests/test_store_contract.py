@@ -743,3 +743,11 @@ async def test_tallies_from_two_instances_at_once_lose_nothing(backend: Backend,
     await asyncio.gather(*(s.tally("2026-W49", "slack:T1", "confirmed", "all") for _ in range(100) for s in (store, other)))
     (row,) = await store.tallies(["2026-W49"])
     assert row["n"] == 200
+
+
+async def test_counts_made_with_a_save_land_with_it_or_not_at_all(store: Store) -> None:
+    count = ("2026-W49", "slack:T1", "confirmed", "all")
+    assert await store.save_dialog("k", {"n": 1}, NOW, version=0, counts=[count, count])
+    assert not await store.save_dialog("k", {"n": 2}, NOW, version=0, counts=[count])  # lost the race: nothing counted
+    (row,) = await store.tallies(["2026-W49"])
+    assert row["n"] == 2

@@ -21,7 +21,8 @@ class Store(Protocol):
         """The saved state and its version (1 or more), or None: what ``save_dialog`` compares against."""
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         """Compare-and-set: save ``state`` only if the dialog is still at ``version`` (0: there was none).
 
@@ -29,7 +30,8 @@ class Store(Protocol):
         transaction; False when another turn saved or deleted it since, and then nothing is written.
         Two copies answering one question at once: exactly one wins. Each of ``claims`` (scope, key) is
         made in the same transaction; if one was made before, nothing is written and ``AlreadyClaimed``
-        is raised, so a delivery is claimed if and only if its turn is stored.
+        is raised, so a delivery is claimed if and only if its turn is stored. Each of ``counts``
+        (period, team, metric, key) adds one, as ``tally`` does, in that same transaction.
         """
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:

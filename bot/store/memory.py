@@ -37,7 +37,8 @@ class MemoryStore:
         return (json.loads(saved[0]), saved[2]) if saved else None
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         saved = self._dialogs.get(key)
         if (saved[2] if saved else 0) != version:
@@ -45,6 +46,8 @@ class MemoryStore:
         self._check_claims(claims)
         self._dialogs[key] = (json.dumps(state), now, version + 1)
         await self.put_outbox(outbox, now, claims=claims)
+        for count in counts:
+            await self.tally(*count)
         return True
 
     def _check_claims(self, claims: Sequence[tuple[str, str]]) -> None:

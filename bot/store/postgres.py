@@ -156,6 +156,12 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
+_TALLY = (
+    "INSERT INTO tallies (period, team, metric, key, n) VALUES ($1, $2, $3, $4, 1) "
+    "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = tallies.n + 1"
+)
+
+
 class _Lost(Exception):
     """A compare-and-set found the dialog moved on: the transaction is rolled back."""
 
@@ -286,7 +292,8 @@ class PostgresStore:
         return (json.loads(row["state"]), row["version"]) if row is not None else None
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         """One transaction: the claims, the dialog's compare-and-set (a conditional UPDATE, or an INSERT that
         does nothing if a row is there) and its outbox items. Under READ COMMITTED, two copies updating
@@ -299,6 +306,8 @@ class PostgresStore:
                     if not await write(con):
                         raise _Lost  # rolls the claims back with it
                     await self._insert_outbox(con, outbox, now)
+                    if counts:
+                        await con.executemany(_TALLY, counts, timeout=self._command_timeout)
             except _Lost:
                 return False
             return True
@@ -433,11 +442,7 @@ class PostgresStore:
     # --- weekly tips
 
     async def tally(self, period: str, team: str, metric: str, key: str) -> None:
-        await self._execute(
-            "INSERT INTO tallies (period, team, metric, key, n) VALUES ($1, $2, $3, $4, 1) "
-            "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = tallies.n + 1",
-            period, team, metric, key,
-        )
+        await self._execute(_TALLY, period, team, metric, key)
 
     async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
         rows = await self._run(

@@ -124,6 +124,9 @@ _MIGRATIONS = {
     # Dialogs are saved compare-and-set on a version (the outbox table itself comes with _SCHEMA).
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
+_TALLY = "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
+
+
 class _Lost(Exception):
     """A compare-and-set found the dialog moved on: the transaction is rolled back."""
 
@@ -183,7 +186,8 @@ class SQLiteStore:
         return (json.loads(row[0]), row[1]) if row else None
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = ()
+        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         """One write transaction: the claims, the dialog's compare-and-set and its outbox items, all or nothing."""
         text = json.dumps(state, separators=(",", ":"))
@@ -201,6 +205,7 @@ class SQLiteStore:
                 if saved != 1:
                     raise _Lost  # rolls the claims back with it
                 self._insert_outbox(outbox, now)
+                self._db.executemany(_TALLY, counts)
         except _Lost:
             return False
         return True
@@ -318,10 +323,7 @@ class SQLiteStore:
         return {(interaction, customer): n for interaction, customer, n in rows}
 
     async def tally(self, period: str, team: str, metric: str, key: str) -> None:
-        self._db.execute(
-            "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1",
-            (period, team, metric, key),
-        )
+        self._db.execute(_TALLY, (period, team, metric, key))
 
     async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(periods)) or "NULL"
