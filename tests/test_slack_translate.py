@@ -221,5 +221,5 @@ def test_manifest_asks_for_exactly_what_the_adapter_uses():
     settings = manifest["settings"]
     assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention", "message.im"]
     assert settings["interactivity"]["is_enabled"] is True
-    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "chat:write", "commands", "im:history", "usergroups:read"]
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "assistant:write", "chat:write", "commands", "im:history", "usergroups:read"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["features"]["app_home"]["messages_tab_enabled"]

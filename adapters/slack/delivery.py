@@ -50,14 +50,16 @@ def for_choice(replies: Sequence[Reply], body: Mapping[str, Any], *, user: str) 
             message = {**translate.to_message(reply), "replace_original": index == 0, "response_type": "ephemeral"}
             payloads.append({"kind": "respond", "url": response_url, "body": message})
         elif channel and message_ts and index == 0 and not reply.private:
-            payloads.append({"kind": "update", "args": {"channel": channel, "ts": message_ts, **translate.to_message(reply)}})
+            # The message replaced stays where it is, so it keeps saying how to type there (a channel thread).
+            message = translate.to_message(reply, hint=translate.typing_hint(reply, channel))
+            payloads.append({"kind": "update", "args": {"channel": channel, "ts": message_ts, **message}})
         else:
             payloads.append(_post(reply, channel=channel or user, user=user, thread_ts=thread_ts))
     return payloads
 
 
 def _post(reply: Reply, *, channel: str, user: str, thread_ts: str | None) -> dict[str, Any]:
-    message = translate.to_message(reply)
+    message = translate.to_message(reply, hint=translate.typing_hint(reply, channel))
     if reply.private and not translate.is_direct_channel(channel):
         return {"kind": "ephemeral", "args": {"channel": channel, "user": user, "thread_ts": thread_ts, **message}}
     return {"kind": "post", "args": {"channel": channel, "thread_ts": thread_ts, **message}}

@@ -52,6 +52,7 @@ CONNECTION_RETRIES = 2
 # response_url is a credential for 30 minutes: its own logger, at WARNING, keeps the URL out of the log.
 _WEBHOOK_LOGGER = logging.getLogger(f"{__name__}.response_url")
 _WEBHOOK_LOGGER.setLevel(logging.WARNING)
+PROMPTS_SECONDS = 2.0  # the longest the suggested prompts may hold the ack of app_home_opened (Slack waits 3 s)
 COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so app.py purges them with the events
 # Failures of the network or of the far side, not of this code: a warning line, no traceback.
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -162,16 +163,41 @@ class SlackTurns:
         await self._safely("app_home_opened", self._home_opened(event, context))
 
     async def _home_opened(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
-        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever."""
+        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever, and the suggested prompts."""
         user = event.get("user")
         if not user:
             return
         if event.get("tab") == "home":
             await self.client.views_publish(user_id=user, view=translate.home_view(translate.home_parts(self.coach)))
             return
-        team = context.team_id or ""
-        if event.get("channel") and await self.coach.store.claim(WELCOME_SCOPE, f"{team}:{user}", self.coach.clock()):
-            await self.client.chat_postMessage(channel=event["channel"], **translate.to_message(self.coach.welcome()))
+        team, channel = context.team_id or "", event.get("channel")
+        if not channel:
+            return
+        try:
+            if await self.coach.store.claim(WELCOME_SCOPE, f"{team}:{user}", self.coach.clock()):
+                await self.client.chat_postMessage(channel=channel, **translate.to_message(self.coach.welcome()))
+        finally:
+            await self._suggest_prompts(channel)
+
+    async def _suggest_prompts(self, channel: str) -> None:
+        """The one-tap starters above the DM's composer, set each time the DM is opened, after any welcome.
+
+        Slack's agent messaging experience (``agent_view`` in the manifest) tells an app that its DM was
+        opened with ``app_home_opened`` on the messages tab, and takes the prompts for the whole DM: no
+        ``thread_ts``, which would make the call fail silently. They are a convenience, so whatever goes
+        wrong (no ``assistant:write`` scope on an app made from an older manifest, Slack slow or away) is
+        one warning line, bounded in time, and the welcome and the DM work as before.
+        """
+        try:
+            await asyncio.wait_for(
+                self.client.assistant_threads_setSuggestedPrompts(channel_id=channel, title=translate.SUGGESTED_PROMPTS_TITLE, prompts=translate.suggested_prompts()),
+                PROMPTS_SECONDS,
+            )
+        except SlackApiError as error:
+            data = error.response.data
+            _LOGGER.warning("suggested prompts not set: Slack refused assistant.threads.setSuggestedPrompts (%s)", data.get("error") if isinstance(data, dict) else error.response.status_code)
+        except Exception as error:  # noqa: BLE001  a convenience: nothing about it may cost the welcome or the ack
+            _LOGGER.warning("suggested prompts not set: assistant.threads.setSuggestedPrompts failed (%s)", type(error).__name__)
 
     # ------------------------------------------------------------------ commands and buttons (acked first here)
 

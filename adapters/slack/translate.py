@@ -34,6 +34,22 @@ SLASH_COMMANDS = {"/coach": "", "/checklist": "checklist", "/tip": "tip"}
 # Message subtypes that are a person writing; edits, deletions, joins and the like are not.
 _HUMAN_SUBTYPES = {None, "file_share", "thread_broadcast"}
 _ELLIPSIS = "…"
+# In a channel the bot hears only messages that @mention it (app_mention); a DM it reads whole. The core's
+# words ("Pick one or type your answer", "Describe what is going on") are the same everywhere, so where
+# typing needs a mention the adapter says so, under the reply: a question card, and the replies that
+# leave the next move to the person (help, a prompt to describe, a tip). Answers and errors stay as they are.
+QUESTION_HINT = "In a channel, @mention me to type an answer; buttons work as they are."
+CHANNEL_HINT = "In a channel I only read messages that @mention me; buttons work as they are."
+_HINTS = {"question": QUESTION_HINT, "info": CHANNEL_HINT}
+# One tap to start, in the bot's DM (assistant.threads.setSuggestedPrompts, and the manifest's agent_view):
+# (what the button says, what it sends as the person's message). Slack shows at most four.
+SUGGESTED_PROMPTS = (
+    ("Customer is upset", "Customer is upset"),
+    ("Something nobody has seen", "Something nobody has seen before"),
+    ("Checklist for my department", "checklist"),
+    ("This week's tip", "tip"),
+)
+SUGGESTED_PROMPTS_TITLE = "Start with one tap"
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _ENTITY = re.compile("|".join(_ENTITIES))
 
@@ -58,6 +74,11 @@ def is_direct_message(event: Mapping[str, Any]) -> bool:
 def is_direct_channel(channel: str) -> bool:
     """Slack's ids for direct-message channels start with D."""
     return channel.startswith("D")
+
+
+def is_shared_channel(channel: str) -> bool:
+    """A channel or a group conversation (C…, G…), where the bot hears only mentions; not a DM (D…) or a user (U…, W…)."""
+    return channel.startswith(("C", "G"))
 
 
 # ---------------------------------------------------------------------------------------- inbound
@@ -233,6 +254,24 @@ def _content_blocks(reply: Reply) -> list[dict[str, Any]]:
     return blocks
 
 
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(text)}]}
+
+
+def typing_hint(reply: Reply, channel: str | None) -> str | None:
+    """What to say under ``reply`` posted in ``channel`` about typing to the bot: nothing in a DM, which it reads whole.
+
+    For replies to a mention and to buttons in a channel. A slash command's answers are left alone: the
+    command's dialog is the channel itself, which a mention (a new thread) would not continue.
+    """
+    return _HINTS.get(reply.kind) if channel and is_shared_channel(channel) else None
+
+
+def suggested_prompts() -> list[dict[str, str]]:
+    """The DM's one-tap starters as assistant.threads.setSuggestedPrompts and the manifest take them."""
+    return [{"title": title, "message": message} for title, message in SUGGESTED_PROMPTS]
+
+
 def _fit(content: list[dict[str, Any]], actions: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     """Keep the buttons, cut content from the end, and say that something was left out."""
     if len(content) + len(actions) <= limit:
@@ -243,9 +282,13 @@ def _fit(content: list[dict[str, Any]], actions: list[dict[str, Any]], limit: in
     return content[:room] + [note] + actions
 
 
-def to_blocks(reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS) -> list[dict[str, Any]]:
-    """The reply as Block Kit: header, text, one section per part (numbered for scripts), then buttons."""
-    return _fit(_content_blocks(reply), _actions_blocks(reply) if buttons else [], limit)
+def to_blocks(reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS, hint: str | None = None) -> list[dict[str, Any]]:
+    """The reply as Block Kit: header, text, one section per part (numbered for scripts), ``hint`` in grey, then buttons.
+
+    The hint goes with the buttons, so that cutting a long reply to fit never drops it.
+    """
+    tail = ([_context(hint)] if hint else []) + (_actions_blocks(reply) if buttons else [])
+    return _fit(_content_blocks(reply), tail, limit)
 
 
 def fallback_text(reply: Reply) -> str:
@@ -253,9 +296,9 @@ def fallback_text(reply: Reply) -> str:
     return shorten(escape(reply.as_text()), MAX_FALLBACK_TEXT)
 
 
-def to_message(reply: Reply) -> dict[str, Any]:
-    """Arguments for chat.postMessage / chat.update / a response_url post: ``text`` and ``blocks``."""
-    return {"text": fallback_text(reply), "blocks": to_blocks(reply)}
+def to_message(reply: Reply, *, hint: str | None = None) -> dict[str, Any]:
+    """Arguments for chat.postMessage / chat.update / a response_url post: ``text`` and ``blocks`` (``hint``: see ``typing_hint``)."""
+    return {"text": fallback_text(reply), "blocks": to_blocks(reply, hint=hint)}
 
 
 def home_view(parts: Iterable[Reply]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A fake Slack on 127.0.0.1: the Web API methods the bot calls, response_url posts, and a Socket Mode WebSocket.
 
 Whole request bodies are recorded (``calls``), not just counts. ``fail_once(method)`` answers the
-next call of a method with 429 and ``Retry-After`` (failure injection by configuration).
+next call of a method with 429 and ``Retry-After``, ``refusals[method]`` makes Slack say no to every
+call of it, and ``delays[method]`` makes it slow (failure injection by configuration).
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ class FakeSlackApi:
     identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_IDENTITY))
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # what usergroups.users.list answers, by group id
     post_delay: float = 0.0  # seconds a chat.* call or a response_url post takes to be accepted (a slow Slack)
+    refusals: dict[str, str] = field(default_factory=dict)  # method -> the error every call of it gets ({"ok": false}, HTTP 200)
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds each call of it takes (a slow Slack, per method)
     received: list[Call] = field(default_factory=list)  # every request as it arrives, before any delay: what was in flight
     calls: list[Call] = field(default_factory=list)
     rejected: list[Call] = field(default_factory=list)
@@ -146,13 +149,15 @@ class FakeSlackApi:
         call = await self._record(request, request.match_info["method"])
         if self.post_delay and call.method.startswith("chat."):
             await asyncio.sleep(self.post_delay)
+        if self.delays.get(call.method):
+            await asyncio.sleep(self.delays[call.method])
         failure = self._injected(call)
         if failure is not None:
             return failure
         self.calls.append(call)
         if not call.headers.get("Authorization", "").startswith("Bearer x"):
             return web.json_response({"ok": False, "error": "not_authed"})
-        call.answer = self._answer(call)
+        call.answer = {"ok": False, "error": self.refusals[call.method]} if call.method in self.refusals else self._answer(call)
         return web.json_response(call.answer)
 
     def _answer(self, call: Call) -> dict[str, Any]:
@@ -172,6 +177,14 @@ class FakeSlackApi:
         if call.method == "usergroups.users.list":
             group = body.get("usergroup")
             return {"ok": True, "users": list(self.usergroups[group])} if group in self.usergroups else {"ok": False, "error": "no_such_subteam"}
+        if call.method == "assistant.threads.setSuggestedPrompts":
+            prompts = body.get("prompts")
+            prompts = json.loads(prompts) if isinstance(prompts, str) else prompts
+            if not body.get("channel_id") or not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+                return {"ok": False, "error": "invalid_arguments"}
+            if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+                return {"ok": False, "error": "invalid_arguments"}
+            return {"ok": True}
         if call.method == "apps.connections.open":
             return {"ok": True, "url": self.base.replace("http://", "ws://") + "/socket"}
         return {"ok": False, "error": "unknown_method"}
