@@ -387,12 +387,19 @@ class Coach:
 
     async def _report(self, argument: str, incoming: Incoming) -> Reply:
         """``report [weeks]``: how the coach did for this team, managers only (bot/report.py)."""
-        if not self.tips.managers.allows(incoming):
+        word = argument.strip().split(" ")[0]
+        found = await self.report_for(incoming, weeks=int(word) if word.isdigit() else 1)
+        if found is None:
             _LOGGER.info("report refused on %s: not a manager", incoming.platform)
             return Reply(kind="error", title="Sorry, the report is for managers.", text="Ask your manager if you'd like to see it.", private=True)
-        word = argument.strip().split(" ")[0]
-        weeks = min(max(int(word), 1), report.MAX_WEEKS) if word.isdigit() else 1
-        periods = report.weeks_back(self.clock(), weeks)
+        return found
+
+    async def report_for(self, incoming: Incoming, *, weeks: int = 1) -> Reply | None:
+        """The manager's report for ``incoming``'s team over the last ``weeks`` ISO weeks; None for anyone else.
+        Adapters also show it where a manager looks anyway (Slack's App Home)."""
+        if not self.tips.managers.allows(incoming):
+            return None
+        periods = report.weeks_back(self.clock(), min(max(weeks, 1), report.MAX_WEEKS))
         rows = await self.store.tallies(periods, f"{incoming.platform}:{incoming.workspace}")
         return report.render(report.summarise(rows, periods), self.knowledge)
 

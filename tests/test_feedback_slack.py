@@ -1,6 +1,8 @@
 """Issue 16 on Slack, end to end: answer, Not quite, a pick, then the counts in the manager's report and on /metrics."""
 from __future__ import annotations
 
+import json
+
 import aiohttp
 
 from bot.coach import Coach
@@ -61,3 +63,20 @@ async def test_a_correction_on_slack_shows_in_the_managers_report_and_on_metrics
     exposed = metrics.render()[0].decode()
     assert 'coach_feedback_total{kind="corrected"} 1.0' in exposed
     assert f'picked="{pick.split(" ")[0].lower()}",read="{read.lower()}"' in exposed
+
+
+async def test_a_managers_app_home_shows_the_report_and_an_agents_does_not(api: FakeSlackApi):
+    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), managers=Managers.parse(f"slack:{HUMAN}"))
+    runner, url = await start_bot(api, coach)
+    try:
+        async with aiohttp.ClientSession() as session:
+            slack = Harness(api, url, session, coach)
+            for number, user in enumerate((HUMAN, "UAGENT"), start=1):
+                await slack.event(slack.fresh("event_app_home_opened_home.json", user=user, tab="home"))
+                view = (await api.wait_for("views.publish", number))[-1].body["view"]
+                view = json.loads(view) if isinstance(view, str) else view
+                headers = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]
+                assert any(h.startswith("Coach report") for h in headers) == (user == HUMAN), headers
+                assert any(h.startswith("Tip of the week") for h in headers)
+    finally:
+        await runner.cleanup()

@@ -168,7 +168,15 @@ class SlackTurns:
         if not user:
             return
         if event.get("tab") == "home":
-            await self.client.views_publish(user_id=user, view=translate.home_view(translate.home_parts(self.coach)))
+            parts = list(translate.home_parts(self.coach))
+            report_for = getattr(self.coach, "report_for", None)
+            if report_for is not None:  # a manager's home shows the team's week first
+                person = Incoming(platform=translate.PLATFORM, workspace=context.team_id or "", conversation="home", user=user)
+                if self.manager_groups is not None:
+                    person = replace(person, roles=await self.manager_groups.roles_for(user))
+                report = await report_for(person)
+                parts[:0] = [report] if report is not None else []
+            await self.client.views_publish(user_id=user, view=translate.home_view(parts))
             return
         team, channel = context.team_id or "", event.get("channel")
         if not channel:
