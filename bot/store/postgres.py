@@ -156,6 +156,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
 ]
 
+_CLAIM = "INSERT INTO claims (scope, key, made) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 _TALLY = (
     "INSERT INTO tallies (period, team, metric, key, n) VALUES ($1, $2, $3, $4, 1) "
     "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = tallies.n + 1"
@@ -329,9 +330,7 @@ class PostgresStore:
 
     async def _claim_all(self, con: asyncpg.Connection, claims: Sequence[tuple[str, str]], now: float) -> None:
         for scope, claim_key in claims:
-            status = await con.execute(
-                "INSERT INTO claims (scope, key, made) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", scope, claim_key, now, timeout=self._command_timeout
-            )
+            status = await con.execute(_CLAIM, scope, claim_key, now, timeout=self._command_timeout)
             if _rows(status) != 1:
                 raise AlreadyClaimed(scope)
 
@@ -402,10 +401,7 @@ class PostgresStore:
         return await self._run(purge)
 
     async def claim(self, scope: str, key: str, now: float) -> bool:
-        won = await self._fetchval(
-            "INSERT INTO claims (scope, key, made) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING true",
-            scope, key, now,
-        )
+        won = await self._fetchval(_CLAIM + " RETURNING true", scope, key, now)
         return bool(won)
 
     async def purge_claims(self, scope: str, before: float) -> int:

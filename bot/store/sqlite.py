@@ -124,6 +124,7 @@ _MIGRATIONS = {
     # Dialogs are saved compare-and-set on a version (the outbox table itself comes with _SCHEMA).
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
+_CLAIM = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 _TALLY = "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
 
 
@@ -213,7 +214,7 @@ class SQLiteStore:
     def _claim_all(self, claims: Sequence[tuple[str, str]], now: float) -> None:
         """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls back)."""
         for scope, claim_key in claims:
-            if self._db.execute("INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (scope, claim_key, now)).rowcount != 1:
+            if self._db.execute(_CLAIM, (scope, claim_key, now)).rowcount != 1:
                 raise AlreadyClaimed(scope)
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
@@ -277,13 +278,12 @@ class SQLiteStore:
 
     def _commit_claims(self) -> None:
         batch, self._pending_claims = self._pending_claims, []
-        insert = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         try:
             if len(batch) == 1:
-                results = [self._db.execute(insert, batch[0][:3]).rowcount == 1]
+                results = [self._db.execute(_CLAIM, batch[0][:3]).rowcount == 1]
             else:
                 with self._write_transaction():
-                    results = [self._db.execute(insert, claim[:3]).rowcount == 1 for claim in batch]
+                    results = [self._db.execute(_CLAIM, claim[:3]).rowcount == 1 for claim in batch]
         except Exception as error:  # nothing was claimed: every caller hears why
             for *_, won in batch:
                 if not won.done():
