@@ -33,7 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 
 LEASE = 10.0  # seconds an item stays with the copy that made it or took it, before another copy may
 SWEEP_EVERY = 2.0  # seconds between sweeps for items whose lease ran out
-BATCH = 50  # items taken per sweep
+# Items taken at a time by a sweep, and sent one after another: few enough that even a slow platform
+# (half a second a post) gets through them well inside their LEASE, so no other copy takes them meanwhile.
+BATCH = 10
 GIVE_UP_AFTER = 600.0  # an item not delivered within ten minutes is dropped
 MAX_BACKOFF = 60.0  # the longest wait between tries; before that a quarter of the item's age, from 2 s
 
@@ -138,7 +140,8 @@ class Deliverer:
     async def _sweep_forever(self) -> None:
         while True:
             try:
-                await self.sweep()
+                while await self.sweep() == BATCH:  # more may be due: take the next few, each batch on a fresh lease
+                    pass
                 await self.store.purge_outbox(self.clock() - 2 * GIVE_UP_AFTER)  # left by a copy that gave up mid-way
             except asyncio.CancelledError:
                 raise
