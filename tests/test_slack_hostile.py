@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import aiohttp
 import pytest
 
-from adapters.slack import EVENTS_PATH, delivery, listeners
+from adapters.slack import EVENTS_PATH, delivery
 from adapters.slack.route import Refused, check_headers
 from adapters.slack.shapes import body_problem, slack_id_problem, url_problem
 from bot.store.memory import MemoryStore

@@ -31,7 +31,9 @@ from bot.store.memory import MemoryStore
 from bot.tips import Managers
 from tests.conftest import Clock, shipped_knowledge
 from tests.fakes.bf_connector import FakeConnector, serve
+from tests.test_teams_coach import buttons, title
 from tests.test_teams_http import FIXTURES, fixture
+from tests.test_teams_units import texts
 
 ROOT = Path(__file__).resolve().parent.parent
 MANAGER = "6d415fdd-f97e-4f70-ac45-e69601e4ecb2"  # the aadObjectId of message_personal.json
@@ -142,32 +144,6 @@ async def teams():
         yield Teams(url=url, session=session, connector=connector, coach=coach)
     await runner.cleanup()
     await connector.stop()
-
-
-def title(card: dict) -> str:
-    return card["body"][0]["items"][0]["text"]
-
-
-def buttons(card: dict) -> list[dict]:
-    found = list(card.get("actions", []))
-    for element in card["body"]:
-        if element.get("type") == "ActionSet":
-            found.extend(element["actions"])
-    return found
-
-
-def texts(element: Any) -> list[str]:
-    """Every TextBlock text in a card, in reading order."""
-    found = []
-    if isinstance(element, dict):
-        if element.get("type") == "TextBlock":
-            found.append(element["text"])
-        for value in element.values():
-            found.extend(texts(value))
-    elif isinstance(element, list):
-        for value in element:
-            found.extend(texts(value))
-    return found
 
 
 def valid(card: dict) -> None:

@@ -132,7 +132,7 @@ class SlackTurns:
         # The managers' user groups from COACH_MANAGERS, looked up so that the core can check roles.
         self.manager_groups = ManagerGroups(client=client, groups=groups.slack_groups()) if groups and groups.slack_groups() else None
 
-    # ------------------------------------------------------------------ events (Bolt acks them itself)
+    # ------------------------------------------------------------------ events (Bolt acks them once the listener returns)
 
     async def on_message(self, event: dict, body: dict, context: AsyncBoltContext) -> None:
         """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
@@ -207,7 +207,7 @@ class SlackTurns:
         except Exception as error:  # noqa: BLE001  a convenience: nothing about it may cost the welcome or the ack
             _LOGGER.warning("suggested prompts not set: assistant.threads.setSuggestedPrompts failed (%s)", type(error).__name__)
 
-    # ------------------------------------------------------------------ commands and buttons (acked first here)
+    # ------------------------------------------------------------------ commands and buttons (acked once the turn is stored)
 
     async def on_command(self, ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
         """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url.
