@@ -77,7 +77,7 @@ class Coach:
         self.classifier = Classifier(knowledge, cache=reader_cache)
         self.replies = Replies(knowledge)
         # ``tip ...``: the manager check, the queue, schedules and subscriptions (bot/tips.py).
-        self.tips = TipDesk(knowledge=knowledge, store=store, clock=lambda: self.clock(), managers=managers or Managers(), timezone=timezone, tip_of_week=self.tip)
+        self.tips = TipDesk(knowledge=knowledge, store=store, clock=lambda: self.clock(), managers=managers or Managers(), timezone=timezone, tip_of_week=self.tip_of_week_reply)
         self._option_matchers = {
             q.id: PhraseMatcher(self.classifier.reader, {o.id: (o.label, o.id.replace("-", " "), *o.synonyms) for o in q.options})
             for q in knowledge.questions.values()
@@ -214,7 +214,8 @@ class Coach:
     def checklist(self, department: str | None = None) -> Reply:
         return self.replies.checklist(department or "")
 
-    def tip(self) -> Reply:
+    def tip_of_week_reply(self) -> Reply:
+        """This week's library tip as the reply everyone gets for ``tip``."""
         return self.replies.tip(self.tip_of_week())
 
     def tip_of_week(self) -> Tip:

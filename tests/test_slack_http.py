@@ -90,7 +90,7 @@ class ScriptedCoach:
         if text.startswith("checklist"):
             return [self.checklist(text.partition(" ")[2] or None)]
         if text.startswith("tip"):
-            return [self.tip()]
+            return [self.tip_of_week_reply()]
         if "furious" in text:
             return [self.answer()]
         return [self.question(1)]
@@ -121,7 +121,7 @@ class ScriptedCoach:
     def welcome(self) -> Reply:
         return Reply(kind="info", title="Hi! I'm Frontline Coach.", text="Tell me what is going on.")
 
-    def tip(self) -> Reply:
+    def tip_of_week_reply(self) -> Reply:
         return Reply(kind="info", title="Tip of the week", text="Name the next step.")
 
     def checklist(self, department: str | None = None) -> Reply:

@@ -315,4 +315,4 @@ def home_parts(coach: Any) -> Sequence[Reply]:
     """This week's tip, how to use the bot, then every department's checklist."""
     departments = getattr(getattr(coach, "knowledge", None), "departments", None)
     checklists = [coach.checklist(name) for name in departments] if departments else [coach.checklist(None)]
-    return [coach.tip(), coach.help(), *checklists]
+    return [coach.tip_of_week_reply(), coach.help(), *checklists]
