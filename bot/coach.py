@@ -6,7 +6,6 @@ never saved and never logged.
 """
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import logging
 import time
@@ -28,6 +27,7 @@ from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, 
 from bot.store import Store
 from bot.text import MAX_CHARS
 from bot.tips import Managers, TipDesk
+from bot.weeks import iso_week, period_at, utc
 
 if TYPE_CHECKING:
     from bot.metrics import Metrics
@@ -147,7 +147,7 @@ class Coach:
             )
             if saved:
                 if turn.answered is not None:
-                    await self.store.count_identified(report.week(turn.now), turn.answered.interaction or ANY, turn.answered.customer or ANY)
+                    await self.store.count_identified(period_at(turn.now), turn.answered.interaction or ANY, turn.answered.customer or ANY)
                 return replies
             _LOGGER.info("dialog changed by another turn meanwhile: read again")
             aimed_at = waiting_on
@@ -220,7 +220,7 @@ class Coach:
 
     def tip_of_week(self) -> Tip:
         """The same library tip for everyone during one ISO week, a different one the next week."""
-        year, week, _ = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc).isocalendar()
+        year, week = iso_week(utc(self.clock()))
         tips = self.knowledge.tips
         return tips[(year * 53 + week) % len(tips)]
 
@@ -454,7 +454,7 @@ class Coach:
     def _counts(turn: _Turn) -> list[tuple[str, str, str, str]]:
         """What a turn counts when its save lands (in the same transaction): the answer reached and the agent's
         feedback, as (week, team, metric, key), never who."""
-        period, team = report.week(turn.now), f"{turn.incoming.platform}:{turn.incoming.workspace}"
+        period, team = period_at(turn.now), f"{turn.incoming.platform}:{turn.incoming.workspace}"
         decided, tallies = turn.answered, list(turn.tallies)
         if decided is not None and turn.changed is not None:
             tallies[:0] = [

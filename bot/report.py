@@ -14,27 +14,22 @@ from typing import Any
 
 from bot.knowledge import ANY, Knowledge
 from bot.messages import Reply, Section
-from bot.weekly import period_of
+from bot.weeks import period_of, utc
 
 MAX_WEEKS = 12
 TOP = 5  # corrections and unhelpful scripts shown
 BAR_WIDTH = 12  # characters of the longest text bar
 
 
-def week(now: float) -> str:
-    """The ISO week of ``now`` (UTC), as the counts are kept: "2026-W49"."""
-    return period_of(dt.datetime.fromtimestamp(now, dt.timezone.utc))
-
-
 def weeks_back(now: float, weeks: int) -> list[str]:
     """The ISO weeks from ``weeks`` - 1 weeks ago up to this one."""
-    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    today = utc(now).date()
     return sorted({period_of(today - dt.timedelta(weeks=n)) for n in range(weeks)})
 
 
 def weeks_since(start: dt.date, now: float) -> list[str]:
     """Every ISO week from the one holding ``start`` to this one."""
-    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    today = utc(now).date()
     days = max((today - start).days, 0)
     return sorted({period_of(start + dt.timedelta(days=d)) for d in range(0, days + 1, 7)} | {period_of(today)})
 

@@ -23,7 +23,8 @@ from typing import Any
 from bot.errors import ConfigError
 from bot.knowledge import ANY, Knowledge
 from bot.messages import Incoming, Reply, Section
-from bot.weekly import Schedule, ScheduleError, WeeklyJob, parse_schedule, period_of, zone
+from bot.weekly import Schedule, ScheduleError, WeeklyJob, parse_schedule, zone
+from bot.weeks import period_at
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -237,8 +238,7 @@ class TipDesk:
         return _info("Weekly tips, latest first", lines=lines)
 
     async def _stats(self, _: str, incoming: Incoming) -> Reply:
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
-        period = period_of(now)  # the same week the Coach counts in
+        period = period_at(self.clock())  # the same week the Coach counts in
         counts = await self.store.identified_counts(period)
         if not counts:
             return _info(f"Situations this week ({period})", "None identified yet.")

@@ -40,6 +40,7 @@ from cronsim import CronSim
 from bot.errors import CoachError, ConfigError
 from bot.knowledge import Tip
 from bot.messages import Reply
+from bot.weeks import period_of
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -115,20 +116,12 @@ class Schedule:
 
     def due_period(self, at: dt.datetime) -> str | None:
         """The week whose post is due at ``at`` ("2026-W48"), or None when this week's time has not come yet."""
-        local = at.astimezone(ZoneInfo(self.timezone))
-        latest = self.latest(at)
-        if latest.isocalendar()[:2] != local.isocalendar()[:2]:
-            return None
-        return period_of(latest)
+        period = period_of(self.latest(at))
+        return period if period == period_of(at.astimezone(ZoneInfo(self.timezone))) else None
 
     def current_period(self, at: dt.datetime) -> str:
         """This week in the schedule's zone, due or not (for ``tip post-now``)."""
         return period_of(at.astimezone(ZoneInfo(self.timezone)))
-
-
-def period_of(moment: dt.datetime | dt.date) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 class ScheduleError(CoachError):

@@ -14,7 +14,7 @@ import pytest
 from bot.coach import Coach
 from bot.messages import Reply
 from bot.metrics import MeteredStore, Metrics
-from bot.report import week
+from bot.weeks import period_at
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from bot.tips import Managers
@@ -150,7 +150,7 @@ async def test_two_copies_on_postgres_count_a_thousand_double_taps_once_each(pg_
             await stores[0].put_dialog(say(user=f"U{n}").dialog_key, {**state, "id": f"d{n:04d}"}, copies[0].clock())
         taps = [say(choice=button(template, "Right").replace(state["id"], f"d{n:04d}" if n else state["id"]), user=f"U{n}") for n in range(1000)]
         await asyncio.gather(*(copy.handle(tap) for tap in taps for copy in copies))
-        rows = await stores[0].tallies([week(copies[0].clock())])
+        rows = await stores[0].tallies([period_at(copies[0].clock())])
         confirmed = sum(r["n"] for r in rows if r["metric"] == "confirmed")
         assert confirmed == 1000
     finally:
@@ -211,7 +211,7 @@ async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(pg_target: 
     store = await PostgresStore.connect(dsn=pg_target.dsn, schema=pg_target.schema)
     try:
         await two_hundred_dialogs_with_feedback(coach_on(store))
-        rows = await store.tallies([week(coach_on(store).clock())])
+        rows = await store.tallies([period_at(coach_on(store).clock())])
         assert sum(r["n"] for r in rows if r["metric"] in ("confirmed", "corrected")) == 200
     finally:
         await store.close()
