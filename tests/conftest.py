@@ -1,7 +1,9 @@
-"""Shared fixtures: a coach on the shipped knowledge with an in-memory store and a settable clock."""
+"""Shared fixtures: a coach on the shipped knowledge with an in-memory store and a settable clock, fakes of Slack and
+the Bot Framework connector, and a PostgreSQL schema of its own for each test that takes ``pg_target``."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from bot.messages import Incoming
 from bot.store.memory import MemoryStore
 from tests.fakes.bf_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
+from tests.pg import PgTarget, drop, pg_target_or_skip
 
 _SHIPPED: Knowledge | None = None
 
@@ -56,6 +59,17 @@ async def connector() -> FakeConnector:
     fake = await FakeConnector().start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+def pg_target() -> Iterator[PgTarget]:
+    """A fresh, empty schema name on the PostgreSQL test server (the store creates it), dropped with everything in it after.
+
+    Skips, naming the DSN, when no server answers (tests/pg.py).
+    """
+    target = pg_target_or_skip()
+    yield target
+    drop(target)
 
 
 @pytest.fixture

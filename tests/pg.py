@@ -1,6 +1,6 @@
 """PostgreSQL for tests: a throw-away schema on the server named by COACH_TEST_PG_DSN, and a cuttable TCP proxy.
 
-Tests that need the server take the ``pg_target`` fixture. It skips, naming the DSN and the variable
+Tests that need the server take the ``pg_target`` fixture (tests/conftest.py). It skips, naming the DSN and the variable
 to set, when no server answers; with COACH_TEST_PG_REQUIRED set (non-empty) it fails instead, so CI
 on a machine that has the server cannot pass by skipping. Each test gets its own schema, dropped after.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -69,9 +70,8 @@ class PgTarget:
     schema: str
 
 
-@pytest.fixture
-def pg_target() -> PgTarget:
-    """A fresh, empty schema name on the test server (the store creates it); dropped with everything in it after."""
+def pg_target_or_skip() -> PgTarget:
+    """A fresh schema name on the test server, or a skip (a failure with COACH_TEST_PG_REQUIRED) naming why not."""
     dsn = test_dsn()
     if dsn not in _probed:
         _probed[dsn] = asyncio.run(probe(dsn))
@@ -80,9 +80,12 @@ def pg_target() -> PgTarget:
         if os.environ.get(REQUIRED_ENV):
             pytest.fail(f"{reason} ({REQUIRED_ENV} is set, so this is a failure)")
         pytest.skip(reason)
-    schema = f"coach_test_{uuid.uuid4().hex[:12]}"
-    yield PgTarget(dsn=dsn, schema=schema)
-    _admin(dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return PgTarget(dsn=dsn, schema=f"coach_test_{uuid.uuid4().hex[:12]}")
+
+
+def drop(target: PgTarget) -> None:
+    """Drop the test's schema and everything in it."""
+    _admin(target.dsn, f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
 
 
 def via(dsn: str, host: str, port: int) -> str:
@@ -97,7 +100,9 @@ class TcpProxy:
     """Forwards a local port to the server, and can play a database that is gone or that hangs.
 
     ``cut()``: close every connection and stop listening (connections refused), as when the server stops.
-    ``restore()``: listen again on the same port. ``freeze()``: keep sockets open but pass no byte, as on a
+    ``restore()``: listen again on the same port. The port is the system's pick (port 0), held by a bound
+    socket that never listens from ``start()`` to ``stop()``, so nothing else can take it while the proxy
+    is cut: the copy under test keeps its DSN, and ``restore()`` never meets "address already in use". ``freeze()``: keep sockets open but pass no byte, as on a
     dead network path; ``thaw()`` lets bytes flow again.
     """
 
@@ -106,6 +111,7 @@ class TcpProxy:
         self.host = "127.0.0.1"
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
+        self._hold: socket.socket | None = None  # bound, never listening: keeps the port ours while cut
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
         self._flowing = asyncio.Event()
@@ -117,8 +123,12 @@ class TcpProxy:
         return cls(parts.hostname or "127.0.0.1", parts.port or 5432)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True)
-        self.port = self._server.sockets[0].getsockname()[1]
+        if self._hold is None:
+            self._hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            self._hold.bind((self.host, 0))
+            self.port = self._hold.getsockname()[1]
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, reuse_port=True)
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:
@@ -168,3 +178,6 @@ class TcpProxy:
     async def stop(self) -> None:
         self.thaw()
         await self.cut()
+        if self._hold is not None:
+            self._hold.close()
+            self._hold = None

@@ -28,6 +28,8 @@ from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM
 from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).resolve().parent / "data"
 # Floors for each labelled set, (all, real style), for (interaction, customer); situations.yaml is the issue's own.
 FLOORS = {

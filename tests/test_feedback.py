@@ -19,7 +19,7 @@ from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from bot.tips import Managers
 from tests.conftest import Clock, say, shipped_knowledge
-from tests.pg import PgTarget, pg_target  # noqa: F401  (a fixture)
+from tests.pg import PgTarget
 
 RICH = "cx furious, blender smoked on day 2, third time it broke, wants a refund now"
 MANAGER = "MGR"

@@ -21,7 +21,7 @@ import pytest
 from bot.coach import STORE_APOLOGY
 from bot.store.postgres import PostgresStore
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
-from tests.pg import PgTarget, TcpProxy, pg_target, via  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget, TcpProxy, via
 from tests.test_ops import Served, knowledge_or_skip, sample, serve_env
 from tests.test_slack_http import DM, HUMAN, TEAM, Harness, blocks_of, buttons, header
 

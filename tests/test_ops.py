@@ -29,7 +29,7 @@ from bot.messages import Incoming, Reply
 from bot.metrics import MeteredStore, Metrics
 from bot.store.memory import MemoryStore
 from tests.fakes.slack_api import FakeSlackApi
-from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget
 from tests.test_slack_http import SECRET, SECRET_WORDS, Harness
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pytest
 
 from adapters.outbox import LEASE, SWEEP_EVERY
 from tests.fakes.slack_api import FakeSlackApi
-from tests.pg import PgTarget, pg_target  # noqa: F401  (a fixture)
+from tests.pg import PgTarget
 from tests.test_multi_copy import database_url
 from tests.test_ops import Served, knowledge_or_skip, serve_env
 from tests.test_slack_http import Harness

@@ -28,7 +28,7 @@ from bot.store.memory import MemoryStore
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SQLiteStore
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
-from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget
 from tests.slack_signing import signed_headers
 from tests.test_slack_http import FIXTURES, FORM, JSON, SECRET, Harness, ScriptedCoach, fixture, fixture_text, start_bot
 

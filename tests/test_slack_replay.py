@@ -24,7 +24,7 @@ from bot.store.sqlite import SQLiteStore
 from bot.tips import Managers
 from tests.conftest import Clock, shipped_knowledge
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
-from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget
 from tests.slack_signing import signed_headers
 from tests.test_slack_http import DM, FORM, HUMAN, SECRET, TEAM, Harness, ScriptedCoach, blocks_of, fixture_text, start_bot
 

@@ -20,7 +20,7 @@ import pytest
 from bot.store import Store
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
-from tests.pg import DSN_ENV, PgTarget, TcpProxy, pg_target, probe, via  # noqa: F401  (pg_target is a fixture)
+from tests.pg import DSN_ENV, PgTarget, TcpProxy, probe, via
 
 NOW = 1_795_000_000.0
 

@@ -17,7 +17,7 @@ from tests.fakes.bf_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
 from tests.test_slack_http import SECRET
 from tests.test_teams_http import fixture as teams_fixture
-from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget
 from tests.test_multi_copy import database_url
 from tests.test_weekly_tips import SLACK_CHANNEL, SLACK_TEAM, TEAMS_CHANNEL, TEAMS_TENANT, slack_posts, teams_posts
 

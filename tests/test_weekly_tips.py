@@ -31,7 +31,7 @@ from bot.weekly import LEASE, RETRY_AFTER, WeeklyJob
 from tests.conftest import Clock, shipped_knowledge
 from tests.fakes.bf_connector import FakeConnector, serve
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
-from tests.pg import PgTarget, pg_target  # noqa: F401  (pg_target is a fixture)
+from tests.pg import PgTarget
 from tests.test_slack_http import FORM, SECRET, Harness, blocks_of, fixture_text, header, start_bot
 from tests.test_teams_http import fixture as teams_fixture
 
