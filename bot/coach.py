@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
-from bot import fitted_reader, report
+from bot import choice_values, fitted_reader, report
+from bot.choice_values import FIX, HELPED, MORE, RIGHT, SKIP, START_OVER, UNHELPFUL
 from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import AlreadyClaimed, StoreUnavailable
 from bot.knowledge import ANY, DIMENSION_TYPES, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
-from bot.replies import DIDNT_CATCH, FIX, HELPED, NOTHING_TO_GUESS_FROM, RIGHT, START_OVER, UNHELPFUL, Replies
+from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM, Replies
 from bot.store import Store
 from bot.text import MAX_CHARS
 from bot.tips import Managers, TipDesk
@@ -48,7 +49,6 @@ STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right
 
 # An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py): {"id", "platform", "payload", ...}.
 Outbox = Callable[[list[Reply]], Sequence[dict[str, Any]]]
-SKIP = "skip"  # the option part of a Skip button's value: d|<dialog>|<question>|skip
 
 
 @dataclass
@@ -295,15 +295,15 @@ class Coach:
         """A button, or a choice value typed back: ``d|<dialog>|more``, ``d|<dialog>|<question>|<option>``,
         ``d|<dialog>|<question>|skip``, or ``c|<command>|...``. What names a question acts only while that
         question is pending: a late Skip or option from an earlier card changes nothing."""
-        parts = (turn.incoming.choice or "").split("|")
-        if parts[0] not in ("c", "d") or len(parts) < 2:
+        pressed = choice_values.read(turn.incoming.choice or "")
+        if pressed is None:
             return [self.replies.not_mine()]  # another app's card, or a value nobody made
-        if parts[0] == "c":  # commands valid at any time; "c|start-over" is an older card's, bound to no dialog
-            return [self.replies.stale()] if parts[1] == START_OVER else await self._on_command(Command(parts[1], " ".join(parts[2:])), turn, dialog)
-        if len(parts) < 3 or dialog is None or dialog.id != parts[1]:
+        if pressed.command:  # commands valid at any time; "c|start-over" is an older card's, bound to no dialog
+            return [self.replies.stale()] if pressed.target == START_OVER else await self._on_command(Command(pressed.target, " ".join(pressed.rest)), turn, dialog)
+        if not pressed.rest or dialog is None or dialog.id != pressed.target:
             return [self.replies.stale()]
-        action = parts[2:]
-        if action == ["more"]:
+        action = list(pressed.rest)
+        if action == [MORE]:
             return [self._expanded(dialog)]
         if action == [START_OVER]:
             await self.store.delete_dialog(turn.incoming.dialog_key)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
+from bot.choice_values import FIX, HELPED, MORE, RIGHT, SKIP, START_OVER, UNHELPFUL, for_command, for_dialog
 from bot.classify import DIMENSIONS, Decision, Evidence
 from bot.knowledge import ANY, Department, Knowledge, Question, Script, Situation, Step, Tip
 from bot.messages import Choice, Reply, Section
@@ -27,21 +28,6 @@ USAGE_LINES = (
     "“checklist [department]” shows a department's checklist; “tip” shows this week's tip.",
     "Under an answer, “Right” or “Not quite” tells me how I did (only counts are kept); managers can say “report”.",
 )
-
-
-def choice_value(dialog_id: str, *parts: str) -> str:
-    """A button value bound to one dialog, so a button from an older dialog is recognised as stale."""
-    return "|".join(("d", dialog_id, *parts))
-
-
-def command_value(*parts: str) -> str:
-    """A button value that runs a command, valid at any time."""
-    return "|".join(("c", *parts))
-
-
-# Choice values of the feedback row (after d|<dialog>|): bot/report.py counts what they record.
-RIGHT, FIX, HELPED, UNHELPFUL = "right", "fix", "helped", "unhelpful"
-START_OVER = "start-over"  # d|<dialog>|start-over: bound to its dialog, so an old card's button clears nothing
 
 
 class Replies:
@@ -74,12 +60,12 @@ class Replies:
         if not expanded:
             says = tuple(s.say for s in steps if s.say)[:SHORT_LINES]
             sections.append(Section(title="Say", lines=says, numbered=True))
-            choices = [Choice(label="More", value=choice_value(dialog_id, "more"))]
+            choices = [Choice(label="More", value=for_dialog(dialog_id, MORE))]
             if "answer" not in given:
-                choices.append(Choice(label="Right", value=choice_value(dialog_id, RIGHT)))
+                choices.append(Choice(label="Right", value=for_dialog(dialog_id, RIGHT)))
             if set(DIMENSIONS) - set(given.get("corrected", ())):
-                choices.append(Choice(label="Not quite", value=choice_value(dialog_id, FIX)))
-            choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
+                choices.append(Choice(label="Not quite", value=for_dialog(dialog_id, FIX)))
+            choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
             return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
         sections[:0] = [Section(title="What this is", lines=self._summaries(decision, situation))]
         needs = self._needs(decision)
@@ -90,8 +76,8 @@ class Replies:
             Section(title="After the contact", lines=(self._follow_up(decision, script),)),
             Section(title="Why", lines=(self._why(evidence, answers), *self._probabilities(decision))),
         ]
-        choices = [] if "script" in given else [Choice(label="Helped", value=choice_value(dialog_id, HELPED)), Choice(label="Didn't help", value=choice_value(dialog_id, UNHELPFUL))]
-        choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
+        choices = [] if "script" in given else [Choice(label="Helped", value=for_dialog(dialog_id, HELPED)), Choice(label="Didn't help", value=for_dialog(dialog_id, UNHELPFUL))]
+        choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
         return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
 
     def correction(self, decision: Decision, *, dialog_id: str, corrected: list[str]) -> Reply:
@@ -102,9 +88,9 @@ class Replies:
                 continue
             read = decision.type_of(dimension)
             choices += [
-                Choice(label=f"{t.name} {dimension}", value=choice_value(dialog_id, FIX, dimension, type_id)) for type_id, t in types.items() if type_id != read
+                Choice(label=f"{t.name} {dimension}", value=for_dialog(dialog_id, FIX, dimension, type_id)) for type_id, t in types.items() if type_id != read
             ]
-        choices.append(Choice(label="Start over", value=choice_value(dialog_id, START_OVER)))
+        choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
         return Reply(kind="question", title="What is it really?", text="Pick the type I got wrong; I'll redo the answer.", choices=tuple(choices))
 
     def _headline(self, decision: Decision) -> str:
@@ -181,9 +167,9 @@ class Replies:
 
         With nothing read yet there is no best guess to skip to, so ``can_guess`` False drops that choice.
         """
-        choices = [Choice(label=o.label, value=choice_value(dialog_id, question.id, o.id)) for o in question.options]
+        choices = [Choice(label=o.label, value=for_dialog(dialog_id, question.id, o.id)) for o in question.options]
         if can_guess:
-            choices.append(Choice(label="Skip, best guess", value=choice_value(dialog_id, question.id, "skip")))
+            choices.append(Choice(label="Skip, best guess", value=for_dialog(dialog_id, question.id, SKIP)))
         return Reply(
             kind="question",
             title=question.text,
@@ -200,7 +186,7 @@ class Replies:
             title="Frontline Coach: how to use me",
             text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it is, what to hold on to, and what to say.",
             sections=(Section(title="How", lines=USAGE_LINES), Section(title="Checklists", lines=(departments,))),
-            choices=(Choice(label="This week's tip", value=command_value("tip")), Choice(label="Checklists", value=command_value("checklist"))),
+            choices=(Choice(label="This week's tip", value=for_command("tip")), Choice(label="Checklists", value=for_command("checklist"))),
         )
 
     def welcome(self) -> Reply:
@@ -271,7 +257,7 @@ class Replies:
             title="Which department?",
             text="Type “checklist” and a department, or pick one.",
             sections=(Section(title="Departments", lines=tuple(f"{d.id}: {d.name}" for d in self.k.departments.values())),),
-            choices=tuple(Choice(label=d.name[:40], value=command_value("checklist", d.id)) for d in self.k.departments.values()),
+            choices=tuple(Choice(label=d.name[:40], value=for_command("checklist", d.id)) for d in self.k.departments.values()),
             private=True,
         )
 
@@ -302,7 +288,7 @@ class Replies:
             kind="error",
             title=f"I have no checklist for “{argument.strip()[:40]}”.",
             text="Did you mean one of these?",
-            choices=tuple(Choice(label=self.k.departments[d].name[:40], value=command_value("checklist", d)) for d in suggested),
+            choices=tuple(Choice(label=self.k.departments[d].name[:40], value=for_command("checklist", d)) for d in suggested),
             private=True,
         )
 
