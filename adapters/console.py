@@ -15,6 +15,7 @@ from typing import TextIO
 
 from bot.coach import Coach
 from bot.messages import Choice, Incoming, Reply
+from bot.plain_text import body_lines
 
 _QUIT = {"quit", "exit", "bye", ":q"}
 
@@ -22,7 +23,7 @@ _QUIT = {"quit", "exit", "bye", ":q"}
 def render(reply: Reply, *, width: int | None = None) -> str:
     """The reply as terminal text, with its choices numbered from 1, each line wrapped to ``width``
     with its continuation indented under its own text."""
-    lines = reply.as_text().split("\nOptions: ")[0].split("\n")
+    lines = "\n".join(body_lines(reply)).split("\n")
     lines += [f"  [{number}] {choice.label}" for number, choice in enumerate(reply.choices, start=1)]
     if width is None:
         return "\n".join(lines)

@@ -69,6 +69,13 @@ class Section:
     lines: tuple[str, ...] = ()
     numbered: bool = False
 
+    def marked(self, bullet: str) -> list[tuple[str, str]]:
+        """(marker, line) for each line: "1.", "2.", ... for steps read in order, else ``bullet``, as each platform draws it.
+
+        The one list rule: plain text (bot/plain_text.py), Block Kit and Adaptive Cards all number by it.
+        """
+        return [(f"{number}." if self.numbered else bullet, line) for number, line in enumerate(self.lines, start=1)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class Reply:
@@ -89,16 +96,3 @@ class Reply:
     sections: tuple[Section, ...] = ()
     choices: tuple[Choice, ...] = ()
     private: bool = False
-
-    def as_text(self) -> str:
-        """Plain-text rendering, for consoles, logs of structure in tests and card fallbacks."""
-        parts: list[str] = [self.title] if self.title else []
-        if self.text:
-            parts.append(self.text)
-        for section in self.sections:
-            parts.append(f"{section.title}:" if section.title else "")
-            for number, line in enumerate(section.lines, start=1):
-                parts.append(f"  {number}. {line}" if section.numbered else f"  - {line}")
-        if self.choices:
-            parts.append("Options: " + " | ".join(choice.label for choice in self.choices))
-        return "\n".join(part for part in parts if part is not None)

@@ -14,10 +14,11 @@ import pytest
 from bot.coach import Coach
 from bot.messages import Reply
 from bot.metrics import MeteredStore, Metrics
-from bot.weeks import period_at
+from bot.plain_text import plain_text
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from bot.tips import Managers
+from bot.weeks import period_at
 from tests.conftest import Clock, say, shipped_knowledge
 from tests.pg import PgTarget
 
@@ -59,7 +60,7 @@ async def test_not_quite_then_a_pick_redoes_the_answer_and_the_report_counts_it(
     assert again.title.startswith("Planned interaction") and "already" in again.text
 
     figures = await report(coach)
-    text = figures.as_text()
+    text = plain_text(figures)
     assert figures.private and "1 given; 0 marked right" in text and "1 corrected" in text
     assert "interaction: Critical read, Planned meant: 1" in text
 
@@ -70,7 +71,7 @@ async def test_right_counts_once_however_often_it_is_tapped():
     for _ in range(3):
         (shown,) = await coach.handle(say(choice=button(answer, "Right")))
         assert shown.kind == "answer" and "Right" not in [c.label for c in shown.choices]
-    assert "1 marked right (100%)" in (await report(coach)).as_text()
+    assert "1 marked right (100%)" in plain_text(await report(coach))
 
 
 async def test_scripts_that_did_not_help_are_listed_by_situation():
@@ -80,7 +81,7 @@ async def test_scripts_that_did_not_help_are_listed_by_situation():
     assert [c.label for c in full.choices] == ["Helped", "Didn't help", "Start over"]
     (noted,) = await coach.handle(say(choice=button(full, "Didn't help")))
     assert [c.label for c in noted.choices] == ["Start over"]
-    assert "Scripts that didn't help" in (await report(coach)).as_text()
+    assert "Scripts that didn't help" in plain_text(await report(coach))
 
 
 async def test_feedback_on_a_question_not_yet_answered_changes_nothing():
@@ -106,8 +107,8 @@ async def test_report_spans_the_weeks_asked_for(tmp_path: Path):
     await answered(coach, "U1")
     clock.now += 8 * 86400
     await answered(coach, "U2")
-    assert "1 given" in (await report(coach)).as_text()
-    assert "2 given" in (await report(coach, "2")).as_text()
+    assert "1 given" in plain_text(await report(coach))
+    assert "2 given" in plain_text(await report(coach, "2"))
 
 
 async def test_metrics_count_confirmations_and_corrections_by_type_pair():

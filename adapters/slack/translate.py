@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.messages import Incoming, Reply, Section
+from bot.plain_text import plain_text
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -195,10 +196,7 @@ def _mrkdwn(text: str) -> dict[str, Any]:
 
 def _section_blocks(section: Section) -> list[dict[str, Any]]:
     """One section block per ≤3000 characters: long sections continue in the next block."""
-    lines = [
-        f"{number}. {escape(line)}" if section.numbered else f"• {escape(line)}"
-        for number, line in enumerate(section.lines, start=1)
-    ]
+    lines = [f"{marker} {escape(line)}" for marker, line in section.marked("•")]
     if section.title:
         lines.insert(0, f"*{escape(section.title)}*")
     blocks: list[dict[str, Any]] = []
@@ -293,7 +291,7 @@ def to_blocks(reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BL
 
 def fallback_text(reply: Reply) -> str:
     """Plain text for notifications and clients without blocks."""
-    return shorten(escape(reply.as_text()), MAX_FALLBACK_TEXT)
+    return shorten(escape(plain_text(reply)), MAX_FALLBACK_TEXT)
 
 
 def to_message(reply: Reply, *, hint: str | None = None) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from adapters.teams.wire import CardContent
 from bot.messages import Choice, Reply, Section
+from bot.plain_text import headline
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -82,7 +83,7 @@ def shorten(text: str, limit: int) -> str:
 
 def summary(reply: Reply) -> str:
     """One short plain line for notifications and clients without cards: the title, then the text."""
-    return shorten("\n".join(part for part in (reply.title, reply.text) if part), MAX_SUMMARY_CHARS)
+    return shorten(headline(reply), MAX_SUMMARY_CHARS)
 
 
 # ---------------------------------------------------------------------- cards
@@ -265,8 +266,7 @@ def _section(section: Section) -> list[tuple[dict[str, Any], int]]:
     blocks: list[tuple[dict[str, Any], int]] = []
     if section.title:
         blocks.append(({"type": "TextBlock", "text": literal(shorten(section.title, MAX_TITLE_CHARS)), "weight": "Bolder", "spacing": "Medium", "wrap": True}, 0))
-    for number, line in enumerate(section.lines, start=1):
-        blocks.append((_line(f"{number}." if section.numbered else "•", line), 1))
+    blocks.extend((_line(marker, line), 1) for marker, line in section.marked("•"))
     return blocks
 
 
