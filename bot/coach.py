@@ -22,6 +22,7 @@ from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
 from bot.dialog import Dialog, next_question
 from bot.errors import AlreadyClaimed, StoreUnavailable
+from bot.failures import STORE_APOLOGY
 from bot.knowledge import ANY, DIMENSION_TYPES, Knowledge, Option, Question, Tip, load_knowledge
 from bot.messages import Incoming, Reply
 from bot.replies import DIDNT_CATCH, NOTHING_TO_GUESS_FROM, Replies
@@ -43,8 +44,6 @@ NEW_SITUATION_EVIDENCE = 1.5
 # A reply to a pending question with no option and no cue in it counts as added detail only
 # from this many words on; shorter ones ("hmm", an emoji) get the question again.
 DETAIL_WORDS = 4
-# The answer to a turn that could not reach the store (the database is down or cut off).
-STORE_APOLOGY = Reply(kind="error", title="Sorry, I can't reach my records right now.", text="Please try again in a minute.", private=True)
 
 
 # An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py): {"id", "platform", "payload", ...}.

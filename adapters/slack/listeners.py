@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import re
-import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,15 +36,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.outbox import Deliverer
 from adapters.slack import delivery, translate
 from adapters.slack.weekly import ManagerGroups
-from bot.coach import STORE_APOLOGY
 from bot.errors import StoreUnavailable
+from bot.failures import APOLOGY, STORE_APOLOGY, apologise, log_failure
 from bot.messages import Incoming, Reply
+from bot.welcome import welcome_once
 
 _LOGGER = logging.getLogger(__name__)
 
 EVENT_SCOPE = "slack-event"  # the scope app.py purges; message keys share it so they expire too
-WELCOME_SCOPE = "slack-welcome"
-APOLOGY = Reply(kind="error", title="Sorry, something went wrong on my side.", text="Please try again in a moment.", private=True)
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
 # slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
@@ -182,8 +180,9 @@ class SlackTurns:
         if not channel:
             return
         try:
-            if await self.coach.store.claim(WELCOME_SCOPE, f"{team}:{user}", self.coach.clock()):
-                await self.client.chat_postMessage(channel=channel, **translate.to_message(self.coach.welcome()))
+            welcome = await welcome_once(self.coach, translate.PLATFORM, f"{team}:{user}")
+            if welcome is not None:
+                await self.client.chat_postMessage(channel=channel, **translate.to_message(welcome))
         finally:
             await self._suggest_prompts(channel)
 
@@ -264,9 +263,8 @@ class SlackTurns:
             if self.manager_groups is not None:
                 incoming = replace(incoming, roles=incoming.roles | await self.manager_groups.roles_for(incoming.user))
             replies = await self.coach.handle(incoming, outbox=outbox, claims=claims)
-        except Exception as error:  # the message may quote the agent's text, so only its type and frames are logged
-            _LOGGER.error("coach turn failed with %s:\n%s", type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
-            self.deliverer.send_unstored(place([APOLOGY]))
+        except Exception as error:
+            self.deliverer.send_unstored(place([apologise(_LOGGER, "coach turn", error)]))
             return
         if not replies:
             return  # a delivery seen before: nothing was stored, nothing is sent
@@ -294,7 +292,7 @@ class SlackTurns:
         except _TRANSPORT_ERRORS as error:
             _LOGGER.warning("%s: Slack could not be reached (%s)", what, type(error).__name__)
         except Exception as error:
-            _LOGGER.error("%s failed with %s:\n%s", what, type(error).__name__, "".join(traceback.format_tb(error.__traceback__)))
+            log_failure(_LOGGER, what, error)
 
 
 def slack_deliverer(coach: Any, client: AsyncWebClient) -> Deliverer:

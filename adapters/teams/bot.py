@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -32,16 +31,18 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, DeliveryModes
 
 from adapters.teams.cards import MAX_SUMMARY_CHARS, answered_card, answered_question, card_activity, card_response, error_response, shorten, submitted_choice, to_activity, to_card
+from bot.failures import APOLOGY as CORE_APOLOGY
+from bot.failures import log_failure
 from bot.messages import Incoming, Reply, Section, id_problem
+from bot.welcome import welcome_once
 
 _LOGGER = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 TEAMS_CHANNEL = "msteams"  # the channel id of Microsoft Teams; the Emulator, Web Chat and Direct Line have their own
 UNVERIFIED_SENDER = "from:"  # marks a person known only by the from.id their client chose; no AAD object id has a colon
-WELCOME_SCOPE = "teams-welcome"
 INSTALLS = "teams-install"  # the store's conversation record (under this platform name) counting removals of the app
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+APOLOGY = f"{CORE_APOLOGY.title} {CORE_APOLOGY.text}"  # the core's apology, as the one line of text a failed turn gets
 MAX_REMEMBERED = 10_000  # conversations whose stored reference is known to be current
 APP_NAME = "Frontline Coach"  # the app's short name (teams-app/manifest.json), for when an activity names the bot nowhere
 CARD_ACTION = "adaptiveCard/action"
@@ -277,8 +278,9 @@ class CoachBot(ActivityHandler):
         conversation = turn_context.activity.conversation.id
         generation = (await self._installs(conversation)).get("generation", 0)
         key = conversation if generation == 0 else f"{conversation}#{generation}"
-        if await self.coach.store.claim(WELCOME_SCOPE, key, self.coach.clock()):
-            await turn_context.send_activity(to_activity(welcome_for_place(self.coach.welcome(), turn_context.activity)))
+        welcome = await welcome_once(self.coach, PLATFORM, key)
+        if welcome is not None:
+            await turn_context.send_activity(to_activity(welcome_for_place(welcome, turn_context.activity)))
 
     async def _installs(self, conversation: str) -> dict[str, Any]:
         state = await self.coach.store.get_conversation(INSTALLS, conversation)
@@ -298,7 +300,7 @@ class CoachBot(ActivityHandler):
         try:
             body = await self._card_action(turn_context)
         except Exception as error:  # the core or the connector failed: say so in the contract's words, not with a 5xx
-            _LOGGER.error("Teams card action failed: %s", type(error).__name__)
+            log_failure(_LOGGER, "Teams card action", error)
             body = error_response(500, "InternalError", APOLOGY)
         return InvokeResponse(status=HTTPStatus.OK, body=body)
 
@@ -345,7 +347,6 @@ class CoachBot(ActivityHandler):
 
 async def on_turn_error(turn_context: TurnContext, error: Exception) -> None:
     """Log what failed (type and frames, never the message, which may quote the user) and apologise."""
-    frames = " < ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}" for frame in reversed(traceback.extract_tb(error.__traceback__)))
-    _LOGGER.error("Teams turn failed on a %s activity: %s at %s", turn_context.activity.type, type(error).__name__, frames)
+    log_failure(_LOGGER, f"Teams turn on a {turn_context.activity.type} activity", error)
     if turn_context.activity.type == "message":
         await turn_context.send_activity(APOLOGY)
