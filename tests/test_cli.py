@@ -66,6 +66,7 @@ def test_classify_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path):
     assert out[2]["missing"]
 
 
+@pytest.mark.slow
 def test_every_copy_of_the_bot_reads_a_text_alike(tmp_path: Path):
     """Set order changes with PYTHONHASHSEED: a typo with two equally near known words was mended by turns to either."""
     texts = [item["text"] for path in sorted((ROOT / "tests" / "data").glob("situations*.yaml")) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]

@@ -139,6 +139,7 @@ async def test_no_typed_word_reaches_the_store(tmp_path: Path):
         assert word.encode() not in raw
 
 
+@pytest.mark.slow
 async def test_two_copies_on_postgres_count_a_thousand_double_taps_once_each(pg_target: PgTarget):
     from bot.store.postgres import PostgresStore
 
@@ -203,6 +204,7 @@ async def test_after_200_dialogs_no_typed_word_is_in_sqlite_its_wal_or_the_debug
     assert b"marker" not in files and "marker" not in caplog.text
 
 
+@pytest.mark.slow
 async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(pg_target: PgTarget, caplog: pytest.LogCaptureFixture):
     import asyncpg
 

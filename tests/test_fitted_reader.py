@@ -4,6 +4,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from bot import fitted_reader
 from bot.classify import Classifier
 from tests.conftest import shipped_knowledge
@@ -15,6 +17,7 @@ def readings(classifier: Classifier) -> list:
     return [classifier.decide(classifier.read(line)) for line in LINES]
 
 
+@pytest.mark.slow
 def test_a_second_start_loads_the_fit_and_reads_alike(tmp_path: Path):
     first = Classifier(shipped_knowledge(), cache=tmp_path)
     (stored,) = tmp_path.glob("reader-*.pickle")

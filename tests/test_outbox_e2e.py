@@ -65,6 +65,7 @@ async def every_channel_answered(api: FakeSlackApi, channels: list[str]) -> Coun
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.slow
 async def test_kill_9_on_sqlite_loses_no_acknowledged_dm_after_a_restart(api: FakeSlackApi, tmp_path: Path):
     knowledge_or_skip()
     env = serve_env(api, tmp_path, COACH_DB=str(tmp_path / "coach.db"))

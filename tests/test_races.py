@@ -51,6 +51,7 @@ def choice_for(question: Reply, index: int) -> str:
     return [c.value for c in question.choices if not c.value.endswith("|skip")][index]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("typed", [False, True], ids=["buttons", "typed digits"])
 async def test_two_answers_at_once_take_exactly_one(tmp_path: Path, typed: bool):
     for trial in range(5):

@@ -62,6 +62,7 @@ async def app(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_tips_run_at_posts_what_is_due_once(tmp_path: Path, api: FakeSlackApi, connector: FakeConnector):
     await subscribed(tmp_path, connector, slack_schedule={"weekday": 4, "time": "14:30", "timezone": "Europe/Paris"})
     env = environment(tmp_path, api)
@@ -122,6 +123,7 @@ async def serve_once(env: dict[str, str], *, until) -> str:
     return "".join(log) + rest.decode()
 
 
+@pytest.mark.slow
 async def test_serve_posts_on_its_own_schedule_once_across_a_restart(tmp_path: Path, api: FakeSlackApi, connector: FakeConnector):
     now = dt.datetime.now(dt.timezone.utc)
     this_minute = {"weekday": now.weekday(), "time": f"{now:%H:%M}", "timezone": "UTC"}  # due from now on, this week
