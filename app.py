@@ -70,10 +70,11 @@ class Settings:
 
 def _tip_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """COACH_MANAGERS and COACH_TIMEZONE, checked: a bad entry or an unknown zone stops start-up (ConfigError)."""
+    from adapters import manager_ids
     from bot.tips import Managers
     from bot.weekly import zone
 
-    return {"managers": Managers.parse(env.get("COACH_MANAGERS")), "timezone": zone(env.get("COACH_TIMEZONE", "UTC")).key}
+    return {"managers": Managers.parse(env.get("COACH_MANAGERS"), ids=manager_ids.RULES), "timezone": zone(env.get("COACH_TIMEZONE", "UTC")).key}
 
 
 async def open_store(settings: Settings):

@@ -1,10 +1,14 @@
 """The tip desk: ``tip ...`` commands, who counts as a manager, and what a manager's tip may contain.
 
 Everyone may ask for this week's tip (``tip``); every other ``tip`` word is for managers. Who is a
-manager is decided here, once, for every platform: COACH_MANAGERS lists ``platform:id`` entries
-(Slack user ids, Slack user group ids, Teams AAD object ids); a person matches by their own id, or
-by a role the adapter found (the Slack adapter puts ``slack:S…`` in ``Incoming.roles`` for the
-configured groups the person is in).
+manager is decided here, once, for every platform: COACH_MANAGERS lists ``platform:id`` entries; a
+person matches by their own id, or by a role the adapter found (``Incoming.roles``, in the same
+``platform:id`` form: a group the person is in, say). What an id looks like is each adapter's
+business: it checks the configured ids and spells them as it spells ``Incoming.user``.
+
+A tip reaches the core as plain words: each adapter removes its platform's mentions and broadcast
+markup from what people type before it builds ``Incoming``. What is left to remove here is what
+reads as a broadcast in any chat (``@channel``, ``@here``, ...).
 
 Managers' tips are their words to their teams, so they are stored (the queue, the history); the
 text is still never logged.
@@ -16,7 +20,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,11 +35,10 @@ _LOGGER = logging.getLogger(__name__)
 MAX_TIP_CHARS = 500
 HISTORY_LINES = 10
 _ENTRY = re.compile(r"^([a-z][a-z0-9-]*):(\S+)$")
-_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 
-# Broadcasts and mentions a tip must not carry into a channel.
-_SLACK_SPECIAL = re.compile(r"<[!@#][^>]*>")  # <!channel>, <!here|here>, <!subteam^S1|@team>, <@U1>, <#C1|general>
-_TEAMS_AT = re.compile(r"</?at\b[^>]*>", re.IGNORECASE)  # <at>Name</at>: keep the name, drop the mention
+# What a tip must not carry into a channel: markup an adapter passed on as written (people's mentions, say),
+# and broadcasts as anyone may type them.
+_MARKUP = re.compile(r"<[^<>\s][^<>]*>")  # a mention, link or tag in angle brackets, in any chat's markup: not words
 _BROADCAST = re.compile(r"(?<![\w@])@+(channel|here|everyone|all|team)\b", re.IGNORECASE)
 _CONTROL = dict.fromkeys(i for i in range(0x20) if chr(i) not in "\n\t")
 
@@ -45,14 +48,13 @@ class TipRejected(ValueError):
 
 
 def clean_tip(text: str, *, limit: int = MAX_TIP_CHARS) -> str:
-    """The tip as it will be posted: broadcasts and mentions removed, whitespace tidied.
+    """The tip as it will be posted: markup and broadcasts removed, whitespace tidied.
 
     Raises:
         TipRejected: nothing left to post, or longer than ``limit`` characters.
     """
     cleaned = unicodedata.normalize("NFC", text).translate(_CONTROL)
-    cleaned = _SLACK_SPECIAL.sub(" ", cleaned)
-    cleaned = _TEAMS_AT.sub("", cleaned)
+    cleaned = _MARKUP.sub(" ", cleaned)
     cleaned = _BROADCAST.sub(lambda m: m.group(1), cleaned)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
@@ -69,12 +71,18 @@ class Managers:
     entries: frozenset[str] = frozenset()
 
     @classmethod
-    def parse(cls, value: str | None) -> Managers:
-        """``slack:U024BE7LH, slack:S0614TZR7, teams:<object id>`` → Managers.
+    def parse(cls, value: str | None, *, ids: Mapping[str, Callable[[str], str]] | None = None) -> Managers:
+        """``platform:id, platform:id, ...`` → Managers.
+
+        Args:
+            value: COACH_MANAGERS.
+            ids: per platform, its adapter's rule for the ids it names: the id as the adapter spells it in
+                ``Incoming``, or ValueError saying what such an id looks like. Ids of other platforms are kept as written.
 
         Raises:
-            ConfigError: an entry that is not ``platform:id``, or a Slack id that is not a user (U…, W…) or group (S…) id.
+            ConfigError: an entry that is not ``platform:id``, or an id its platform's rule refuses.
         """
+        rules = ids or {}
         entries = set()
         for raw in (value or "").split(","):
             entry = raw.strip()
@@ -82,24 +90,22 @@ class Managers:
                 continue
             match = _ENTRY.match(entry)
             if not match:
-                raise ConfigError(f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:U024BE7LH, slack:S0614TZR7, teams:<AAD object id>)")
+                raise ConfigError(f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:<user or group id>, teams:<object id>)")
             platform, ident = match.groups()
-            if platform == "slack" and not _SLACK_ID.match(ident):
-                raise ConfigError(f"COACH_MANAGERS: {entry!r} is not a Slack user id (U…, W…) or user group id (S…)")
-            entries.add(f"{platform}:{ident.lower() if platform == 'teams' else ident}")
+            if platform in rules:
+                try:
+                    ident = rules[platform](ident)
+                except ValueError as why:
+                    raise ConfigError(f"COACH_MANAGERS: {entry!r} {why}") from None
+            entries.add(f"{platform}:{ident}")
         return cls(frozenset(entries))
 
     def ids(self, platform: str) -> set[str]:
         prefix = f"{platform}:"
         return {entry[len(prefix):] for entry in self.entries if entry.startswith(prefix)}
 
-    def slack_groups(self) -> set[str]:
-        """The Slack user group ids (S…) whose members are managers: the Slack adapter resolves these."""
-        return {ident for ident in self.ids("slack") if ident.startswith("S")}
-
     def allows(self, incoming: Incoming) -> bool:
-        user = incoming.user.lower() if incoming.platform == "teams" else incoming.user
-        return f"{incoming.platform}:{user}" in self.entries or not self.entries.isdisjoint(incoming.roles)
+        return f"{incoming.platform}:{incoming.user}" in self.entries or not self.entries.isdisjoint(incoming.roles)
 
 
 _MANAGER_WORDS = {"add", "list", "remove", "delete", "schedule", "subscribe", "unsubscribe", "post-now", "history", "stats"}

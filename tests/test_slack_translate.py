@@ -78,6 +78,13 @@ def test_mention_token_is_removed_wherever_it_is():
     assert translate.strip_mention("ask <@W222> first", "W111") == "ask <@W222> first"
 
 
+def test_broadcast_markup_never_reaches_the_core():
+    command = {"command": "/tip", "text": "add <!channel> <!here|here> Smile <!subteam^S0614TZR7|@leads> when you answer", "team_id": "T1", "user_id": "U1"}
+    assert translate.command_to_incoming(command).text == "tip add Smile when you answer"
+    event = {"channel": "D1", "user": "U1", "text": "<@W111> <!everyone> customer is furious", "channel_type": "im"}
+    assert translate.event_to_incoming(event, team="T1", bot_user_id="W111").text == "customer is furious"
+
+
 def test_event_to_incoming_on_the_fixtures():
     mention = fixture("event_app_mention_channel.json")["event"]
     incoming = translate.event_to_incoming(mention, team="T111", bot_user_id="W111")

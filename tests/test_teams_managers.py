@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from botbuilder.schema import Activity
 
+from adapters import manager_ids
 from adapters.teams import TeamsConfig, mount_teams
 from adapters.teams.bot import sender_id, verified_aad_id
 from bot.coach import Coach
@@ -26,7 +27,7 @@ REFUSED = "Sorry, that one is for managers."
 
 @pytest.fixture
 async def teams():
-    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER.upper()}"))
+    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER.upper()}", ids=manager_ids.RULES))
     connector = await FakeConnector().start()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())

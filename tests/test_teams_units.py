@@ -10,7 +10,7 @@ from botbuilder.schema import Activity, CardAction, ConversationAccount, HeroCar
 from msrest import Serializer
 
 from adapters.teams import TeamsConfig, teams_config
-from adapters.teams.bot import bot_mentions, is_bot_added, is_group, to_incoming, without_mentions
+from adapters.teams.bot import bot_mentions, is_bot_added, is_group, to_incoming, without_at_tags, without_mentions
 from adapters.teams.cards import MAX_CARD_ACTIONS, submitted_choice, to_activity, to_card
 from adapters.teams.checks import missing_fields
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
@@ -95,6 +95,11 @@ def test_group_and_mentions():
     personal = activity("message_personal.json")
     assert not is_group(personal) and bot_mentions(personal) == []
     assert without_mentions("<at>My Combined</at> checklist  kitchen\n", ["<at>My Combined</at>"]) == "checklist kitchen"
+
+
+def test_other_mentions_reach_the_core_as_names():
+    assert without_at_tags("ask <at>Dave Taniguchi</at> about the <AT id=\"0\">huddle</AT>") == "ask Dave Taniguchi about the huddle"
+    assert without_at_tags("<at></at>") == ""
 
 
 def test_mention_with_regex_characters_in_the_name():

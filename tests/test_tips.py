@@ -5,6 +5,8 @@ import datetime as dt
 
 import pytest
 
+from adapters import manager_ids
+from adapters.manager_ids import slack_group_ids
 from bot.coach import Coach
 from bot.errors import ConfigError
 from bot.messages import Incoming
@@ -54,8 +56,8 @@ def test_too_long_tip_is_refused_with_the_limit():
 
 
 def test_managers_parse_and_match_ids_and_roles():
-    managers = Managers.parse(" slack:U024BE7LH, slack:S0614TZR7 ,, teams:6B703CE3-6D14-4FE6-B90C-DC5F03657AE4 ")
-    assert managers.slack_groups() == {"S0614TZR7"}
+    managers = Managers.parse(" slack:U024BE7LH, slack:S0614TZR7 ,, teams:6B703CE3-6D14-4FE6-B90C-DC5F03657AE4 ", ids=manager_ids.RULES)
+    assert slack_group_ids(managers.ids("slack")) == {"S0614TZR7"}
     as_ = lambda platform, user, roles=(): Incoming(platform=platform, workspace="W", conversation="C", user=user, roles=frozenset(roles))  # noqa: E731
     assert managers.allows(as_("slack", "U024BE7LH"))
     assert not managers.allows(as_("slack", "U999"))
@@ -69,7 +71,7 @@ def test_managers_parse_and_match_ids_and_roles():
 @pytest.mark.parametrize("value", ["U024BE7LH", "slack:", "slack:C0123456", "slack:U1 U2", ":U1"])
 def test_bad_managers_entry_is_a_config_error(value: str):
     with pytest.raises(ConfigError, match="COACH_MANAGERS"):
-        Managers.parse(value)
+        Managers.parse(value, ids=manager_ids.RULES)
 
 
 def test_bad_time_zone_is_a_config_error():

@@ -33,6 +33,7 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.manager_ids import slack_group_ids
 from adapters.outbox import Deliverer
 from adapters.slack import delivery, translate
 from adapters.slack.weekly import ManagerGroups
@@ -126,9 +127,10 @@ class SlackTurns:
         self.coach = coach
         self.client = client
         self.deliverer = deliverer or slack_deliverer(coach, client)
-        groups = getattr(getattr(coach, "tips", None), "managers", None)
+        managers = getattr(getattr(coach, "tips", None), "managers", None)
         # The managers' user groups from COACH_MANAGERS, looked up so that the core can check roles.
-        self.manager_groups = ManagerGroups(client=client, groups=groups.slack_groups()) if groups and groups.slack_groups() else None
+        groups = slack_group_ids(managers.ids(translate.PLATFORM)) if managers is not None else set()
+        self.manager_groups = ManagerGroups(client=client, groups=groups) if groups else None
 
     # ------------------------------------------------------------------ events (Bolt acks them once the listener returns)
 

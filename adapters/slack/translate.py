@@ -51,6 +51,7 @@ SUGGESTED_PROMPTS = (
     ("This week's tip", "tip"),
 )
 SUGGESTED_PROMPTS_TITLE = "Start with one tap"
+_BROADCASTS = re.compile(r"<![^>]*>")  # <!channel>, <!here|here>, <!everyone>, <!subteam^S0614TZR7|@leads>
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}
 _ENTITY = re.compile("|".join(_ENTITIES))
 
@@ -108,6 +109,15 @@ def strip_mention(text: str, bot_user_id: str | None) -> str:
     return " ".join(text.split())
 
 
+def without_broadcasts(text: str) -> str:
+    """Slack's broadcast markup (``<!channel>``, ``<!here>``, a user group's ``<!subteam^…>``) taken out of what was typed.
+
+    The core gets words, and nothing typed here can carry a broadcast into a channel (a manager's tip
+    is posted to every subscribed channel). People's mentions (``<@U…>``) are passed on as written.
+    """
+    return _BROADCASTS.sub(" ", text) if "<!" in text else text
+
+
 def event_to_incoming(event: Mapping[str, Any], *, team: str, bot_user_id: str | None) -> Incoming:
     """A DM or a mention. A mention outside a thread opens one under itself (its ``ts``)."""
     channel = event["channel"]
@@ -118,7 +128,7 @@ def event_to_incoming(event: Mapping[str, Any], *, team: str, bot_user_id: str |
         conversation=conversation_of(channel, thread_ts),
         user=event["user"],
         # The mention is Slack's own markup, so it goes first; what is left is what the person typed.
-        text=unescape(strip_mention(event.get("text") or "", bot_user_id)),
+        text=unescape(strip_mention(without_broadcasts(event.get("text") or ""), bot_user_id)),
     )
 
 
@@ -142,7 +152,7 @@ def command_to_incoming(command: Mapping[str, Any]) -> Incoming:
         workspace=command.get("team_id") or "",
         conversation=command.get("channel_id") or command.get("user_id") or "",
         user=command.get("user_id") or "",
-        text=command_text(command.get("command") or "", unescape(command.get("text") or "")),
+        text=command_text(command.get("command") or "", unescape(without_broadcasts(command.get("text") or ""))),
     )
 
 

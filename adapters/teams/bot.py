@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, DeliveryModes
 
+from adapters.manager_ids import teams_id
 from adapters.teams.cards import MAX_SUMMARY_CHARS, answered_card, answered_question, card_activity, card_response, error_response, shorten, submitted_choice, to_activity, to_card
 from bot.failures import APOLOGY as CORE_APOLOGY
 from bot.failures import log_failure
@@ -48,6 +50,7 @@ APP_NAME = "Frontline Coach"  # the app's short name (teams-app/manifest.json), 
 CARD_ACTION = "adaptiveCard/action"
 # The manifest's prompt starters that are commands, in the core's words; the others are situations as they stand.
 PROMPT_STARTERS = {"checklist for my department": "checklist", "this week's tip": "tip"}
+_AT_TAG = re.compile(r"</?at\b[^>]*>", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------- payload predicates
@@ -79,6 +82,11 @@ def without_mentions(text: str, mentions: list[str]) -> str:
     return " ".join(text.split())
 
 
+def without_at_tags(text: str) -> str:
+    """``<at>Name</at>`` (another person's mention) as the name alone: the core gets words, never Teams' markup."""
+    return " ".join(_AT_TAG.sub("", text).split()) if "<" in text else text
+
+
 def tenant_id(activity: Activity) -> str:
     data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     tenant = data.get("tenant")
@@ -107,7 +115,7 @@ def sender_id(activity: Activity) -> str:
     """
     aad = verified_aad_id(activity)
     if aad:
-        return aad
+        return teams_id(aad)  # as COACH_MANAGERS' entries are spelled (adapters/manager_ids.py)
     sender = activity.from_property
     return UNVERIFIED_SENDER + sender.id if sender and sender.id else ""
 
@@ -156,7 +164,7 @@ def to_incoming(activity: Activity) -> Incoming | None:
         mentions = bot_mentions(activity)
         if is_group(activity) and not mentions:
             return None
-        text = starter_text(without_mentions(activity.text or "", mentions))
+        text = starter_text(without_at_tags(without_mentions(activity.text or "", mentions)))
     return Incoming(
         platform=PLATFORM,
         workspace=tenant_id(activity),
