@@ -38,7 +38,7 @@ _ENTRY = re.compile(r"^([a-z][a-z0-9-]*):(\S+)$")
 
 # What a tip must not carry into a channel: markup an adapter passed on as written (people's mentions, say),
 # and broadcasts as anyone may type them.
-_MARKUP = re.compile(r"<[^<>\s][^<>]*>")  # a mention, link or tag in angle brackets, in any chat's markup: not words
+_MARKUP = re.compile(r"<[^\w\s<>][^<>]*>")  # angle brackets opened by a sigil (a mention, a broadcast, a link): not words
 _BROADCAST = re.compile(r"(?<![\w@])@+(channel|here|everyone|all|team)\b", re.IGNORECASE)
 _CONTROL = dict.fromkeys(i for i in range(0x20) if chr(i) not in "\n\t")
 

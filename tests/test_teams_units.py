@@ -16,6 +16,7 @@ from adapters.teams.checks import missing_fields
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section
+from bot.tips import TipRejected, clean_tip
 from tests.test_teams_http import FIXTURES
 
 APP = "00000000-1111-2222-3333-444444444444"
@@ -99,7 +100,16 @@ def test_group_and_mentions():
 
 def test_other_mentions_reach_the_core_as_names():
     assert without_at_tags("ask <at>Dave Taniguchi</at> about the <AT id=\"0\">huddle</AT>") == "ask Dave Taniguchi about the huddle"
-    assert without_at_tags("<at></at>") == ""
+
+
+@pytest.mark.parametrize("raw, clean", [("<at>Dave Taniguchi</at> runs the huddle", "Dave Taniguchi runs the huddle"), ("<AT id=\"0\">Dave</AT> too", "Dave too")])
+def test_a_tip_keeps_a_mentions_name_not_its_tags(raw: str, clean: str):
+    assert clean_tip(without_at_tags(raw)) == clean
+
+
+def test_a_tip_of_an_empty_mention_is_refused():
+    with pytest.raises(TipRejected, match="needs some words"):
+        clean_tip(without_at_tags("<at></at>"))
 
 
 def test_mention_with_regex_characters_in_the_name():

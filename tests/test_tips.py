@@ -30,17 +30,16 @@ UTC = dt.timezone.utc
         ("Thanks <@U024BE7LH> and <@W111|bob>!", "Thanks and !"),
         ("@channel @here @everyone read the checklist", "channel here everyone read the checklist"),
         ("hey @@here and @Channel", "hey here and Channel"),
-        ("<at>Dave Taniguchi</at> runs the huddle", "Dave Taniguchi runs the huddle"),
-        ("<AT id=\"0\">Dave</AT> too", "Dave too"),
         ("line one\nline\ttwo\x00\x07", "line one line two"),
         ("email me at team@example.com", "email me at team@example.com"),
+        ("Greet them with <their name> and <3", "Greet them with <their name> and <3"),
     ],
 )
 def test_broadcasts_and_mentions_are_removed(raw: str, clean: str):
     assert clean_tip(raw) == clean
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "<!channel>", "<@U024BE7LH> <!here>", "<at></at>"])
+@pytest.mark.parametrize("raw", ["", "   ", "<!channel>", "<@U024BE7LH> <!here>"])
 def test_empty_tip_is_refused_with_a_clear_error(raw: str):
     with pytest.raises(TipRejected, match="needs some words"):
         clean_tip(raw)
