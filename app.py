@@ -19,9 +19,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import CoachError, KnowledgeError, StoreUnavailable
+from bot.tips import Managers
+
+if TYPE_CHECKING:
+    from adapters.slack import SlackConfig
+    from adapters.teams import TeamsConfig
+    from bot.store import Store
+    from bot.weekly import Poster
 
 _LOGGER = logging.getLogger("frontline_coach")
 
@@ -46,7 +53,7 @@ class Settings:
     port: int
     host: str | None
     log_level: str
-    managers: Any = None  # bot.tips.Managers from COACH_MANAGERS
+    managers: Managers = Managers()  # COACH_MANAGERS
     timezone: str = "UTC"  # COACH_TIMEZONE: the default weekly tip schedule's zone
 
     @classmethod
@@ -70,13 +77,12 @@ class Settings:
 
 def _tip_settings(env: Mapping[str, str]) -> dict[str, Any]:
     """COACH_MANAGERS and COACH_TIMEZONE, checked: a bad entry or an unknown zone stops start-up (ConfigError)."""
-    from bot.tips import Managers
     from bot.weekly import zone
 
     return {"managers": Managers.parse(env.get("COACH_MANAGERS")), "timezone": zone(env.get("COACH_TIMEZONE", "UTC")).key}
 
 
-async def open_store(settings: Settings):
+async def open_store(settings: Settings) -> Store:
     """PostgreSQL when DATABASE_URL is set, else the SQLite file at COACH_DB.
 
     A ``search_path`` parameter naming one schema (``postgresql://host/db?search_path=coach``) keeps
@@ -192,10 +198,12 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     teams = teams_config(env)
     metrics = Metrics()
     store = MeteredStore(inner=_NotConnected(), metrics=metrics)
-    coach = build_coach(overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl, managers=settings.managers, timezone=settings.timezone)
+    posters = platform_posters(slack=slack, teams=teams, store=store)
+    coach = build_coach(
+        overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl, managers=settings.managers, timezone=settings.timezone,
+        meter=metrics, posters=posters,
+    )
     freeze_startup_objects()
-    coach.meter = metrics
-    coach.tips.job = weekly_job(store=store, library=coach.knowledge.tips, slack=slack, teams=teams, settings=settings)
     try:
         store.inner = await open_store(settings)
     except StoreUnavailable as error:
@@ -278,7 +286,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
             await asyncio.wait_for(tipper, SHUTDOWN_GRACE)
         except asyncio.TimeoutError:
             _LOGGER.warning("weekly tip run still going after %.0f s; stopping anyway", SHUTDOWN_GRACE)
-        await close_posters(coach.tips.job)
+        await close_posters(posters)
         await runner.cleanup()  # stop listening, finish requests, finish turns, close the platforms' clients
         await store.close()  # last: the turns in flight needed it
         _LOGGER.info("stopped")
@@ -287,11 +295,9 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     return 0
 
 
-def weekly_job(*, store: Any, library: Any, slack: Any, teams: Any, settings: Settings):
-    """The weekly tip job with a poster for each platform that is configured (the same for serve and tips run)."""
-    from bot.weekly import WeeklyJob
-
-    posters: dict[str, Any] = {}
+def platform_posters(*, slack: SlackConfig | None, teams: TeamsConfig | None, store: Store) -> dict[str, Poster]:
+    """A weekly tip poster for each platform that is configured (the same for serve and tips run)."""
+    posters: dict[str, Poster] = {}
     if slack is not None:
         from adapters.slack import web_client
         from adapters.slack.weekly import SlackPoster
@@ -301,11 +307,11 @@ def weekly_job(*, store: Any, library: Any, slack: Any, teams: Any, settings: Se
         from adapters.teams.weekly import TeamsPoster
 
         posters["teams"] = TeamsPoster(config=teams, store=store)
-    return WeeklyJob(store=store, library=library, posters=posters, default_timezone=settings.timezone)
+    return posters
 
 
-async def close_posters(job: Any) -> None:
-    for poster in job.posters.values():
+async def close_posters(posters: Mapping[str, Poster]) -> None:
+    for poster in posters.values():
         close = getattr(poster, "close", None)
         if close is not None:
             await close()
@@ -330,16 +336,18 @@ async def tips_run(settings: Settings, env: Mapping[str, str], at_text: str | No
     from adapters.slack import slack_config
     from adapters.teams import teams_config
     from bot.knowledge import load_knowledge
+    from bot.weekly import WeeklyJob
 
     at = parse_at(at_text, settings.timezone)
     slack, teams = slack_config(env), teams_config(env)
     library = load_knowledge(overlay=settings.knowledge_overlay).tips
     store = await open_store(settings)
-    job = weekly_job(store=store, library=library, slack=slack, teams=teams, settings=settings)
+    posters = platform_posters(slack=slack, teams=teams, store=store)
+    job = WeeklyJob(store=store, library=library, posters=posters, default_timezone=settings.timezone)
     try:
         report = await job.run(at)
     finally:
-        await close_posters(job)
+        await close_posters(posters)
         await store.close()
     for platform, channel in report.posted:
         print(f"posted   {platform} {channel}")

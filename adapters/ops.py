@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
 from aiohttp import web
 
 from bot.metrics import Metrics
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,13 +22,13 @@ PING_TIMEOUT = 2.0  # seconds the storage has to answer a readiness check
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def knowledge_loaded(coach: Any) -> bool:
+def knowledge_loaded(coach: CoachPort) -> bool:
     """The coach holds checked knowledge with something to say (scripts and questions)."""
     knowledge = getattr(coach, "knowledge", None)
     return bool(knowledge is not None and getattr(knowledge, "scripts", None) and getattr(knowledge, "questions", None))
 
 
-async def readiness(coach: Any) -> dict[str, str]:
+async def readiness(coach: CoachPort) -> dict[str, str]:
     """One word per check, "ok" when it passes; the reason otherwise (an exception type, never its text)."""
     checks = {"knowledge": "ok" if knowledge_loaded(coach) else "not loaded"}
     try:
@@ -42,7 +41,7 @@ async def readiness(coach: Any) -> dict[str, str]:
     return checks
 
 
-def mount_ops(web_app: web.Application, *, coach: Any, metrics: Metrics) -> None:
+def mount_ops(web_app: web.Application, *, coach: CoachPort, metrics: Metrics) -> None:
     """Add GET /healthz, /readyz and /metrics to ``web_app``.
 
     Args:

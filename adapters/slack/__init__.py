@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -21,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.listeners import build_bolt_app, retry_handlers, slack_deliverer
 from adapters.slack.route import slack_route
 from bot.errors import ConfigError
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     return AsyncWebClient(token=config.bot_token, base_url=config.api_url, retry_handlers=retry_handlers())
 
 
-def mount_slack(web_app: web.Application, coach: Any, config: SlackConfig) -> None:
+def mount_slack(web_app: web.Application, coach: CoachPort, config: SlackConfig) -> None:
     """Add Slack to ``web_app``: POST /slack/events in HTTP mode, the Socket Mode client with the server's life.
 
     Args:

@@ -31,6 +31,7 @@ from adapters.teams.checks import activity_problem, ids_problem, surrogate_probl
 from adapters.teams.openid import SigningKeysUnavailable
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.errors import ConfigError
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ def _invoke_body(body: Any) -> Any:
     return body if isinstance(body, (dict, list)) else serializer_helper(body)
 
 
-def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
+def mount_teams(web_app: web.Application, coach: CoachPort, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
     """Add POST /api/messages: token guard, then the CloudAdapter turn with the Coach behind ``CoachBot``.
 
     With an app id set, the token is checked before the body is read: a request without a valid Bot
