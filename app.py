@@ -83,45 +83,10 @@ def _tip_settings(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 async def open_store(settings: Settings) -> Store:
-    """PostgreSQL when DATABASE_URL is set, else the SQLite file at COACH_DB.
+    """The store DATABASE_URL or COACH_DB names (bot/store/connect.py)."""
+    from bot.store.connect import open_store as open_configured
 
-    A ``search_path`` parameter naming one schema (``postgresql://host/db?search_path=coach``) keeps
-    the tables in that schema, created if missing.
-
-    Raises:
-        StoreUnavailable: the database server does not answer (worth trying again later).
-        CoachError: it answers no (unknown role or database, wrong password) or the URL is unusable.
-    """
-    if settings.database_url:
-        import asyncpg
-
-        from bot.store.postgres import PostgresStore
-
-        dsn, schema = _dsn_and_schema(settings.database_url)
-        try:
-            return await PostgresStore.connect(dsn=dsn, schema=schema)
-        except asyncpg.PostgresError as error:
-            raise CoachError(f"PostgreSQL refused the connection: {type(error).__name__}: {error}") from None
-        except ValueError as error:
-            raise CoachError(f"DATABASE_URL is not a usable postgresql:// URL ({type(error).__name__})") from None
-    from bot.store.sqlite import SQLiteStore
-
-    return SQLiteStore(path=settings.db_path)
-
-
-def _dsn_and_schema(url: str) -> tuple[str, str | None]:
-    """DATABASE_URL split into the DSN for the driver and the one schema its ``search_path`` names, if any."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise CoachError(f"DATABASE_URL must start with postgresql://, got {parts.scheme or 'no scheme'}://")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    paths = [value for key, value in query if key == "search_path"]
-    if len(paths) != 1 or not paths[0] or "," in paths[0]:
-        return url, None
-    rest = [(key, value) for key, value in query if key != "search_path"]
-    return urlunsplit(parts._replace(query=urlencode(rest))), paths[0].strip().strip('"')
+    return await open_configured(database_url=settings.database_url, db_path=settings.db_path)
 
 
 def freeze_startup_objects() -> None:
@@ -162,19 +127,6 @@ SHUTDOWN_GRACE = 20.0  # on SIGTERM: seconds for requests in flight, then as lon
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that was down at start
 
 
-class _NotConnected:
-    """Stands in for the store until the database first answers: every call raises ``StoreUnavailable``."""
-
-    def __getattr__(self, name: str):
-        async def unavailable(*args, **kwargs):
-            raise StoreUnavailable("storage not connected yet")
-
-        return unavailable
-
-    async def close(self) -> None:
-        pass
-
-
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until SIGTERM or Ctrl-C.
 
@@ -192,12 +144,13 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     from adapters.teams import mount_teams, teams_config
     from bot.coach import build_coach
     from bot.metrics import MeteredStore, Metrics
+    from bot.store.connect import NotConnected
     from bot.weekly import run_forever as run_weekly
 
     slack = slack_config(env)  # a partial configuration stops here, before anything starts
     teams = teams_config(env)
     metrics = Metrics()
-    store = MeteredStore(inner=_NotConnected(), metrics=metrics)
+    store = MeteredStore(inner=NotConnected(), metrics=metrics)
     posters = platform_posters(slack=slack, teams=teams, store=store)
     coach = build_coach(
         overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl, managers=settings.managers, timezone=settings.timezone,
@@ -235,7 +188,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     async def keep_storage() -> None:
         """Connect if the database was down at start, then sweep now and every EXPIRY_INTERVAL."""
         delay = RETRY_FIRST
-        while isinstance(store.inner, _NotConnected):
+        while isinstance(store.inner, NotConnected):
             await asyncio.sleep(delay)
             try:
                 store.inner = await open_store(settings)
