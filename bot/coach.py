@@ -491,3 +491,13 @@ def build_coach(
     finally:
         if collecting:
             gc.enable()
+
+
+def freeze_startup_objects() -> None:
+    """Move everything built at start-up (knowledge, the reader's tables) out of the collector's reach.
+
+    They live as long as the process; without this, each full collection walks them again and a
+    turn that triggers one takes milliseconds instead of a tenth of one.
+    """
+    gc.collect()
+    gc.freeze()

@@ -21,8 +21,8 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.ops import mount_ops
-from app import Settings
+from adapters.server import mount_ops
+from adapters.settings import Settings
 from bot.coach import STORE_APOLOGY, Coach
 from bot.errors import CoachError, KnowledgeError, StoreUnavailable
 from bot.messages import Incoming, Reply
@@ -276,7 +276,7 @@ async def test_readyz_is_503_while_storage_is_gone_and_200_when_back(ops):
 
 async def test_readyz_times_out_on_a_silent_store(ops, monkeypatch):
     session, url, store, _, _ = ops
-    monkeypatch.setattr("adapters.ops.PING_TIMEOUT", 0.1)
+    monkeypatch.setattr("adapters.server.PING_TIMEOUT", 0.1)
 
     async def hang() -> None:
         await asyncio.sleep(10)

@@ -44,7 +44,8 @@ from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_SCOPE = "slack-event"  # the scope app.py purges; message keys share it so they expire too
+EVENT_SCOPE = "slack-event"  # the scope the server purges (adapters/server.py); message keys share it so they expire too
+EVENT_KEEP = 24 * 3600.0  # seconds a claim in EVENT_SCOPE is kept: Slack retries within minutes, so a day is plenty
 WELCOME_SCOPE = "slack-welcome"
 APOLOGY = Reply(kind="error", title="Sorry, something went wrong on my side.", text="Please try again in a moment.", private=True)
 RATE_LIMIT_RETRIES = 3
@@ -54,7 +55,7 @@ CONNECTION_RETRIES = 2
 _WEBHOOK_LOGGER = logging.getLogger(f"{__name__}.response_url")
 _WEBHOOK_LOGGER.setLevel(logging.WARNING)
 PROMPTS_SECONDS = 2.0  # the longest the suggested prompts may hold the ack of app_home_opened (Slack waits 3 s)
-COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so app.py purges them with the events
+COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so the server purges them with the events
 # Failures of the network or of the far side, not of this code: a warning line, no traceback.
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 

@@ -1,6 +1,6 @@
 """Microsoft Teams adapter: botbuilder's CloudAdapter on the shared aiohttp app, at POST /api/messages.
 
-Settings, with the Bot Framework's usual names (read once by app.py; empty values count as unset):
+Settings, with the Bot Framework's usual names (read once at start-up; empty values count as unset):
 
     MicrosoftAppId        the bot's Azure app id; unset: auth off, for the Bot Framework Emulator
     MicrosoftAppPassword  its client secret (MultiTenant and SingleTenant)
@@ -25,6 +25,7 @@ from botbuilder.schema import Activity, ActivityTypes, ExpectedReplies
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from adapters import bounded_json
+from adapters.settings import TEAMS_VARIABLES
 from adapters.teams.auth import TeamsAuthentication
 from adapters.teams.bot import CoachBot, expects_replies, on_turn_error
 from adapters.teams.checks import activity_problem, ids_problem, surrogate_problem, token_problem
@@ -37,7 +38,7 @@ _LOGGER = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
-ENV_NAMES = ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppType", "MicrosoftAppTenantId")
+ENV_NAMES = TEAMS_VARIABLES  # named in adapters/settings.py, which decides without botbuilder whether to serve
 TEAMS_AUTH_KEY = web.AppKey("teams_authentication", TeamsAuthentication)
 
 
