@@ -33,7 +33,7 @@ from bot.store.connect import NotConnected, open_store
 from bot.weekly import Poster
 from bot.weekly import run_forever as run_weekly
 
-_LOGGER = logging.getLogger(__name__)
+_LOGGER = logging.getLogger("frontline_coach")  # the name the server logged under in app.py: log filters keep matching
 
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
@@ -44,6 +44,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 EXPIRY_INTERVAL = 300.0  # seconds between sweeps of abandoned dialogs and old event ids
 SHUTDOWN_GRACE = 20.0  # on SIGTERM: seconds for requests in flight, then as long again for turns in flight
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0  # seconds between attempts to reach a database that was down at start
+LOOPBACK, EVERY_INTERFACE = "127.0.0.1", "0.0.0.0"
 
 
 # ---------------------------------------------------------------------- the operations routes
@@ -97,16 +98,33 @@ def mount_ops(web_app: web.Application, *, coach: CoachPort, metrics: Metrics) -
     web_app.router.add_get(METRICS_PATH, metrics_text)
 
 
-# ---------------------------------------------------------------------- the weekly tips' posters
+# ---------------------------------------------------------------------- where it listens, what it posts with
 
 
-def platform_posters(*, slack: SlackConfig | None, teams: TeamsConfig | None, store: Store) -> dict[str, Poster]:
+def listen_host(host: str | None, teams: TeamsConfig) -> str:
+    """``HOST`` when set; otherwise every interface only when Teams checks its callers' tokens.
+
+    Teams is always served, and without ``MicrosoftAppId`` its /api/messages takes anyone's activity
+    and answers to whatever service URL the caller names. So a server without an app id, a Slack-only
+    one included, listens on loopback until the operator sets ``HOST``; with one, every route checks
+    its caller (Slack's signature, Teams' token) and the server listens on every interface.
+    """
+    if host is None:
+        if not teams.open:
+            return EVERY_INTERFACE
+        _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId): listening on 127.0.0.1 only; set HOST to change")
+        return LOOPBACK
+    if teams.open and host not in (LOOPBACK, "localhost", "::1"):
+        _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId) on HOST=%s: /api/messages takes anyone's activity", host)
+    return host
+
+
+def platform_posters(*, slack: SlackConfig | None, teams: TeamsConfig, store: Store) -> dict[str, Poster]:
     """A weekly tip poster for each platform that is configured (the same for serve and ``tips run``)."""
     posters: dict[str, Poster] = {}
     if slack is not None:
         posters["slack"] = SlackPoster(client=web_client(slack))
-    if teams is not None:
-        posters["teams"] = TeamsPoster(config=teams, store=store)
+    posters["teams"] = TeamsPoster(config=teams, store=store)
     return posters
 
 
@@ -147,8 +165,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     mount_ops(web_app, coach=coach, metrics=metrics)
     if slack is not None:
         mount_slack(web_app, coach, slack)
-    if teams is not None:
-        mount_teams(web_app, coach, teams)
+    mount_teams(web_app, coach, teams)
 
     async def finish_turns(_: web.Application) -> None:
         left = await metrics.drain(SHUTDOWN_GRACE)
@@ -157,11 +174,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
 
     # First of the clean-ups: the platforms' clients are still open, so turns in flight can post their replies.
     web_app.on_cleanup.insert(0, finish_turns)
-    host = settings.host
-    if host is None:
-        host = "127.0.0.1" if teams is None or teams.open else "0.0.0.0"
-        if teams is not None and teams.open:
-            _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId): listening on 127.0.0.1 only; set HOST to change")
+    host = listen_host(settings.host, teams)
 
     stop = asyncio.Event()
     fatal: list[CoachError] = []
@@ -202,7 +215,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     address = runner.addresses[0] if runner.addresses else (host, settings.port)
     _LOGGER.info(
         "serving on http://%s:%d (slack: %s, teams: %s, storage: %s)",
-        address[0], address[1], "on" if slack else "off", "on" if teams else "off", "PostgreSQL" if settings.database_url else "SQLite",
+        address[0], address[1], "on" if slack else "off", "open, no authentication" if teams.open else "on", "PostgreSQL" if settings.database_url else "SQLite",
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -75,8 +75,10 @@ def _not_for_type(app_type: str, name: str, hint: str) -> str:
     return f"{name} is not used with MicrosoftAppType={app_type}: {hint}"
 
 
-def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
+def teams_config(env: Mapping[str, str]) -> TeamsConfig:
     """The Teams settings in ``env``; Teams is always on, open (auth off) when no app id is set.
+
+    Open, the server listens on 127.0.0.1 unless HOST is set (adapters/server.py, ``listen_host``).
 
     Raises:
         ConfigError: a partial or contradictory set (a password without an app id, a SingleTenant app
