@@ -106,8 +106,8 @@ def listen_host(host: str | None, teams: TeamsConfig) -> str:
 
     Teams is always served, and without ``MicrosoftAppId`` its /api/messages takes anyone's activity
     and answers to whatever service URL the caller names. So a server without an app id, a Slack-only
-    one included, listens on loopback until the operator sets ``HOST``; with one, every route checks
-    its caller (Slack's signature, Teams' token) and the server listens on every interface.
+    one included, listens on loopback until the operator sets ``HOST``; with one, both platforms check
+    their callers (Slack's signature, Teams' token) and the server listens on every interface.
     """
     if host is None:
         if not teams.open:

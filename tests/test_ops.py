@@ -21,8 +21,9 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.server import mount_ops
+from adapters.server import listen_host, mount_ops
 from adapters.settings import Settings
+from adapters.teams import TeamsConfig
 from bot.coach import STORE_APOLOGY, Coach
 from bot.errors import CoachError, KnowledgeError, StoreUnavailable
 from bot.messages import Incoming, Reply
@@ -291,6 +292,23 @@ async def test_readyz_needs_knowledge(ops):
     coach.knowledge = None
     async with session.get(url + "/readyz") as response:
         assert response.status == 503 and (await response.json())["knowledge"] == "not loaded"
+
+
+# ---------------------------------------------------------------------------------------- where it listens
+
+
+def test_without_an_app_id_the_server_listens_on_loopback_unless_host_says_otherwise(caplog: pytest.LogCaptureFixture):
+    authenticated = TeamsConfig(app_id="00000000-0000-0000-0000-000000000001", app_password="x")
+    assert listen_host(None, authenticated) == "0.0.0.0"
+    assert listen_host("10.0.0.5", authenticated) == "10.0.0.5"
+    assert not caplog.records
+    assert listen_host(None, TeamsConfig()) == "127.0.0.1"  # Slack-only included: Teams is always served
+    assert "listening on 127.0.0.1 only" in caplog.text
+    caplog.clear()
+    assert listen_host("127.0.0.1", TeamsConfig()) == "127.0.0.1"
+    assert not caplog.records
+    assert listen_host("0.0.0.0", TeamsConfig()) == "0.0.0.0"
+    assert "takes anyone's activity" in caplog.text
 
 
 # ---------------------------------------------------------------------------------------- DATABASE_URL
