@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.messages import Incoming, Reply, Section
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -311,7 +312,7 @@ def home_view(parts: Iterable[Reply]) -> dict[str, Any]:
     return {"type": "home", "blocks": _fit(content, [], MAX_HOME_BLOCKS)}
 
 
-def home_parts(coach: Any) -> Sequence[Reply]:
+def home_parts(coach: CoachPort) -> Sequence[Reply]:
     """This week's tip, how to use the bot, then every department's checklist."""
     departments = getattr(getattr(coach, "knowledge", None), "departments", None)
     checklists = [coach.checklist(name) for name in departments] if departments else [coach.checklist(None)]

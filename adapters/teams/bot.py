@@ -33,6 +33,7 @@ from botbuilder.schema import Activity, ChannelAccount, DeliveryModes
 
 from adapters.teams.cards import MAX_SUMMARY_CHARS, answered_card, answered_question, card_activity, card_response, error_response, shorten, submitted_choice, to_activity, to_card
 from bot.messages import Incoming, Reply, Section, id_problem
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -204,9 +205,9 @@ class CoachBot(ActivityHandler):
         coach: the platform-neutral core (``handle``, ``welcome``, ``store``, ``clock``).
     """
 
-    coach: Any
+    coach: CoachPort
 
-    def __init__(self, *, coach: Any) -> None:
+    def __init__(self, *, coach: CoachPort) -> None:
         self.coach = coach
         self._references: dict[str, str] = {}
 
