@@ -1,1 +1,1 @@
-"""Platform adapters: each translates one platform's requests into ``Incoming`` and ``Reply`` back."""
+"""Everything between the core and the outside world: one translator per platform (console, slack, teams), and the process around them (settings, server, cli)."""

@@ -29,6 +29,8 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from bot.store import Store
+
 _LOGGER = logging.getLogger(__name__)
 
 LEASE = 10.0  # seconds an item stays with the copy that made it or took it, before another copy may
@@ -57,7 +59,7 @@ class Deliverer:
         clock: Unix seconds.
     """
 
-    def __init__(self, *, store: Any, platform: str, send: Send, clock: Callable[[], float] = time.time, track: Callable[[asyncio.Task], None] | None = None) -> None:
+    def __init__(self, *, store: Store, platform: str, send: Send, clock: Callable[[], float] = time.time, track: Callable[[asyncio.Task], None] | None = None) -> None:
         """``track`` is told of every delivery task, so that a graceful shutdown waits for them (bot.metrics)."""
         self.store = store
         self.track = track

@@ -18,8 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import freeze_startup_objects  # noqa: E402
-from bot.coach import build_coach  # noqa: E402
+from bot.coach import build_coach, freeze_startup_objects  # noqa: E402
 from bot.messages import Incoming  # noqa: E402
 from bot.store.sqlite import SQLiteStore  # noqa: E402
 
@@ -52,7 +51,7 @@ def startup_seconds() -> tuple[float, float]:
         "import time, sys; t0 = time.perf_counter(); sys.path.insert(0, %r)\n"
         "from bot.coach import build_coach; from bot.store.sqlite import SQLiteStore\n"
         "import tempfile, os; c = build_coach(store=SQLiteStore(path=os.path.join(tempfile.mkdtemp(), 'c.sqlite3')))\n"
-        "from app import freeze_startup_objects; freeze_startup_objects()\n"
+        "from bot.coach import freeze_startup_objects; freeze_startup_objects()\n"
         "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
         "print(time.perf_counter() - t0, int(rss) / 1024)\n" % str(ROOT)
     )
@@ -65,7 +64,7 @@ def startup_seconds() -> tuple[float, float]:
 async def turns(n: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         coach = build_coach(store=SQLiteStore(path=Path(folder) / "bench.sqlite3"))
-        freeze_startup_objects()  # as app.py does after start-up
+        freeze_startup_objects()  # as the server and the chat do after start-up
         print(f"after start-up in-process: RSS {rss_mb():.0f} MB")
         rng = random.Random(7)
         latencies: list[float] = []

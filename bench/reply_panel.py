@@ -1,9 +1,10 @@
 """Packets for a reader panel: the short answers the console shows, grouped by trade, for readers to judge blind.
 
-Run:  python bench/reply_panel.py OUTDIR [--per-trade 4] [--skip 0]
+Run:  python bench/reply_panel.py OUTDIR [--per-trade 4] [--skip 0] [--data FILE]
 
-``--skip N`` passes over the first N situations of each family, for a panel on situations that an
-earlier panel (and a revision made from its verdicts) has not seen.
+``--skip N`` passes over the first N situations of each family, and ``--data`` reads another labelled file
+(default tests/data/real_dev.yaml), for a panel on situations that an earlier panel (and a revision made
+from its verdicts) has not seen.
 
 Each situation of tests/data/real_dev.yaml is played through the dialog as its agent would: a
 question is answered by the option that fits the line's labels, and skipped where the label says
@@ -33,8 +34,9 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     "hotel": ("hotel",),
     "restaurant or cafe": ("restaurant", "cafe", "bar"),
     "gym or salon": ("gym", "salon", "cinema", "theatre", "library"),
-    "clinic, pharmacy or vet": ("gp", "pharmacy", "vet", "clinic", "dental"),
-    "shop": ("retail", "supermarket", "bookshop", "appliance", "electronics", "store"),
+    "clinic, pharmacy or vet": ("gp", "pharmacy", "vet", "clinic", "dental", "optician"),
+    "shop": ("retail", "supermarket", "bookshop", "appliance", "electronics", "store", "florist", "bakery"),
+    "counter services (post office, letting or estate agent)": ("post office", "letting", "estate agent"),
     "car dealership or workshop": ("car",),
     "bank or insurance": ("bank", "insurance"),
     "airline or travel": ("airline", "airport", "travel"),
@@ -75,8 +77,9 @@ async def main() -> None:
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--per-trade", type=int, default=4)
     parser.add_argument("--skip", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=ROOT / "tests/data/real_dev.yaml")
     args = parser.parse_args()
-    items = yaml.safe_load((ROOT / "tests/data/real_dev.yaml").read_text(encoding="utf-8"))
+    items = yaml.safe_load(args.data.read_text(encoding="utf-8"))
     coach = Coach(knowledge=load_knowledge(ROOT / "knowledge"), store=MemoryStore())
     by_family: dict[str, list[dict]] = {}
     seen: dict[str, int] = {}

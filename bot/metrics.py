@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from bot.messages import Reply
+from bot.store import Store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,10 +135,10 @@ class MeteredStore:
         metrics: where to count.
     """
 
-    inner: Any
+    inner: Store
     metrics: Metrics
 
-    def __init__(self, *, inner: Any, metrics: Metrics) -> None:
+    def __init__(self, *, inner: Store, metrics: Metrics) -> None:
         self.inner = inner
         self.metrics = metrics
 

@@ -22,12 +22,12 @@ import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bot.errors import ConfigError
 from bot.knowledge import ANY, Knowledge
 from bot.messages import Incoming, Reply, Section
-from bot.weekly import Schedule, ScheduleError, WeeklyJob, parse_schedule, zone
+from bot.store import Store
+from bot.weekly import Poster, Schedule, ScheduleError, WeeklyJob, parse_schedule, zone
 from bot.weeks import period_at
 
 _LOGGER = logging.getLogger(__name__)
@@ -130,17 +130,20 @@ class TipDesk:
         managers: who may use the manager words.
         timezone: COACH_TIMEZONE, the default schedule's zone.
         tip_of_week: this week's library tip as a reply, for ``tip`` alone.
+        posters: one per platform the weekly post can go to; none (the terminal chat): nothing is posted from here.
     """
 
-    job: WeeklyJob | None = None  # set by whoever can post (serve, the tests); without it nothing is posted from here
-
-    def __init__(self, *, knowledge: Knowledge, store: Any, clock: Callable[[], float] = time.time, managers: Managers = Managers(), timezone: str = "UTC", tip_of_week: Callable[[], Reply]) -> None:
+    def __init__(
+        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, managers: Managers = Managers(), timezone: str = "UTC", tip_of_week: Callable[[], Reply],
+        posters: Mapping[str, Poster] | None = None,
+    ) -> None:
         self.knowledge = knowledge
         self.store = store
         self.clock = clock
         self.managers = managers
         self.timezone = zone(timezone).key
         self.tip_of_week = tip_of_week
+        self.job = WeeklyJob(store=store, library=knowledge.tips, posters=posters or {}, default_timezone=self.timezone)
 
     async def handle(self, argument: str, incoming: Incoming) -> list[Reply]:
         word, _, rest = argument.strip().partition(" ")
@@ -201,7 +204,7 @@ class TipDesk:
         return Schedule.from_dict(await self.store.get_tip_schedule(incoming.platform, incoming.workspace), self.timezone)
 
     def _channel(self, incoming: Incoming) -> str:
-        return self.job.channel_of(incoming.platform, incoming.conversation) if self.job is not None else incoming.conversation
+        return self.job.channel_of(incoming.platform, incoming.conversation)
 
     async def _subscribe(self, _: str, incoming: Incoming) -> Reply:
         new = await self.store.subscribe_tips(incoming.platform, self._channel(incoming), incoming.workspace, incoming.conversation, self.clock())
@@ -215,7 +218,7 @@ class TipDesk:
         return _info("This channel was not getting the weekly tip.", "“tip subscribe” starts it.")
 
     async def _post_now(self, _: str, incoming: Incoming) -> Reply:
-        if self.job is None:
+        if not self.job.posters:
             return _info("I can't post from here.", "Weekly posts go out from the server (python app.py serve).", error=True)
         now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
         report = await self.job.run(now, only=(incoming.platform, incoming.workspace), now_due=True)

@@ -40,6 +40,7 @@ from cronsim import CronSim
 from bot.errors import CoachError, ConfigError
 from bot.knowledge import Tip
 from bot.messages import Reply
+from bot.store import Store
 from bot.weeks import period_of
 
 _LOGGER = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class WeeklyJob:
         lease: seconds a claim is held.
     """
 
-    def __init__(self, *, store: Any, library: Sequence[Tip], posters: Mapping[str, Poster], default_timezone: str = "UTC", lease: float = LEASE) -> None:
+    def __init__(self, *, store: Store, library: Sequence[Tip], posters: Mapping[str, Poster], default_timezone: str = "UTC", lease: float = LEASE) -> None:
         self.store = store
         self.library = tuple(library)
         self.posters = dict(posters)
@@ -208,8 +209,8 @@ class WeeklyJob:
         """
         report = RunReport()
         by_workspace: dict[tuple[str, str], list[Subscription]] = {}
-        for row in await self.store.tip_subscriptions():
-            sub = Subscription(row["platform"], row["channel"], row["workspace"], row["conversation"])
+        for subscribed in await self.store.tip_subscriptions():
+            sub = Subscription(subscribed["platform"], subscribed["channel"], subscribed["workspace"], subscribed["conversation"])
             if only is None or (sub.platform, sub.workspace) == only:
                 by_workspace.setdefault((sub.platform, sub.workspace), []).append(sub)
         for (platform, workspace), subs in by_workspace.items():

@@ -21,12 +21,14 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from adapters.ops import mount_ops
-from app import Settings, _dsn_and_schema, open_store
+from adapters.server import listen_host, mount_ops
+from adapters.settings import Settings
+from adapters.teams import TeamsConfig
 from bot.coach import STORE_APOLOGY, Coach
 from bot.errors import CoachError, KnowledgeError, StoreUnavailable
 from bot.messages import Incoming, Reply
 from bot.metrics import MeteredStore, Metrics
+from bot.store.connect import dsn_and_schema, open_store
 from bot.store.memory import MemoryStore
 from tests.fakes.slack_api import FakeSlackApi
 from tests.pg import PgTarget
@@ -275,7 +277,7 @@ async def test_readyz_is_503_while_storage_is_gone_and_200_when_back(ops):
 
 async def test_readyz_times_out_on_a_silent_store(ops, monkeypatch):
     session, url, store, _, _ = ops
-    monkeypatch.setattr("adapters.ops.PING_TIMEOUT", 0.1)
+    monkeypatch.setattr("adapters.server.PING_TIMEOUT", 0.1)
 
     async def hang() -> None:
         await asyncio.sleep(10)
@@ -292,23 +294,42 @@ async def test_readyz_needs_knowledge(ops):
         assert response.status == 503 and (await response.json())["knowledge"] == "not loaded"
 
 
+# ---------------------------------------------------------------------------------------- where it listens
+
+
+def test_without_an_app_id_the_server_listens_on_loopback_unless_host_says_otherwise(caplog: pytest.LogCaptureFixture):
+    authenticated = TeamsConfig(app_id="00000000-0000-0000-0000-000000000001", app_password="x")
+    assert listen_host(None, authenticated) == "0.0.0.0"
+    assert listen_host("10.0.0.5", authenticated) == "10.0.0.5"
+    assert not caplog.records
+    assert listen_host(None, TeamsConfig()) == "127.0.0.1"  # Slack-only included: Teams is always served
+    assert "listening on 127.0.0.1 only" in caplog.text
+    caplog.clear()
+    assert listen_host("127.0.0.1", TeamsConfig()) == "127.0.0.1"
+    assert not caplog.records
+    assert listen_host("0.0.0.0", TeamsConfig()) == "0.0.0.0"
+    assert "takes anyone's activity" in caplog.text
+
+
 # ---------------------------------------------------------------------------------------- DATABASE_URL
 
 
 def test_search_path_in_database_url_names_the_schema():
-    assert _dsn_and_schema("postgresql://u@h:5432/db?search_path=coach&sslmode=disable") == ("postgresql://u@h:5432/db?sslmode=disable", "coach")
-    assert _dsn_and_schema("postgres://u@h/db") == ("postgres://u@h/db", None)
-    assert _dsn_and_schema("postgresql://u@h/db?search_path=a,b") == ("postgresql://u@h/db?search_path=a,b", None)
+    assert dsn_and_schema("postgresql://u@h:5432/db?search_path=coach&sslmode=disable") == ("postgresql://u@h:5432/db?sslmode=disable", "coach")
+    assert dsn_and_schema("postgres://u@h/db") == ("postgres://u@h/db", None)
+    assert dsn_and_schema("postgresql://u@h/db?search_path=a,b") == ("postgresql://u@h/db?search_path=a,b", None)
     with pytest.raises(CoachError, match="postgresql://"):
-        _dsn_and_schema("mysql://u@h/db")
+        dsn_and_schema("mysql://u@h/db")
 
 
-def settings(database_url: str | None, tmp_path: Path) -> Settings:
-    return Settings.from_env({"DATABASE_URL": database_url, "COACH_DB": str(tmp_path / "c.db")} if database_url else {"COACH_DB": str(tmp_path / "c.db")})
+def settings(database_url: str | None, tmp_path: Path) -> dict[str, Any]:
+    """What ``open_store`` gets from the settings read out of DATABASE_URL and COACH_DB."""
+    read = Settings.from_env({"DATABASE_URL": database_url, "COACH_DB": str(tmp_path / "c.db")} if database_url else {"COACH_DB": str(tmp_path / "c.db")})
+    return {"database_url": read.database_url, "db_path": read.db_path}
 
 
 async def test_open_store_without_database_url_is_sqlite(tmp_path: Path):
-    store = await open_store(settings(None, tmp_path))
+    store = await open_store(**settings(None, tmp_path))
     try:
         assert type(store).__name__ == "SQLiteStore"
     finally:
@@ -319,17 +340,17 @@ async def test_open_store_on_a_refusing_server_is_a_clear_error(pg_target: PgTar
     parts = urlsplit(pg_target.dsn)
     url = urlunsplit(parts._replace(netloc=f"no_such_role_x@{parts.hostname}:{parts.port or 5432}"))
     with pytest.raises(CoachError, match="refused"):
-        await open_store(settings(url, tmp_path))
+        await open_store(**settings(url, tmp_path))
 
 
 async def test_open_store_on_no_server_is_unavailable(tmp_path: Path):
     with pytest.raises(StoreUnavailable):
-        await open_store(settings("postgresql://postgres@127.0.0.1:1/test", tmp_path))
+        await open_store(**settings("postgresql://postgres@127.0.0.1:1/test", tmp_path))
 
 
 async def test_open_store_keeps_tables_in_the_search_path_schema(pg_target: PgTarget, tmp_path: Path):
     sep = "&" if "?" in pg_target.dsn else "?"
-    store = await open_store(settings(f"{pg_target.dsn}{sep}search_path={pg_target.schema}", tmp_path))
+    store = await open_store(**settings(f"{pg_target.dsn}{sep}search_path={pg_target.schema}", tmp_path))
     try:
         assert store.schema == pg_target.schema
         await store.put_dialog("k", {"a": 1}, NOW)

@@ -65,9 +65,10 @@ class Bot:
     async def start(self, store: Any = None) -> Bot:
         """Start (again): by default on a new SQLite store instance on the same file, as a restarted process would."""
         self.store = store or SQLiteStore(path=self.path)
-        self.coach = Coach(knowledge=shipped_knowledge(), store=self.store, clock=self.clock, managers=Managers.parse(MANAGERS), timezone="Europe/Paris")
-        self.job = make_job(self.store, self.api)
-        self.coach.tips.job = self.job
+        self.coach = Coach(
+            knowledge=shipped_knowledge(), store=self.store, clock=self.clock, managers=Managers.parse(MANAGERS), timezone="Europe/Paris", posters=make_posters(self.store, self.api)
+        )
+        self.job = self.coach.tips.job
         self.slack_runner, slack_url = await start_bot(self.api, self.coach)
         teams_app = web.Application()
         mount_teams(teams_app, self.coach, TeamsConfig())

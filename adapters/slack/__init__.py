@@ -1,6 +1,6 @@
 """Slack adapter: settings from the environment, and the Bolt app mounted on the bot's aiohttp server.
 
-app.py calls two things: ``slack_config(env)`` once at start-up (None when Slack is off, ConfigError
+The server (adapters/server.py) calls two things: ``slack_config(env)`` once at start-up (None when Slack is off, ConfigError
 when half-configured) and ``mount_slack(web_app, coach, config)``, which adds POST /slack/events
 (HTTP mode) and/or starts the Socket Mode client with the server.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -18,16 +17,16 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.settings import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
 from adapters.slack.listeners import build_bolt_app, retry_handlers, slack_deliverer
 from adapters.slack.route import slack_route
 from bot.errors import ConfigError
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
-# Settings, under Slack's usual names.
-BOT_TOKEN = "SLACK_BOT_TOKEN"  # xoxb-..., OAuth & Permissions
-SIGNING_SECRET = "SLACK_SIGNING_SECRET"  # Basic Information > App Credentials (HTTP mode)
-APP_TOKEN = "SLACK_APP_TOKEN"  # xapp-..., an app-level token with connections:write (Socket Mode)
+# Settings, under Slack's usual names; the three that switch Slack on are named in adapters/settings.py.
+BOT_TOKEN, SIGNING_SECRET, APP_TOKEN = SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN
 API_URL = "SLACK_API_URL"  # Web API base URL; a proxy or a fake in tests
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
@@ -101,7 +100,7 @@ def web_client(config: SlackConfig) -> AsyncWebClient:
     return AsyncWebClient(token=config.bot_token, base_url=config.api_url, retry_handlers=retry_handlers())
 
 
-def mount_slack(web_app: web.Application, coach: Any, config: SlackConfig) -> None:
+def mount_slack(web_app: web.Application, coach: CoachPort, config: SlackConfig) -> None:
     """Add Slack to ``web_app``: POST /slack/events in HTTP mode, the Socket Mode client with the server's life.
 
     Args:

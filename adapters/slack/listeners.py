@@ -40,11 +40,13 @@ from adapters.slack.weekly import ManagerGroups
 from bot.errors import StoreUnavailable
 from bot.failures import APOLOGY, STORE_APOLOGY, apologise, log_failure
 from bot.messages import Incoming, Reply
+from bot.ports import CoachPort
 from bot.welcome import welcome_once
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_SCOPE = "slack-event"  # the scope app.py purges; message keys share it so they expire too
+EVENT_SCOPE = "slack-event"  # the scope the server purges (adapters/server.py); message keys share it so they expire too
+EVENT_KEEP = 24 * 3600.0  # seconds a claim in EVENT_SCOPE is kept: Slack retries within minutes, so a day is plenty
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
 # slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
@@ -52,7 +54,7 @@ CONNECTION_RETRIES = 2
 _WEBHOOK_LOGGER = logging.getLogger(f"{__name__}.response_url")
 _WEBHOOK_LOGGER.setLevel(logging.WARNING)
 PROMPTS_SECONDS = 2.0  # the longest the suggested prompts may hold the ack of app_home_opened (Slack waits 3 s)
-COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so app.py purges them with the events
+COMMAND_KEY = "cmd:"  # claims of slash commands share EVENT_SCOPE, so the server purges them with the events
 # Failures of the network or of the far side, not of this code: a warning line, no traceback.
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
@@ -96,9 +98,9 @@ class DropRetries(AsyncMiddleware):
         coach: its ``store`` holds the claims and its ``clock`` dates them.
     """
 
-    coach: Any
+    coach: CoachPort
 
-    def __init__(self, *, coach: Any) -> None:
+    def __init__(self, *, coach: CoachPort) -> None:
         self.coach = coach
 
     async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:  # noqa: A002
@@ -120,10 +122,10 @@ class SlackTurns:
         client: the Web API client (with retry handlers) used for every post.
     """
 
-    coach: Any
+    coach: CoachPort
     client: AsyncWebClient
 
-    def __init__(self, *, coach: Any, client: AsyncWebClient, deliverer: Deliverer | None = None) -> None:
+    def __init__(self, *, coach: CoachPort, client: AsyncWebClient, deliverer: Deliverer | None = None) -> None:
         self.coach = coach
         self.client = client
         self.deliverer = deliverer or slack_deliverer(coach, client)
@@ -297,7 +299,7 @@ class SlackTurns:
             log_failure(_LOGGER, what, error)
 
 
-def slack_deliverer(coach: Any, client: AsyncWebClient) -> Deliverer:
+def slack_deliverer(coach: CoachPort, client: AsyncWebClient) -> Deliverer:
     """The outbox deliverer for Slack payloads, on the bot's Web API client; ``start`` it with the server."""
     meter = getattr(coach, "meter", None)
     return Deliverer(
@@ -306,7 +308,7 @@ def slack_deliverer(coach: Any, client: AsyncWebClient) -> Deliverer:
     )
 
 
-def build_bolt_app(*, coach: Any, client: AsyncWebClient, signing_secret: str, deliverer: Deliverer | None = None) -> AsyncApp:
+def build_bolt_app(*, coach: CoachPort, client: AsyncWebClient, signing_secret: str, deliverer: Deliverer | None = None) -> AsyncApp:
     """The AsyncApp with the de-duplication middleware and every listener; the catch-alls come last."""
     turns = SlackTurns(coach=coach, client=client, deliverer=deliverer)
     app = AsyncApp(

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.messages import Incoming, Reply, Section
 from bot.plain_text import plain_text
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -319,7 +320,7 @@ def home_view(parts: Iterable[Reply]) -> dict[str, Any]:
     return {"type": "home", "blocks": _fit(content, [], MAX_HOME_BLOCKS)}
 
 
-def home_parts(coach: Any) -> Sequence[Reply]:
+def home_parts(coach: CoachPort) -> Sequence[Reply]:
     """This week's tip, how to use the bot, then every department's checklist."""
     departments = getattr(getattr(coach, "knowledge", None), "departments", None)
     checklists = [coach.checklist(name) for name in departments] if departments else [coach.checklist(None)]

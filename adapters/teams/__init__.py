@@ -1,6 +1,6 @@
 """Microsoft Teams adapter: botbuilder's CloudAdapter on the shared aiohttp app, at POST /api/messages.
 
-Settings, with the Bot Framework's usual names (read once by app.py; empty values count as unset):
+Settings, with the Bot Framework's usual names (read once at start-up; empty values count as unset):
 
     MicrosoftAppId        the bot's Azure app id; unset: auth off, for the Bot Framework Emulator
     MicrosoftAppPassword  its client secret (MultiTenant and SingleTenant)
@@ -25,18 +25,20 @@ from botbuilder.schema import Activity, ActivityTypes, ExpectedReplies
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from adapters import bounded_json
+from adapters.settings import TEAMS_VARIABLES
 from adapters.teams.auth import TeamsAuthentication
 from adapters.teams.bot import CoachBot, expects_replies, on_turn_error
 from adapters.teams.checks import activity_problem, ids_problem, surrogate_problem, token_problem
 from adapters.teams.openid import SigningKeysUnavailable
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.errors import ConfigError
+from bot.ports import CoachPort
 
 _LOGGER = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
 APP_TYPES = {"multitenant": "MultiTenant", "singletenant": "SingleTenant", "userassignedmsi": "UserAssignedMSI"}
-ENV_NAMES = ("MicrosoftAppId", "MicrosoftAppPassword", "MicrosoftAppType", "MicrosoftAppTenantId")
+ENV_NAMES = TEAMS_VARIABLES  # named in adapters/settings.py, which decides without botbuilder whether to serve
 TEAMS_AUTH_KEY = web.AppKey("teams_authentication", TeamsAuthentication)
 
 
@@ -73,8 +75,10 @@ def _not_for_type(app_type: str, name: str, hint: str) -> str:
     return f"{name} is not used with MicrosoftAppType={app_type}: {hint}"
 
 
-def teams_config(env: Mapping[str, str]) -> TeamsConfig | None:
+def teams_config(env: Mapping[str, str]) -> TeamsConfig:
     """The Teams settings in ``env``; Teams is always on, open (auth off) when no app id is set.
+
+    Open, the server listens on 127.0.0.1 unless HOST is set (adapters/server.py, ``listen_host``).
 
     Raises:
         ConfigError: a partial or contradictory set (a password without an app id, a SingleTenant app
@@ -173,7 +177,7 @@ def _invoke_body(body: Any) -> Any:
     return body if isinstance(body, (dict, list)) else serializer_helper(body)
 
 
-def mount_teams(web_app: web.Application, coach: Any, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
+def mount_teams(web_app: web.Application, coach: CoachPort, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
     """Add POST /api/messages: token guard, then the CloudAdapter turn with the Coach behind ``CoachBot``.
 
     With an app id set, the token is checked before the body is read: a request without a valid Bot

@@ -36,6 +36,7 @@ from adapters.teams.cards import MAX_SUMMARY_CHARS, answered_card, answered_ques
 from bot.failures import APOLOGY as CORE_APOLOGY
 from bot.failures import log_failure
 from bot.messages import Incoming, Reply, Section, id_problem
+from bot.ports import CoachPort
 from bot.welcome import welcome_once
 
 _LOGGER = logging.getLogger(__name__)
@@ -213,9 +214,9 @@ class CoachBot(ActivityHandler):
         coach: the platform-neutral core (``handle``, ``welcome``, ``store``, ``clock``).
     """
 
-    coach: Any
+    coach: CoachPort
 
-    def __init__(self, *, coach: Any) -> None:
+    def __init__(self, *, coach: CoachPort) -> None:
         self.coach = coach
         self._references: dict[str, str] = {}
 

@@ -8,17 +8,17 @@ id (``;messageid=…``) and the activity to reply to are dropped, so the tip sta
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
+from botframework.connector.auth import ServiceClientCredentialsFactory
 from msrest.exceptions import HttpOperationError
 
 from adapters.teams import TeamsConfig, build_authentication
 from adapters.teams.bot import PLATFORM
 from adapters.teams.cards import to_activity
 from bot.messages import Reply
+from bot.store import Store
 from bot.weekly import PostRejected
 
 _LOGGER = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class TeamsPoster:
         credentials_factory: for tests only, as in ``mount_teams``.
     """
 
-    def __init__(self, *, config: TeamsConfig, store: Any, credentials_factory: Any = None) -> None:
+    def __init__(self, *, config: TeamsConfig, store: Store, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
         self.config = config
         self.store = store
         self.authentication = build_authentication(config, credentials_factory=credentials_factory)
