@@ -3,6 +3,7 @@
 Run:  python bench/bench_core.py [--turns 10000]
 Targets (foundation issue): p99 turn < 2 ms, start-up < 1.5 s, RSS < 150 MB after 10,000 dialogs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,17 +85,29 @@ async def turns(n: int) -> None:
                     text, choice = rng.choice(ANSWERS), None
                 else:
                     text, choice = rng.choice(COMMANDS), None
-            incoming = Incoming(platform="bench", workspace="T1", conversation=f"D{user}", user=user, text=text, choice=choice)
+            incoming = Incoming(
+                platform="bench", workspace="T1", conversation=f"D{user}", user=user, text=text, choice=choice
+            )
             start = time.perf_counter()
             replies = await coach.handle(incoming)
             latencies.append(time.perf_counter() - start)
             last_choices[user] = [c.value for r in replies for c in r.choices]
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-        print(f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1]*1000:.2f} ms, mean {statistics.mean(latencies)*1000:.3f} ms")
+        print(
+            f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1] * 1000:.2f} ms, mean {statistics.mean(latencies) * 1000:.3f} ms"
+        )
         while users < 10_000:  # open further dialogs so the memory figure is after 10,000 of them
             users += 1
-            await coach.handle(Incoming(platform="bench", workspace="T1", conversation=f"DU{users}", user=f"U{users}", text=rng.choice(OPENINGS)))
+            await coach.handle(
+                Incoming(
+                    platform="bench",
+                    workspace="T1",
+                    conversation=f"DU{users}",
+                    user=f"U{users}",
+                    text=rng.choice(OPENINGS),
+                )
+            )
         print(f"after {users} dialogs: RSS {rss_mb():.0f} MB")
         await coach.store.close()
 
@@ -104,7 +117,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10_000)
     args = parser.parse_args()
     runs = [startup_seconds() for _ in range(3)]
-    print("start-up to ready (fresh process, 3 runs): " + ", ".join(f"{s:.2f} s" for s, _ in runs) + f"; RSS then {runs[-1][1]:.0f} MB")
+    print(
+        "start-up to ready (fresh process, 3 runs): "
+        + ", ".join(f"{s:.2f} s" for s, _ in runs)
+        + f"; RSS then {runs[-1][1]:.0f} MB"
+    )
     asyncio.run(turns(args.turns))
 
 

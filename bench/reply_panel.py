@@ -12,6 +12,7 @@ the line does not show it. The answer before "More" is written, as the console r
 packet per trade family, with a numbered list of the lines to say. Labels and sources are left out:
 a reader sees what the agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,15 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     "bank or insurance": ("bank", "insurance"),
     "airline or travel": ("airline", "airport", "travel"),
     "trades on call (locksmith, electrician, plumber, pest control)": ("locksmith", "electric", "plumb", "pest"),
-    "call centre (sales, support, utilities)": ("telesales", "call centre", "support", "sales", "subscription", "help desk", "delivery"),
+    "call centre (sales, support, utilities)": (
+        "telesales",
+        "call centre",
+        "support",
+        "sales",
+        "subscription",
+        "help desk",
+        "delivery",
+    ),
 }
 PANEL_RUBRIC = """You work in: {family}. A coaching bot answered your colleagues' messages below, mid-contact.
 For each numbered line to say, pick exactly one: "as is" (I would say this as it is), "change" (I'd have
@@ -98,7 +107,16 @@ async def main() -> None:
             n += 1
             reply = await play(coach, item, n)
             shown = render(reply).split("\n  [1] ")[0]
-            parts += [f"## Situation {k}", f"The agent typed: {item['text']}", "", "The bot answered:", "```", shown, "```", ""]
+            parts += [
+                f"## Situation {k}",
+                f"The agent typed: {item['text']}",
+                "",
+                "The bot answered:",
+                "```",
+                shown,
+                "```",
+                "",
+            ]
         (args.outdir / f"packet_{index:02d}.md").write_text("\n".join(parts), encoding="utf-8")
     print(f"{n} answers in {len(by_family)} packets under {args.outdir}")
 

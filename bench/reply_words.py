@@ -6,6 +6,7 @@ For each situation it reads the first reply and, where that is a question, the a
 "skip"; it counts the words shown before the first option (the console's "[1]"), and lists any digit
 inside a line to say that the agent did not type.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -76,7 +77,9 @@ def main() -> None:
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
         texts = [i["text"] for i in (items["examples"] if isinstance(items, dict) else items)]
         first, answers, invented = asyncio.run(measure(coach, texts))
-        print(f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: {len(invented)}")
+        print(
+            f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: {len(invented)}"
+        )
         for line in invented[:5]:
             print("   ", line)
 

@@ -3,6 +3,7 @@
 Evidence is kept as numbers per type id (log-odds-like weights), never as the agent's text, so a
 dialog can add later answers to it and store it without keeping what the customer said.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,14 @@ class Evidence:
         return dimension in self.shows or any(self.answer.get(t, 0.0) > 0 for t in DIMENSION_TYPES[dimension])
 
     def to_dict(self) -> dict:
-        return {"cue": self.cue, "model": self.model, "cues": list(self.cues), "answer": self.answer, "shows": list(self.shows),
-                "situations": list(self.situations)}
+        return {
+            "cue": self.cue,
+            "model": self.model,
+            "cues": list(self.cues),
+            "answer": self.answer,
+            "shows": list(self.shows),
+            "situations": list(self.situations),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Evidence:
@@ -251,13 +258,16 @@ class Classifier:
         """The first situation, in the knowledge's order, that the text named and the reading fits."""
         named = set(evidence.situations)
         return next(
-            (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)), None
+            (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)),
+            None,
         )
 
     def decide(self, evidence: Evidence) -> Decision:
         interaction_probs = _softmax(evidence, INTERACTIONS)
         plainly_angry = evidence.cue.get("angry", 0.0) + evidence.answer.get("angry", 0.0) >= ANGRY_PLAINLY
-        customer_probs = _softmax(evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS)
+        customer_probs = _softmax(
+            evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS
+        )
         top = max(interaction_probs.values())
         interaction = next(t for t in self.knowledge.interactions if interaction_probs[t] >= top - PRECEDENCE_MARGIN)
         if customer_probs["angry"] >= ANGRY_FLOOR:
@@ -268,8 +278,10 @@ class Classifier:
         best_other = max(plainly, key=plainly.get)
         secondary = best_other if plainly[best_other] >= SECONDARY_EVIDENCE and evidence.known("customer") else None
         answered = frozenset(
-            d for d, named in (("interaction", interaction), ("customer", customer))
-            if evidence.answer.get(named, 0.0) >= ANSWERED and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
+            d
+            for d, named in (("interaction", interaction), ("customer", customer))
+            if evidence.answer.get(named, 0.0) >= ANSWERED
+            and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
         )
         return Decision(
             answered=answered,
@@ -306,7 +318,10 @@ def _softmax(evidence: Evidence, types: tuple[str, ...]) -> dict[str, float]:
     a confidence shown means what it says (bench/reader_real.py reports how well it does); what the agent
     answered is not: an answer is the agent's word, not a reading."""
     temperature = TEMPERATURE["interaction" if types == INTERACTIONS else "customer"]
-    scores = {t: (evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0) for t in types}
+    scores = {
+        t: (evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0)
+        for t in types
+    }
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())

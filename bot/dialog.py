@@ -3,6 +3,7 @@
 What is saved is evidence as numbers, the questions asked and the options picked: never what
 the agent typed, which is read once and dropped.
 """
+
 from __future__ import annotations
 
 import secrets

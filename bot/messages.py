@@ -1,10 +1,13 @@
 """Platform-neutral messages in and replies out: the only shapes adapters exchange with the core."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-MAX_ID_CHARS = 512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit
+MAX_ID_CHARS = (
+    512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit
+)
 _UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters (NUL, CR, LF), unpaired surrogates
 
 

@@ -3,6 +3,7 @@
 Said once across every copy of the bot and every event that may bring it (Teams sends two for one
 install), because the first to claim the key in the store is the only one that says it.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

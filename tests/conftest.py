@@ -1,5 +1,6 @@
 """Shared fixtures: a coach on the shipped knowledge with an in-memory store and a settable clock, fakes of Slack and
 the Bot Framework connector, and a PostgreSQL schema of its own for each test that takes ``pg_target``."""
+
 from __future__ import annotations
 
 import shutil
@@ -80,5 +81,7 @@ def knowledge_copy(tmp_path: Path) -> Path:
     return target
 
 
-def say(text: str = "", *, user: str = "U1", conversation: str = "C1", choice: str | None = None, platform: str = "test") -> Incoming:
+def say(
+    text: str = "", *, user: str = "U1", conversation: str = "C1", choice: str | None = None, platform: str = "test"
+) -> Incoming:
     return Incoming(platform=platform, workspace="W1", conversation=conversation, user=user, text=text, choice=choice)

@@ -4,6 +4,7 @@ Tests that need the server take the ``pg_target`` fixture (tests/conftest.py). I
 to set, when no server answers; with COACH_TEST_PG_REQUIRED set (non-empty) it fails instead, so CI
 on a machine that has the server cannot pass by skipping. Each test gets its own schema, dropped after.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -128,7 +129,9 @@ class TcpProxy:
             self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self._hold.bind((self.host, 0))
             self.port = self._hold.getsockname()[1]
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, reuse_port=True)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, reuse_address=True, reuse_port=True
+        )
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:

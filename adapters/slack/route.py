@@ -8,6 +8,7 @@ A client's mistake gets a 4xx and one log line that names the field, never its v
 timestamps and everything else stay Bolt's job (401 for a forged or stale request); the guard only
 makes sure Bolt's verifier is given a timestamp and a signature it can compute with.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,7 +72,9 @@ def _json_object(text: str, what: str) -> dict:
         value = bounded_json.loads(text)
     except json.JSONDecodeError:
         raise Refused(400, _bad_body(f"{what} is not JSON")) from None
-    except ValueError as error:  # bounded_json's own refusals (too deep, too large) and int() limits say what, not the value
+    except (
+        ValueError
+    ) as error:  # bounded_json's own refusals (too deep, too large) and int() limits say what, not the value
         raise Refused(400, _bad_body(f"{what}: {error}")) from None
     if not isinstance(value, dict):
         raise Refused(400, _bad_body(f"{what} is not a JSON object"))
@@ -122,7 +125,9 @@ def bolt_request(text: str, body: dict, request: web.Request) -> AsyncBoltReques
     try:
         # Bolt takes a parsed body only in its Socket Mode shape; it builds the context from it once,
         # then the request becomes an HTTP one again, with the raw text its signature covers.
-        bolt = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode")
+        bolt = AsyncBoltRequest(
+            body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+        )
     except (AttributeError, IndexError, KeyError, TypeError):
         raise Refused(400, _bad_body("not a Slack payload")) from None
     bolt.mode = "http"

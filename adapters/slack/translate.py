@@ -3,6 +3,7 @@
 Nothing here talks to Slack or to the core; every function is pure, so it can be read top to bottom
 and tested on the recorded payloads alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -236,7 +237,12 @@ def _actions_blocks(reply: Reply) -> list[dict[str, Any]]:
     for index, choice in enumerate(reply.choices):
         if len(choice.value) > MAX_BUTTON_VALUE:
             # An opaque value cannot be shortened; the button is left out rather than breaking the message.
-            _LOGGER.warning("choice %d left out: its value has %d characters (Slack allows %d)", index, len(choice.value), MAX_BUTTON_VALUE)
+            _LOGGER.warning(
+                "choice %d left out: its value has %d characters (Slack allows %d)",
+                index,
+                len(choice.value),
+                MAX_BUTTON_VALUE,
+            )
             continue
         buttons.append(
             {
@@ -291,7 +297,9 @@ def _fit(content: list[dict[str, Any]], actions: list[dict[str, Any]], limit: in
     return content[:room] + [note] + actions
 
 
-def to_blocks(reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS, hint: str | None = None) -> list[dict[str, Any]]:
+def to_blocks(
+    reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS, hint: str | None = None
+) -> list[dict[str, Any]]:
     """The reply as Block Kit: header, text, one section per part (numbered for scripts), ``hint`` in grey, then buttons.
 
     The hint goes with the buttons, so that cutting a long reply to fit never drops it.

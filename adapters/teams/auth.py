@@ -18,6 +18,7 @@ point, a ``BotFrameworkAuthentication`` that wraps the stock one:
   the body is read, then ``authenticate_request`` with the activity (its service URL and channel).
   Both refuse a token without ``exp``, which the SDK would take as never expiring.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,7 +107,9 @@ class ClientCache:
     def session(self) -> aiohttp.ClientSession:
         """The one aiohttp session every kept client sends through, made on first use inside the loop."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=SEND_TIMEOUT, connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300))
+            self._session = aiohttp.ClientSession(
+                timeout=SEND_TIMEOUT, connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
+            )
         return self._session
 
     def get(self, key: tuple[str, str, str]) -> ConnectorClient | None:
@@ -160,7 +163,15 @@ class CachingConnectorFactory(ConnectorFactory):
         cache: where the clients live.
     """
 
-    def __init__(self, *, app_id: str, credentials_factory: ServiceClientCredentialsFactory, oauth_scope: str, login_endpoint: str, cache: ClientCache) -> None:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        credentials_factory: ServiceClientCredentialsFactory,
+        oauth_scope: str,
+        login_endpoint: str,
+        cache: ClientCache,
+    ) -> None:
         self._app_id = app_id
         self._credentials_factory = credentials_factory
         self._oauth_scope = oauth_scope
@@ -180,8 +191,15 @@ class CachingConnectorFactory(ConnectorFactory):
         return client
 
     async def _build(self, service_url: str, audience: str) -> ConnectorClient:
-        credentials = await self._credentials_factory.create_credentials(self._app_id, audience, self._login_endpoint, True)
-        config = BotFrameworkConnectorConfiguration(BearerPolicy(credentials), service_url, pipeline_type=AsyncBfPipeline, sender=AiohttpSender(self._cache.session))
+        credentials = await self._credentials_factory.create_credentials(
+            self._app_id, audience, self._login_endpoint, True
+        )
+        config = BotFrameworkConnectorConfiguration(
+            BearerPolicy(credentials),
+            service_url,
+            pipeline_type=AsyncBfPipeline,
+            sender=AiohttpSender(self._cache.session),
+        )
         client = CardConnectorClient(None, custom_configuration=config)
         client.config.add_user_agent(USER_AGENT)
         return client
@@ -196,7 +214,13 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         max_clients: how many connector clients to keep.
     """
 
-    def __init__(self, *, inner: BotFrameworkAuthentication, credentials_factory: ServiceClientCredentialsFactory, max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        *,
+        inner: BotFrameworkAuthentication,
+        credentials_factory: ServiceClientCredentialsFactory,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self._inner = inner
         self._credentials_factory = credentials_factory
         self._cache = ClientCache(max_clients=max_clients)
@@ -223,7 +247,9 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         result.connector_factory = self.create_connector_factory(result.claims_identity)
         return result
 
-    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
         result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
         if auth_header:
             _require_expiry(result.claims_identity)
