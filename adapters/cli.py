@@ -55,7 +55,7 @@ async def _chat(settings: Settings) -> None:
 def parse_at(value: str | None, timezone: str) -> dt.datetime:
     """``--at``: an ISO 8601 time; without an offset it is read in COACH_TIMEZONE. None: now."""
     if value is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     try:
         at = dt.datetime.fromisoformat(value)
     except ValueError:

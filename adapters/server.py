@@ -63,7 +63,7 @@ async def readiness(coach: CoachPort) -> dict[str, str]:
     try:
         await asyncio.wait_for(coach.store.ping(), PING_TIMEOUT)
         checks["storage"] = "ok"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         checks["storage"] = "timeout"
     except Exception as error:  # noqa: BLE001  any failure means "not ready"; the type says which
         checks["storage"] = type(error).__name__
@@ -257,7 +257,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
         tips_stop.set()  # a weekly run in flight finishes its posts: cut mid-send, a post would be lost for the week
         try:
             await asyncio.wait_for(tipper, SHUTDOWN_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _LOGGER.warning("weekly tip run still going after %.0f s; stopping anyway", SHUTDOWN_GRACE)
         await close_posters(posters)
         await runner.cleanup()  # stop listening, finish requests, finish turns, close the platforms' clients

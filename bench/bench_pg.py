@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_slack import WRK_SCRIPT, fixture  # noqa: E402  (the same pre-signed wrk script and fixture reader)
+
 from tests.slack_signing import signature, signed_headers  # noqa: E402  (after the path is set)
 
 SECRET = "bench-signing-secret"
@@ -283,7 +284,7 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-def cpu_snapshot(copies: list["Copy"], fake: "Fake") -> dict[str, float]:
+def cpu_snapshot(copies: list[Copy], fake: Fake) -> dict[str, float]:
     return {
         "bot": sum(cpu_seconds(c.process.pid) for c in copies),
         "postgres": sum(cpu_seconds(pid) for pid in postgres_pids()),
@@ -391,7 +392,7 @@ async def part_two(copies: list[Copy], fake: Fake, total: int, twice: float, con
             async with session.post(target.url + "/slack/events", data=raw, headers=headers) as response:
                 await response.read()
                 statuses[response.status] = statuses.get(response.status, 0) + 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             statuses[0] = statuses.get(0, 0) + 1
 
     fake.reset()

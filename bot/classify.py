@@ -10,7 +10,6 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 from bot import fitted_reader

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MAX_ID_CHARS = (
     512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit

@@ -238,7 +238,7 @@ class TipDesk:
         except ScheduleError as why:
             return _info("The schedule was not changed.", str(why), error=True)
         await self.store.put_tip_schedule(incoming.platform, incoming.workspace, schedule.to_dict(), self.clock())
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         upcoming = schedule.next_after(now)
         return _info(
             f"Weekly tip: {schedule.describe()}",
@@ -271,7 +271,7 @@ class TipDesk:
             return _info(
                 "I can't post from here.", "Weekly posts go out from the server (python app.py serve).", error=True
             )
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         report = await self.job.run(now, only=(incoming.platform, incoming.workspace), now_due=True)
         had = sum(1 for *_, why in report.skipped if why.startswith(("posted", "sending", "taken")))
         lines = [f"Posted to {len(report.posted)} channel(s)."]

@@ -322,7 +322,7 @@ async def run_forever(
 
     while not stop.is_set():
         try:
-            report = await job.run(dt.datetime.fromtimestamp(clock(), dt.timezone.utc))
+            report = await job.run(dt.datetime.fromtimestamp(clock(), dt.UTC))
             if report.posted or report.failed:
                 _LOGGER.info("weekly tips: %s", report.summary())
         except StoreUnavailable:
@@ -333,5 +333,5 @@ async def run_forever(
                 on_error(error)
         try:
             await asyncio.wait_for(stop.wait(), timeout=tick)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

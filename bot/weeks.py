@@ -24,7 +24,7 @@ def period_of(moment: dt.datetime | dt.date) -> str:
 
 def utc(now: float) -> dt.datetime:
     """Unix seconds as an aware UTC datetime."""
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(now, dt.UTC)
 
 
 def period_at(now: float) -> str:

@@ -13,7 +13,7 @@ import time
 
 def signature(secret: str, timestamp: int | str, body: str | bytes) -> str:
     raw = body.encode("utf-8") if isinstance(body, str) else body
-    base = f"v0:{timestamp}:".encode("utf-8") + raw
+    base = f"v0:{timestamp}:".encode() + raw
     return "v0=" + hmac.new(secret.encode("utf-8"), base, hashlib.sha256).hexdigest()
 
 

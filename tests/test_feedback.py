@@ -6,8 +6,8 @@ Counts are kept per ISO week and team only: no text and no agent anywhere (bot/r
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,6 @@ COACH_KNOWLEDGE_DIR laid over) and skip, saying so, while it is not.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -434,7 +433,7 @@ class Served:
         try:
             async with session.get(self.url + path, timeout=aiohttp.ClientTimeout(total=5)) as response:
                 return response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return 0
 
     async def until(self, session: aiohttp.ClientSession, path: str, status: int, *, within: float = 20.0) -> None:
@@ -453,7 +452,7 @@ class Served:
             self.process.send_signal(signal.SIGTERM)
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             code = await self.process.wait()
         await asyncio.wait_for(self._reader, 5)

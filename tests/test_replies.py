@@ -11,8 +11,8 @@ import yaml
 
 from adapters.console import render
 from bot.coach import Coach
-from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
 from bot.errors import KnowledgeError
+from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
 from bot.messages import Reply
 from bot.replies import NOTHING_TO_GUESS_FROM
 from bot.store.memory import MemoryStore

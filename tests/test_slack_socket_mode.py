@@ -6,7 +6,6 @@ import asyncio
 import copy
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from adapters.slack import EVENTS_PATH, mount_slack, slack_config

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack import SlackConfig, slack_config
-from adapters.slack import translate
+from adapters.slack import SlackConfig, slack_config, translate
 from adapters.slack.route import Refused, parse_slack_body
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section

@@ -19,10 +19,9 @@ import aiohttp
 import jsonschema
 import pytest
 from aiohttp import web
-
-from adapters.teams import TeamsConfig, mount_teams
 from botbuilder.schema import Activity
 
+from adapters.teams import TeamsConfig, mount_teams
 from adapters.teams.bot import PROMPT_STARTERS, for_place
 from adapters.teams.cards import (
     CARD_BUDGET,

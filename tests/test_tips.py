@@ -16,7 +16,7 @@ from bot.tips import MAX_TIP_CHARS, Managers, TipRejected, clean_tip
 from bot.weekly import Schedule, ScheduleError, parse_schedule, zone
 from tests.conftest import Clock, shipped_knowledge
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --- sanitising ----------------------------------------------------------------------------------

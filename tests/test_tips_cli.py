@@ -16,14 +16,14 @@ from botbuilder.schema import Activity
 from bot.store.sqlite import SQLiteStore
 from tests.fakes.bf_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
-from tests.test_slack_http import SECRET
-from tests.test_teams_http import fixture as teams_fixture
 from tests.pg import PgTarget
 from tests.test_multi_copy import database_url
+from tests.test_slack_http import SECRET
+from tests.test_teams_http import fixture as teams_fixture
 from tests.test_weekly_tips import SLACK_CHANNEL, SLACK_TEAM, TEAMS_CHANNEL, TEAMS_TENANT, slack_posts, teams_posts
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC).timestamp()
 
 
 def environment(tmp_path: Path, api: FakeSlackApi, **extra: str) -> dict[str, str]:
@@ -144,7 +144,7 @@ async def serve_once(env: dict[str, str], *, until) -> str:
 async def test_serve_posts_on_its_own_schedule_once_across_a_restart(
     tmp_path: Path, api: FakeSlackApi, connector: FakeConnector
 ):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     this_minute = {"weekday": now.weekday(), "time": f"{now:%H:%M}", "timezone": "UTC"}  # due from now on, this week
     await subscribed(tmp_path, connector, slack_schedule=this_minute)
     env = environment(tmp_path, api, PORT="0", COACH_TIMEZONE="UTC")

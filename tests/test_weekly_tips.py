@@ -37,7 +37,7 @@ from tests.test_slack_http import FORM, SECRET, Harness, blocks_of, fixture_text
 from tests.test_teams_http import fixture as teams_fixture
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # Who is who in the fixtures: the slash command comes from W111 in C111 of T111; the Teams channel
 # mention from Dave (AAD 6b703ce3-…); the Teams personal message from another person.
 SLACK_TEAM, SLACK_CHANNEL, SLACK_MANAGER, GROUP, GROUP_MEMBER = "T111", "C111", "W111", "S0614TZR7", "U0GROUPMGR"

@@ -9,6 +9,7 @@ id (``;messageid=…``) and the activity to reply to are dropped, so the tip sta
 from __future__ import annotations
 
 import logging
+
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference

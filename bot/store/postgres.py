@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
-from typing import Any, Awaitable, Callable, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 
@@ -736,7 +736,7 @@ class PostgresStore:
         """Wait briefly for calls in flight, then cut whatever is left: shutdown must not hang on a dead server."""
         try:
             await asyncio.wait_for(self._pool.close(), timeout=self._acquire_timeout)
-        except (asyncio.TimeoutError, *_UNAVAILABLE):
+        except (TimeoutError, *_UNAVAILABLE):
             self._pool.terminate()
 
 
