@@ -43,16 +43,16 @@ class FixedTokenFactory(ServiceClientCredentialsFactory):
         return FixedTokenCredentials(app_id=app_id, oauth_scope=oauth_scope)
 
 
-@pytest.fixture
-async def issuer(monkeypatch):
+@pytest.fixture(name="issuer")  # named apart from its function so that modules importing it can take `issuer`
+async def issuer_fixture(monkeypatch):
     fake = await FakeTokenIssuer().start()
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", fake.metadata_url)
     yield fake
     await fake.stop()
 
 
-@pytest.fixture
-async def secured(issuer: FakeTokenIssuer):
+@pytest.fixture(name="secured")
+async def secured_fixture(issuer: FakeTokenIssuer):
     connector = await FakeConnector().start()
     coach = FakeCoach()
     app = web.Application()

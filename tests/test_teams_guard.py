@@ -12,7 +12,7 @@ import logging
 import pytest
 
 from adapters import bounded_json
-from tests.test_teams_http import Harness, fixture, harness  # noqa: F401  (the fixture)
+from tests.test_teams_http import Harness, fixture, harness_fixture  # noqa: F401  (the fixture "harness")
 
 SECRET_ID = "19:SECRET-conversation-id"  # a value that must never reach the log
 

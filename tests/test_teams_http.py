@@ -74,8 +74,8 @@ class Harness:
             return response.status, await response.text()
 
 
-@pytest.fixture
-async def harness(connector: FakeConnector):
+@pytest.fixture(name="harness")  # named apart from its function so that modules importing it can take `harness`
+async def harness_fixture(connector: FakeConnector):
     coach = FakeCoach()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())

@@ -22,7 +22,13 @@ from adapters.teams import TeamsConfig, mount_teams
 from adapters.teams.checks import token_problem
 from adapters.teams.openid import OpenIdKeys, SigningKeysUnavailable
 from tests.fakes.bf_connector import FakeConnector, FakeTokenIssuer, serve
-from tests.test_teams_auth import APP_ID, FixedTokenFactory, bearer, issuer, secured  # noqa: F401  (fixtures)
+from tests.test_teams_auth import (  # noqa: F401  (the fixtures "issuer" and "secured")
+    APP_ID,
+    FixedTokenFactory,
+    bearer,
+    issuer_fixture,
+    secured_fixture,
+)
 from tests.test_teams_http import FakeCoach, fixture
 
 DEEP = b"[" * 5000 + b"]" * 5000
