@@ -49,12 +49,12 @@ def rss_mb() -> float:
 def startup_seconds() -> tuple[float, float]:
     """Wall time of a fresh process from start to a Coach ready for its first turn, and its RSS then."""
     probe = (
-        "import time, sys; t0 = time.perf_counter(); sys.path.insert(0, %r)\n"
+        f"import time, sys; t0 = time.perf_counter(); sys.path.insert(0, {str(ROOT)!r})\n"
         "from bot.coach import build_coach; from bot.store.sqlite import SQLiteStore\n"
         "import tempfile, os; c = build_coach(store=SQLiteStore(path=os.path.join(tempfile.mkdtemp(), 'c.sqlite3')))\n"
         "from bot.coach import freeze_startup_objects; freeze_startup_objects()\n"
         "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
-        "print(time.perf_counter() - t0, int(rss) / 1024)\n" % str(ROOT)
+        "print(time.perf_counter() - t0, int(rss) / 1024)\n"
     )
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
@@ -71,7 +71,7 @@ async def turns(n: int) -> None:
         latencies: list[float] = []
         users = 0
         last_choices: dict[str, list[str]] = {}
-        for i in range(n):
+        for _ in range(n):
             kind = rng.random()
             if kind < 0.45 or users == 0:
                 users += 1

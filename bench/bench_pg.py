@@ -325,7 +325,7 @@ def load_setup(
     """All copies of one setup under load at once, CONNECTIONS split evenly; events/s summed, the worst p99."""
     count = int(rate * duration * 1.5 / len(copies)) + 2000
     processes = []
-    for index, copy_ in enumerate(copies):
+    for copy_ in copies:
         file = work / f"{copy_.name}.req"
         events.write(file, load, count)
         processes.append(start_wrk(copy_.port, file, script, CONNECTIONS // len(copies), duration))

@@ -71,7 +71,7 @@ def measure(coach: Coach, items: list[dict]) -> dict:
 def reliability(pairs: list[tuple[float, bool]]) -> tuple[list[str], float]:
     """Rows of (bin, count, mean confidence, accuracy) and the expected calibration error."""
     rows, ece = [], 0.0
-    for low, high in zip(BINS, BINS[1:]):
+    for low, high in zip(BINS, BINS[1:], strict=False):
         inside = [(c, r) for c, r in pairs if low <= c < high]
         if not inside:
             continue

@@ -555,6 +555,10 @@ class Coach:
         return await self.store.purge_dialogs(self.clock() - self.dialog_ttl)
 
 
+# build_coach's default reader cache: where the XDG cache is when this module is first imported.
+_READER_CACHE = fitted_reader.default_directory()
+
+
 def build_coach(
     *,
     knowledge_dir: str | Path | None = None,
@@ -564,7 +568,7 @@ def build_coach(
     dialog_ttl: float = DIALOG_TTL,
     managers: Managers | None = None,
     timezone: str = "UTC",
-    reader_cache: Path | None = fitted_reader.default_directory(),
+    reader_cache: Path | None = _READER_CACHE,
     meter: Metrics | None = None,
     posters: Mapping[str, Poster] | None = None,
 ) -> Coach:

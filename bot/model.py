@@ -32,7 +32,7 @@ def features(tokens: Sequence[Token]) -> set[str]:
     """Word and word-pair features; a negated word is a different feature from the plain one."""
     words = [("not_" + t.word) if t.negated else t.word for t in tokens]
     found = {w for w in words if w not in _FILLER}
-    found.update(f"{a}_{b}" for a, b in zip(words, words[1:]) if not (a in _FILLER and b in _FILLER))
+    found.update(f"{a}_{b}" for a, b in zip(words, words[1:], strict=False) if not (a in _FILLER and b in _FILLER))
     return found
 
 

@@ -135,7 +135,7 @@ async def test_vague_openings(typed: bool):
     mean = sum(a for a, _ in results) / len(results)
     right = sum(r for _, r in results) / len(results)
     print(f"\nvague {len(items)} ({'typed' if typed else 'buttons'}): mean questions {mean:.2f}, right {right:.1%}")
-    wrong = [item["opening"] for item, (_, r) in zip(items, results) if not r]
+    wrong = [item["opening"] for item, (_, r) in zip(items, results, strict=True) if not r]
     assert mean <= MAX_MEAN_QUESTIONS
     assert right >= FLOOR_VAGUE_RIGHT["typed" if typed else "buttons"], wrong
 

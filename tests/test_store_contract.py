@@ -314,7 +314,7 @@ async def test_sqlite_claims_in_one_loop_turn_share_a_transaction_and_each_gets_
     keys = [f"Ev{i % 40}" for i in range(100)]
     results = await asyncio.gather(*(store.claim("slack-event", key, NOW) for key in keys))
     assert sum(results) == 40
-    assert {key for key, won in zip(keys, results) if won} == {f"Ev{i}" for i in range(40)}
+    assert {key for key, won in zip(keys, results, strict=True) if won} == {f"Ev{i}" for i in range(40)}
     cancelled = asyncio.ensure_future(store.claim("slack-event", "Ev-cancelled", NOW))
     await asyncio.sleep(0)  # the claim is queued for this loop turn's commit
     cancelled.cancel()

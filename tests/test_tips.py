@@ -60,9 +60,10 @@ def test_managers_parse_and_match_ids_and_roles():
         " slack:U024BE7LH, slack:S0614TZR7 ,, teams:6B703CE3-6D14-4FE6-B90C-DC5F03657AE4 ", ids=manager_ids.RULES
     )
     assert slack_group_ids(managers.ids("slack")) == {"S0614TZR7"}
-    as_ = lambda platform, user, roles=(): Incoming(
-        platform=platform, workspace="W", conversation="C", user=user, roles=frozenset(roles)
-    )  # noqa: E731
+
+    def as_(platform, user, roles=()):
+        return Incoming(platform=platform, workspace="W", conversation="C", user=user, roles=frozenset(roles))
+
     assert managers.allows(as_("slack", "U024BE7LH"))
     assert not managers.allows(as_("slack", "U999"))
     assert managers.allows(as_("slack", "U999", ["slack:S0614TZR7"]))

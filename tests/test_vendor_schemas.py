@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 from referencing import Registry, Resource
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -130,7 +131,7 @@ async def test_every_slack_message_is_valid_block_kit(replies: list[Reply]):
 
 async def test_a_broken_block_is_caught():
     (block,) = Block.parse_all([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
-    with pytest.raises(Exception):
+    with pytest.raises(SlackObjectFormationError):
         block.validate_json()
 
 

@@ -134,7 +134,7 @@ def service_url_problem(url: str) -> str | None:
         return "serviceUrl holds a space, a control character or non-ASCII text"
     try:
         parsed = yarl.URL(url)
-        urllib.parse.urlsplit(url).port  # msrest joins paths with urllib; it refuses what yarl may take
+        _ = urllib.parse.urlsplit(url).port  # msrest joins paths with urllib; it refuses what yarl may take
     except ValueError:
         return "serviceUrl is not a URL"
     if parsed.scheme not in ("http", "https") or not parsed.host:

@@ -331,7 +331,7 @@ class SQLiteStore:
                 if not won.done():
                     won.set_exception(error)
             return
-        for (scope, key, _, won), result in zip(batch, results):
+        for (scope, key, _, won), result in zip(batch, results, strict=True):  # one result per claim
             if not won.done():
                 won.set_result(result)
             elif result:  # its caller was cancelled meanwhile and will not act on it: let a retry win
@@ -497,7 +497,7 @@ class SQLiteStore:
             "AND (? IS NULL OR workspace = ?) AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
             (platform, workspace, workspace, channel, channel, period, period),
         )
-        return [dict(zip(_POST_COLUMNS, row)) for row in rows]
+        return [dict(zip(_POST_COLUMNS, row, strict=True)) for row in rows]
 
     async def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()
