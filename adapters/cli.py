@@ -126,8 +126,9 @@ def check_knowledge(directory: str | None, settings: Settings) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     print(
-        f"knowledge OK ({', '.join(knowledge.sources)}): {len(knowledge.cues)} cues, {len(knowledge.examples)} examples, "
-        f"{len(knowledge.scripts)} scripts, {len(knowledge.questions)} questions, {len(knowledge.departments)} checklists, {len(knowledge.tips)} tips"
+        f"knowledge OK ({', '.join(knowledge.sources)}): {len(knowledge.cues)} cues, {len(knowledge.examples)} "
+        f"examples, {len(knowledge.scripts)} scripts, {len(knowledge.questions)} questions, "
+        f"{len(knowledge.departments)} checklists, {len(knowledge.tips)} tips"
     )
     return 0
 

@@ -95,7 +95,8 @@ async def turns(n: int) -> None:
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
         print(
-            f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1] * 1000:.2f} ms, mean {statistics.mean(latencies) * 1000:.3f} ms"
+            f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max "
+            f"{latencies[-1] * 1000:.2f} ms, mean {statistics.mean(latencies) * 1000:.3f} ms"
         )
         while users < 10_000:  # open further dialogs so the memory figure is after 10,000 of them
             users += 1

@@ -362,8 +362,9 @@ def part_one(setups: dict[str, list[Copy]], fake: Fake, loads: list[str], rounds
                     rate[name] = max(rate[name], result["rps"])
                     results.setdefault((load, name), []).append(result)
                     print(
-                        f"{load:>3} round {number} {name:>13}: {result['rps']:8.0f} events/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:7.2f} ms  non-2xx/errors {result['bad']}{'  (bodies reused!)' if result['wrapped'] else ''}  "
+                        f"{load:>3} round {number} {name:>13}: {result['rps']:8.0f} events/s  p50 "
+                        f"{result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  non-2xx/errors "
+                        f"{result['bad']}{'  (bodies reused!)' if result['wrapped'] else ''}  "
                         "CPU µs/event: " + ", ".join(f"{key} {value:.0f}" for key, value in result["cpu"].items()),
                         flush=True,
                     )
@@ -488,7 +489,8 @@ def main() -> int:
         for copy_ in copies:
             copy_.wait_ready()
         print(
-            f"ready: 2 copies on PostgreSQL ({schema}), 1 copy on SQLite; {os.cpu_count()} CPUs shared by all, wrk and the fake Slack API",
+            f"ready: 2 copies on PostgreSQL ({schema}), 1 copy on SQLite; {os.cpu_count()} CPUs shared by all, wrk "
+            "and the fake Slack API",
             flush=True,
         )
         loads = [load.strip() for load in args.loads.split(",") if load.strip()]
@@ -505,7 +507,8 @@ def main() -> int:
 
     if throughput:
         print(
-            f"\nPart 1: {CONNECTIONS} concurrent connections, wrk in its own processes, {args.rounds} interleaved rounds of {args.duration:g} s"
+            f"\nPart 1: {CONNECTIONS} concurrent connections, wrk in its own processes, {args.rounds} interleaved "
+            f"rounds of {args.duration:g} s"
         )
         print("load  setup            events/s (median)   p50 ms   p99 ms (worst round)   non-2xx/errors")
         for load in loads:
@@ -516,11 +519,13 @@ def main() -> int:
                 p50 = sorted(r["p50_us"] for r in results)[len(results) // 2] / 1000
                 p99 = max(r["p99_us"] for r in results) / 1000
                 print(
-                    f"{load:>4}  {name:<15}  {median[name]:17.0f}   {p50:6.2f}   {p99:7.2f}                {sum(r['bad'] for r in runs)}"
+                    f"{load:>4}  {name:<15}  {median[name]:17.0f}   {p50:6.2f}   {p99:7.2f}                "
+                    f"{sum(r['bad'] for r in runs)}"
                 )
             print(f"{load:>4}  ratio 2x PostgreSQL / 1x SQLite: {median['2x PostgreSQL'] / median['1x SQLite']:.2f}")
     print(
-        f"\nPart 2: {once['events']} direct messages over the 2 PostgreSQL copies, {once['sent_twice']} of them also sent to the other copy at the same moment"
+        f"\nPart 2: {once['events']} direct messages over the 2 PostgreSQL copies, {once['sent_twice']} of them also "
+        "sent to the other copy at the same moment"
     )
     print(f"  deliveries {once['deliveries']} in {once['seconds']:.1f} s, acks by status {once['acks']}")
     print(f"  replies at the fake Slack API {once['replies']}: duplicates {once['duplicates']}, lost {once['lost']}")

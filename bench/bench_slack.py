@@ -364,8 +364,9 @@ def main() -> int:
                     rate[target] = max(rate[target], result["rps"])
                     results.setdefault((load, target), []).append(result)
                     print(
-                        f"{load:>3} round {number} {target:>5}: {result['rps']:8.0f} events/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']}  errors {result['errors']}  reused bodies {result['wrapped']}",
+                        f"{load:>3} round {number} {target:>5}: {result['rps']:8.0f} events/s  p50 "
+                        f"{result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx "
+                        f"{result['non2xx']}  errors {result['errors']}  reused bodies {result['wrapped']}",
                         flush=True,
                     )
     finally:
@@ -383,7 +384,8 @@ def main() -> int:
 
     freeze = ", gc.freeze() after start-up" if args.gc_freeze else ""
     print(
-        f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, store {args.store}{freeze}"
+        f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, "
+        f"store {args.store}{freeze}"
     )
     print("load  target   events/s   p50 ms   p99 ms   p99 ms worst round   vs bare   vs bolt   (medians over rounds)")
     verdicts = []
@@ -408,8 +410,9 @@ def main() -> int:
             p99 = median_of([r["p99_us"] for r in runs]) / 1000
             bad = sum(r["non2xx"] + r["errors"] for t in ("bolt", "coach") for r in results[(load, t)])
             verdicts.append(
-                f"ack path: coach/bolt {rps['coach'] / rps['bolt']:.1%} (target ≥ 80%), coach p99 {p99:.2f} ms median of rounds, "
-                f"{max(r['p99_us'] for r in runs) / 1000:.2f} ms worst (target < 50 ms), non-2xx/errors {bad}"
+                f"ack path: coach/bolt {rps['coach'] / rps['bolt']:.1%} (target ≥ 80%), coach p99 {p99:.2f} ms median "
+                f"of rounds, {max(r['p99_us'] for r in runs) / 1000:.2f} ms worst (target < 50 ms), non-2xx/errors "
+                f"{bad}"
             )
     for verdict in verdicts:
         print(verdict)

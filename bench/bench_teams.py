@@ -282,19 +282,22 @@ async def load(args: argparse.Namespace, stock_port: int, ours_port: int, connec
                 )
                 results[name].append(result)
                 print(
-                    f"round {number} {name:5}  {result['turns_per_s']:7.1f} turns/s  p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
-                    f"  failed {result['failures']}  undelivered {result['undelivered']}",
+                    f"round {number} {name:5}  {result['turns_per_s']:7.1f} turns/s  p50 {result['p50_ms']:6.1f} ms  "
+                    f"p99 {result['p99_ms']:6.1f} ms  failed {result['failures']}  undelivered {result['undelivered']}",
                     flush=True,
                 )
     stock, ours = summary(results["stock"], args.seconds), summary(results["ours"], args.seconds)
     ratio = ours["turns_per_s"] / stock["turns_per_s"] if stock["turns_per_s"] else float("inf")
     print()
     print(
-        f"{args.concurrency} concurrent conversations, {args.rounds} x {args.seconds:g} s per bot, interleaved, CPUs: {os.cpu_count()}"
+        f"{args.concurrency} concurrent conversations, {args.rounds} x {args.seconds:g} s per bot, interleaved, CPUs: "
+        f"{os.cpu_count()}"
     )
     for name, total in (("stock echo", stock), ("Frontline Coach", ours)):
         print(
-            f"  {name:16} {total['turns_per_s']:7.1f} turns/s  p50 {total['p50_ms']:6.1f} ms  p99 {total['p99_ms']:6.1f} ms  turns {total['turns']}  failed {total['failures']}  undelivered {total['undelivered']}"
+            f"  {name:16} {total['turns_per_s']:7.1f} turns/s  p50 {total['p50_ms']:6.1f} ms  p99 "
+            f"{total['p99_ms']:6.1f} ms  turns {total['turns']}  failed {total['failures']}  undelivered "
+            f"{total['undelivered']}"
         )
     print(f"  throughput ratio {ratio:.1f}x (target >= 5x); p99 {ours['p99_ms']:.1f} ms (target < 60 ms)")
     passed = ratio >= 5 and ours["p99_ms"] < 60 and ours["failures"] == 0 and ours["undelivered"] == 0

@@ -45,7 +45,8 @@ def main() -> None:
     args = parser.parse_args()
     interaction, customer = cross_validate(args.folds)
     print(
-        f"{args.folds}-fold on {len(load_knowledge().examples)} examples: interaction {interaction:.1%}, customer {customer:.1%}"
+        f"{args.folds}-fold on {len(load_knowledge().examples)} examples: interaction {interaction:.1%}, customer "
+        f"{customer:.1%}"
     )
     if args.grid:
         for cue, weight, margin in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6), (0.12, 0.25)):

@@ -79,7 +79,8 @@ def reliability(pairs: list[tuple[float, bool]]) -> tuple[list[str], float]:
         accuracy = sum(r for _, r in inside) / len(inside)
         ece += len(inside) / len(pairs) * abs(confidence - accuracy)
         rows.append(
-            f"    {low:.1f}-{min(high, 1.0):.1f}  n={len(inside):3d}  confidence {confidence:.2f}  accuracy {accuracy:.2f}"
+            f"    {low:.1f}-{min(high, 1.0):.1f}  n={len(inside):3d}  confidence {confidence:.2f}  accuracy "
+            f"{accuracy:.2f}"
         )
     return rows, ece
 

@@ -78,7 +78,8 @@ def main() -> None:
         texts = [i["text"] for i in (items["examples"] if isinstance(items, dict) else items)]
         first, answers, invented = asyncio.run(measure(coach, texts))
         print(
-            f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: {len(invented)}"
+            f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: "
+            f"{len(invented)}"
         )
         for line in invented[:5]:
             print("   ", line)

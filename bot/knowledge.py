@@ -736,7 +736,8 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
         if unknown:
             check.fail(
                 layer,
-                f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sorted(language_sections))})",
+                f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected "
+                f"{', '.join(sorted(language_sections))})",
             )
 
     key_points, interactions, customers = _build_types(check, layers_by_file["types.yaml"], f"{where}/types.yaml")

@@ -98,8 +98,8 @@ def render(figures: dict[str, Any], knowledge: Knowledge) -> Reply:
         Section(
             title="Answers",
             lines=(
-                f"{figures['answered']} given; {figures['confirmed']} marked right ({_share(figures['confirmed'], figures['answered'])}), "
-                f"{figures['corrected']} corrected",
+                f"{figures['answered']} given; {figures['confirmed']} marked right "
+                f"({_share(figures['confirmed'], figures['answered'])}), {figures['corrected']} corrected",
                 f"Questions per dialog: {figures['questions_per_dialog']}"
                 if figures["questions_per_dialog"] is not None
                 else "Questions per dialog: none counted",

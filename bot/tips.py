@@ -94,7 +94,8 @@ class Managers:
             match = _ENTRY.match(entry)
             if not match:
                 raise ConfigError(
-                    f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:<user or group id>, teams:<object id>)"
+                    f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:<user or group id>, "
+                    "teams:<object id>)"
                 )
             platform, ident = match.groups()
             if platform in rules:
@@ -291,8 +292,8 @@ class TipDesk:
             return _info("No weekly tip has been posted here yet.")
         names = {"posted": "posted", "sending": "outcome unknown", "claimed": "pending"}
         lines = tuple(
-            f"{r['period']} · {r['channel']} · {'manager tip ' + r['tip'] if r['source'] == 'manager' else 'library'} · {names.get(r['state'], r['state'])}"
-            + (f": {r['text']}" if r["text"] else "")
+            f"{r['period']} · {r['channel']} · {'manager tip ' + r['tip'] if r['source'] == 'manager' else 'library'} "
+            f"· {names.get(r['state'], r['state'])}" + (f": {r['text']}" if r["text"] else "")
             for r in reversed(rows[-HISTORY_LINES:])
         )
         return _info("Weekly tips, latest first", lines=lines)

@@ -58,7 +58,8 @@ def score(coach: Coach, items: list[dict]) -> tuple[float, float, list[str]]:
         right_c += ok_c
         if not (ok_i and ok_c):
             misses.append(
-                f"{item['interaction']}/{item['customer']} read as {result['interaction']}/{result['customer']}: {item['text']}"
+                f"{item['interaction']}/{item['customer']} read as {result['interaction']}/{result['customer']}: "
+                f"{item['text']}"
             )
     return right_i / len(items), right_c / len(items), misses
 
@@ -122,7 +123,8 @@ async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
                 say(choice=f"d|{(await coach.store.get_dialog(say().dialog_key))['id']}|{question.id}|{option.id}")
             )
     right = reply.title.startswith(
-        f"{shipped_knowledge().interactions[item['interaction']].name} interaction · {shipped_knowledge().customers[item['customer']].name} customer"
+        f"{shipped_knowledge().interactions[item['interaction']].name} interaction · "
+        f"{shipped_knowledge().customers[item['customer']].name} customer"
     )
     return asked, right
 

@@ -305,7 +305,8 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
 def test_plainly_angry_comes_first_whatever_else_the_text_says(coach: Coach):
     """DOMAIN.md rule 7: twelve years of loyalty make loyal the secondary, not the type, once she is swearing."""
     result = coach.classify(
-        "gold member with us 12 years, knows everyone by name, today she is swearing at the desk about the new locker fee"
+        "gold member with us 12 years, knows everyone by name, today she is swearing at the desk about the new locker "
+        "fee"
     )
     assert (result["customer"], result["secondary_customer"]) == ("angry", "loyal")
     assert (

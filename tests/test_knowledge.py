@@ -121,7 +121,8 @@ def test_overlay_replaces_by_id_and_extends(tmp_path: Path):
         encoding="utf-8",
     )
     (overlay / "examples" / "ours.yaml").write_text(
-        "examples:\n  - text: the tractor dealer called about the harvest plan\n    interaction: planned\n    customer: loyal\n",
+        "examples:\n  - text: the tractor dealer called about the harvest plan\n    interaction: planned\n    "
+        "customer: loyal\n",
         encoding="utf-8",
     )
     k = load_knowledge(overlay=overlay)

@@ -383,7 +383,8 @@ def knowledge_or_skip() -> None:
         load_knowledge(overlay=os.environ.get("COACH_KNOWLEDGE_DIR") or None)
     except KnowledgeError as error:
         pytest.skip(
-            f"the knowledge a served copy would load is not complete yet ({len(error.problems)} problem(s)); python app.py check-knowledge"
+            f"the knowledge a served copy would load is not complete yet ({len(error.problems)} problem(s)); python "
+            "app.py check-knowledge"
         )
 
 

@@ -735,8 +735,8 @@ async def test_a_sqlite_file_from_before_versions_keeps_its_dialogs(tmp_path: Pa
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.executescript(
-        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);"
-        "CREATE TABLE claims (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
+        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);CREATE TABLE claims "
+        "(scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
         """INSERT INTO dialogs VALUES ('k', '{"step": 1}', 1.0); PRAGMA user_version = 1;"""
     )
     db.close()

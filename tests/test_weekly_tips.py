@@ -431,7 +431,8 @@ async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(
         missed = expected - {r["period"] for r in rows}
         duplicates = len(delivered) - len(rows)
         print(
-            f"{kind} {platform}: {len(delivered)} posts over {WEEKS} weeks, {duplicates} duplicate(s), {len(missed)} missed"
+            f"{kind} {platform}: {len(delivered)} posts over {WEEKS} weeks, {duplicates} duplicate(s), {len(missed)} "
+            "missed"
         )
         assert duplicates == 0 and not missed and len(rows) == WEEKS
         # What reached the platform is exactly the store's one row per week, in week order.

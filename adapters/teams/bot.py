@@ -216,7 +216,8 @@ def welcome_for_place(reply: Reply, activity: Activity) -> Reply:
     here = Section(
         title=f"In this {place_name(activity)}",
         lines=(
-            f"I only read messages that @mention me: type @{name}, then what is going on. The buttons on my cards work without a mention.",
+            f"I only read messages that @mention me: type @{name}, then what is going on. The buttons on my cards "
+            "work without a mention.",
         ),
     )
     return dataclasses.replace(reply, sections=(here, *reply.sections))

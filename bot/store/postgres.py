@@ -334,7 +334,8 @@ class PostgresStore:
         async def write(con: asyncpg.Connection) -> bool:
             if version == 0:
                 status = await con.execute(
-                    "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO NOTHING",
+                    "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO "
+                    "NOTHING",
                     key,
                     _dumps(state),
                     now,
@@ -342,7 +343,8 @@ class PostgresStore:
                 )
             else:
                 status = await con.execute(
-                    "UPDATE dialogs SET state = $2, touched = $3, version = version + 1 WHERE key = $1 AND version = $4",
+                    "UPDATE dialogs SET state = $2, touched = $3, version = version + 1 WHERE key = $1 AND version = "
+                    "$4",
                     key,
                     _dumps(state),
                     now,
@@ -361,8 +363,8 @@ class PostgresStore:
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         await self._execute(
-            "INSERT INTO dialogs (key, state, touched) VALUES ($1, $2, $3) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched, version = dialogs.version + 1",
+            "INSERT INTO dialogs (key, state, touched) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET state = "
+            "excluded.state, touched = excluded.touched, version = dialogs.version + 1",
             key,
             _dumps(state),
             now,
@@ -373,7 +375,8 @@ class PostgresStore:
     async def _insert_outbox(self, con: asyncpg.Connection, items: Sequence[dict[str, Any]], now: float) -> None:
         if items:
             await con.executemany(
-                "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES ($1, $2, $3, $4, $5, "
+                "$6)",
                 [(i["id"], i["platform"], _dumps(i["payload"]), i["token"], now, i["lease_until"]) for i in items],
                 timeout=self._command_timeout,
             )
@@ -397,9 +400,9 @@ class PostgresStore:
         """One statement: SKIP LOCKED lets copies sweeping together take different items, never the same one."""
         rows = await self._run(
             lambda con: con.fetch(
-                "UPDATE outbox SET token = $2, lease_until = $4 WHERE id IN ("
-                " SELECT id FROM outbox WHERE platform = $1 AND lease_until < $3 ORDER BY created, id LIMIT $5 FOR UPDATE SKIP LOCKED"
-                ") RETURNING id, payload, created",
+                "UPDATE outbox SET token = $2, lease_until = $4 WHERE id IN ( SELECT id FROM outbox WHERE platform = "
+                "$1 AND lease_until < $3 ORDER BY created, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING id, "
+                "payload, created",
                 platform,
                 token,
                 now,
@@ -471,8 +474,9 @@ class PostgresStore:
 
     async def put_conversation(self, platform: str, conversation: str, reference: dict[str, Any], now: float) -> None:
         await self._execute(
-            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
+            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES ($1, $2, $3, $4) ON "
+            "CONFLICT (platform, conversation) DO UPDATE SET reference = excluded.reference, touched = "
+            "excluded.touched",
             platform,
             conversation,
             _dumps(reference),
@@ -512,8 +516,8 @@ class PostgresStore:
     async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
         rows = await self._run(
             lambda con: con.fetch(
-                "SELECT period, team, metric, key, n FROM tallies WHERE period = ANY($1::text[]) AND ($2::text IS NULL OR team = $2) "
-                "ORDER BY period, team, metric, key",
+                "SELECT period, team, metric, key, n FROM tallies WHERE period = ANY($1::text[]) AND ($2::text IS "
+                "NULL OR team = $2) ORDER BY period, team, metric, key",
                 list(periods),
                 team,
                 timeout=self._command_timeout,
@@ -523,7 +527,8 @@ class PostgresStore:
 
     async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
         return await self._fetchval(
-            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES ($1, $2, $3, $4, $5) "
+            "RETURNING id",
             platform,
             workspace,
             text,
@@ -534,7 +539,8 @@ class PostgresStore:
     async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
         rows = await self._run(
             lambda con: con.fetch(
-                "SELECT id, text, author, added FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in IS NULL ORDER BY id",
+                "SELECT id, text, author, added FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in "
+                "IS NULL ORDER BY id",
                 platform,
                 workspace,
                 timeout=self._command_timeout,
@@ -585,7 +591,8 @@ class PostgresStore:
                 if row is not None:
                     return row["tip_id"], row["text"]
                 row = await con.fetchrow(
-                    "SELECT id, text FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in IS NULL ORDER BY id LIMIT 1",
+                    "SELECT id, text FROM queued_tips WHERE platform = $1 AND workspace = $2 AND used_in IS NULL "
+                    "ORDER BY id LIMIT 1",
                     platform,
                     workspace,
                     timeout=self._command_timeout,
@@ -660,10 +667,10 @@ class PostgresStore:
         self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
     ) -> bool:
         won = await self._fetchval(
-            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) "
-            "VALUES ($1, $2, $3, $4, $5, 'claimed', $6, $7) "
-            "ON CONFLICT (platform, channel, period) DO UPDATE SET token = excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until "
-            "WHERE tip_posts.state = 'claimed' AND tip_posts.lease_until < excluded.claimed RETURNING true",
+            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES "
+            "($1, $2, $3, $4, $5, 'claimed', $6, $7) ON CONFLICT (platform, channel, period) DO UPDATE SET token = "
+            "excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until WHERE tip_posts.state = "
+            "'claimed' AND tip_posts.lease_until < excluded.claimed RETURNING true",
             platform,
             channel,
             period,
@@ -692,7 +699,8 @@ class PostgresStore:
 
     async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
         status = await self._execute(
-            "UPDATE tip_posts SET state = 'posted', posted = $1 WHERE platform = $2 AND channel = $3 AND period = $4 AND token = $5 AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'posted', posted = $1 WHERE platform = $2 AND channel = $3 AND period = $4 "
+            "AND token = $5 AND state = 'sending'",
             now,
             platform,
             channel,
@@ -703,7 +711,8 @@ class PostgresStore:
 
     async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
         status = await self._execute(
-            "UPDATE tip_posts SET state = 'claimed', lease_until = $1 WHERE platform = $2 AND channel = $3 AND period = $4 AND token = $5 AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'claimed', lease_until = $1 WHERE platform = $2 AND channel = $3 AND "
+            "period = $4 AND token = $5 AND state = 'sending'",
             retry_at,
             platform,
             channel,
@@ -717,9 +726,9 @@ class PostgresStore:
     ) -> list[dict[str, Any]]:
         rows = await self._run(
             lambda con: con.fetch(
-                f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = $1 "
-                "AND ($2::text IS NULL OR workspace = $2) AND ($3::text IS NULL OR channel = $3) AND ($4::text IS NULL OR period = $4) "
-                "ORDER BY claimed, channel, period",
+                f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = $1 AND ($2::text IS NULL OR "
+                "workspace = $2) AND ($3::text IS NULL OR channel = $3) AND ($4::text IS NULL OR period = $4) ORDER "
+                "BY claimed, channel, period",
                 platform,
                 workspace,
                 channel,

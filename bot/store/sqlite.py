@@ -205,12 +205,14 @@ class SQLiteStore:
                 self._claim_all(claims, now)
                 if version == 0:
                     saved = self._db.execute(
-                        "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO NOTHING",
+                        "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO "
+                        "NOTHING",
                         (key, text, now),
                     ).rowcount
                 else:
                     saved = self._db.execute(
-                        "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version = ?",
+                        "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version "
+                        "= ?",
                         (text, now, key, version),
                     ).rowcount
                 if saved != 1:
@@ -229,8 +231,8 @@ class SQLiteStore:
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         self._db.execute(
-            "INSERT INTO dialogs (key, state, touched) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched, version = dialogs.version + 1",
+            "INSERT INTO dialogs (key, state, touched) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET state = "
+            "excluded.state, touched = excluded.touched, version = dialogs.version + 1",
             (key, json.dumps(state, separators=(",", ":")), now),
         )
 
@@ -265,7 +267,8 @@ class SQLiteStore:
     ) -> list[dict[str, Any]]:
         with self._write_transaction():
             rows = self._db.execute(
-                "SELECT id, payload, created FROM outbox WHERE platform = ? AND lease_until < ? ORDER BY created, id LIMIT ?",
+                "SELECT id, payload, created FROM outbox WHERE platform = ? AND lease_until < ? ORDER BY created, id "
+                "LIMIT ?",
                 (platform, now, limit),
             ).fetchall()
             self._db.executemany(
@@ -342,8 +345,8 @@ class SQLiteStore:
 
     async def put_conversation(self, platform: str, conversation: str, reference: dict[str, Any], now: float) -> None:
         self._db.execute(
-            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
+            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES (?, ?, ?, ?) ON CONFLICT "
+            "(platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
             (platform, conversation, json.dumps(reference), now),
         )
 
@@ -388,7 +391,8 @@ class SQLiteStore:
 
     async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT id, text, author, added FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id",
+            "SELECT id, text, author, added FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS "
+            "NULL ORDER BY id",
             (platform, workspace),
         )
         return [{"id": i, "text": text, "author": author, "added": added} for i, text, author, added in rows]
@@ -409,7 +413,8 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 row = self._db.execute(
-                    "SELECT id, text FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id LIMIT 1",
+                    "SELECT id, text FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER "
+                    "BY id LIMIT 1",
                     (platform, workspace),
                 ).fetchone() or (None, None)
                 self._db.execute(
@@ -435,7 +440,8 @@ class SQLiteStore:
 
     async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
         cursor = self._db.execute(
-            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES (?, ?, ?, ?, ?) ON "
+            "CONFLICT DO NOTHING",
             (platform, channel, workspace, conversation, now),
         )
         return cursor.rowcount == 1
@@ -458,9 +464,10 @@ class SQLiteStore:
         self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
     ) -> bool:
         cursor = self._db.execute(
-            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES (?, ?, ?, ?, ?, 'claimed', ?, ?) "
-            "ON CONFLICT (platform, channel, period) DO UPDATE SET token = excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until "
-            "WHERE tip_posts.state = 'claimed' AND tip_posts.lease_until < excluded.claimed",
+            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES "
+            "(?, ?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (platform, channel, period) DO UPDATE SET token = "
+            "excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until WHERE tip_posts.state = "
+            "'claimed' AND tip_posts.lease_until < excluded.claimed",
             (platform, channel, period, workspace, token, now, lease_until),
         )
         return cursor.rowcount == 1
@@ -477,14 +484,16 @@ class SQLiteStore:
 
     async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
         cursor = self._db.execute(
-            "UPDATE tip_posts SET state = 'posted', posted = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'posted', posted = ? WHERE platform = ? AND channel = ? AND period = ? AND "
+            "token = ? AND state = 'sending'",
             (now, platform, channel, period, token),
         )
         return cursor.rowcount == 1
 
     async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
         cursor = self._db.execute(
-            "UPDATE tip_posts SET state = 'claimed', lease_until = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'claimed', lease_until = ? WHERE platform = ? AND channel = ? AND period = "
+            "? AND token = ? AND state = 'sending'",
             (retry_at, platform, channel, period, token),
         )
         return cursor.rowcount == 1
@@ -493,8 +502,8 @@ class SQLiteStore:
         self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None
     ) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = ? "
-            "AND (? IS NULL OR workspace = ?) AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
+            f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = ? AND (? IS NULL OR workspace = ?) "
+            "AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
             (platform, workspace, workspace, channel, channel, period, period),
         )
         return [dict(zip(_POST_COLUMNS, row, strict=True)) for row in rows]

@@ -113,7 +113,8 @@ class FakeSlackApi:
         while len(self.of(method)) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{method}: {len(self.of(method))} call(s) after {timeout}s, wanted {count}; all: {[c.method for c in self.calls]}"
+                    f"{method}: {len(self.of(method))} call(s) after {timeout}s, wanted {count}; all: "
+                    f"{[c.method for c in self.calls]}"
                 )
             await asyncio.sleep(0.005)
         return self.of(method)[:count]
