@@ -94,7 +94,8 @@ class Deliverer:
         ]
 
     def deliver_soon(self, items: Sequence[dict[str, Any]]) -> None:
-        """Send ``items`` (already stored) in order in the background; the request that made them is answered meanwhile."""
+        """Send ``items`` (already stored) in order in the background; the request that made them is answered
+        meanwhile."""
         if not items:
             return
         self._keep(asyncio.get_running_loop().create_task(self._deliver(list(items))))

@@ -145,7 +145,8 @@ async def close_posters(posters: Mapping[str, Poster]) -> None:
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:
-    """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until SIGTERM or Ctrl-C.
+    """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until
+    SIGTERM or Ctrl-C.
 
     Several copies may run on one PostgreSQL database: every turn reads and writes its dialog there,
     and every "only once" is decided there. A copy whose database is down at start serves anyway,

@@ -1,4 +1,4 @@
-"""PostgreSQL benchmark: 2 copies of ``python app.py serve`` on one PostgreSQL against 1 copy on SQLite, then exactly-once.
+"""PostgreSQL benchmark: 2 copies of ``python app.py serve`` on one PostgreSQL vs 1 on SQLite, then exactly-once.
 
 Part 1, throughput. Signed Slack events at 100 concurrent connections for a bounded time, sent by wrk in
 its own processes: one wrk at 100 connections on the SQLite copy; two wrk at 50 each, one per copy, on
@@ -141,7 +141,7 @@ class Events:
                 out.write(f"{ts} {signature(SECRET, ts, raw)} {len(raw)}\n".encode() + raw)
 
 
-# ---------------------------------------------------------------------------------------- the fake Slack Web API (child process)
+# ------------------------------------------------------------------------ the fake Slack Web API (child process)
 
 
 async def fake_slack() -> None:

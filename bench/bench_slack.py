@@ -132,7 +132,8 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do w = w + (t:get("wrapped") or 0) end
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, "non2xx": %d, "errors": %d, "wrapped": %d}\n',
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"non2xx": %d, "errors": %d, "wrapped": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     e.status, e.connect + e.read + e.write + e.timeout, w))
 end

@@ -1,6 +1,7 @@
 """Teams benchmark: activity POST to reply received by a fake connector, ours against a stock CloudAdapter echo bot.
 
-Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo] [--store memory|sqlite] [--gc-freeze]
+Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo]
+                                  [--store memory|sqlite] [--gc-freeze]
 
 Four processes on loopback: this one is the load generator (aiohttp client, one conversation per
 concurrent worker, each worker waits for its answer before the next message); a fake Bot Framework

@@ -31,7 +31,8 @@ CUE_WEIGHT = 1.0
 # upgrade": the brand made an offer), so each further cue for a type counts this much of the one
 # before. Without it a talkative offer call outweighs the one complaint that makes it critical.
 CUE_DECAY = 0.5
-ANGRY_FLOOR = 0.40  # angry comes first whenever it is this likely (probabilities after TEMPERATURE): calm the person before anything else
+# Angry comes first whenever it is this likely (probabilities after TEMPERATURE): calm the person before anything else.
+ANGRY_FLOOR = 0.40
 # ...and whenever anger cues and answers in the dialog reach this together (one strong cue such as "furious"
 # or "swearing" is enough), however much else is said of them: "angry loyal customer of 10 years" is
 # angry, with loyal second (DOMAIN.md rule 7).

@@ -48,7 +48,8 @@ NEW_SITUATION_EVIDENCE = 1.5
 DETAIL_WORDS = 4
 
 
-# An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py): {"id", "platform", "payload", ...}.
+# An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py):
+# {"id", "platform", "payload", ...}.
 Outbox = Callable[[list[Reply]], Sequence[dict[str, Any]]]
 
 
@@ -80,7 +81,8 @@ class Coach:
         meter: Metrics | None = None,
         posters: Mapping[str, Poster] | None = None,
     ) -> None:
-        """Whoever hosts the coach hands it ``meter`` (the server's metrics) and ``posters`` (the platforms it can post the weekly tip to)."""
+        """Whoever hosts the coach hands it ``meter`` (the server's metrics) and ``posters`` (the platforms it can post
+        the weekly tip to)."""
         self.knowledge = knowledge
         self.store = store
         self.clock = clock
@@ -403,12 +405,8 @@ class Coach:
                 return [self._expanded(dialog, note="Noted already, thanks.")]
             given["script"] = action[0]
             situation = self.classifier.situation(dialog.evidence, decision)
-            turn.tallies.append(
-                (
-                    "script",
-                    f"{action[0]}:{situation.id if situation else f'{decision.interaction or ANY}/{decision.customer or ANY}'}",
-                )
-            )
+            which = situation.id if situation else f"{decision.interaction or ANY}/{decision.customer or ANY}"
+            turn.tallies.append(("script", f"{action[0]}:{which}"))
             self._save(turn, dialog)
             return [self._expanded(dialog, note="Noted, thanks.")]
         corrected = given.setdefault("corrected", [])

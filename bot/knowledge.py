@@ -415,7 +415,8 @@ def _check_fixed_set(check: _Checker, items: list[_Node], expected: tuple[str, .
 def _fixed_items(
     check: _Checker, layers: list[_Node], section: str, expected: tuple[str, ...], where: str
 ) -> list[_Node]:
-    """The merged items of a section whose ids are a fixed set: unknown and missing ids are reported, known ones kept."""
+    """The merged items of a section whose ids are a fixed set: unknown and missing ids are reported, known ones
+    kept."""
     items = _merge_lists(layers, section, check.problems)
     _check_fixed_set(check, items, expected, section, where)
     return [n for n in items if n.get("id") in expected]

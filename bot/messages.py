@@ -73,7 +73,8 @@ class Section:
     numbered: bool = False
 
     def marked(self, bullet: str) -> list[tuple[str, str]]:
-        """(marker, line) for each line: "1.", "2.", ... for steps read in order, else ``bullet``, as each platform draws it.
+        """(marker, line) for each line: "1.", "2.", ... for steps read in order, else ``bullet``, as each platform
+        draws it.
 
         The one list rule: plain text (bot/plain_text.py), Block Kit and Adaptive Cards all number by it.
         """

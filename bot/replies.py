@@ -54,9 +54,9 @@ class Replies:
         """The answer: short enough to read while the customer talks, the rest one tap away behind "More".
 
         Short: the two types and how sure, the one thing to hold on to, and at most ``SHORT_LINES``
-        sentences to say: the situation's own lines when it has two or more, else its step leading the script's. Expanded: what each type is, what
-        this customer needs, the whole script with what to do at each step, what to do after the
-        contact, and why the coach read it so.
+        sentences to say: the situation's own lines when it has two or more, else its step leading the
+        script's. Expanded: what each type is, what this customer needs, the whole script with what to do
+        at each step, what to do after the contact, and why the coach read it so.
 
         Each ends in one quiet row of feedback, never required: "Right" / "Not quite" on the short answer,
         "Helped" / "Didn't help" on the full one; a row already given (``feedback``) is not offered again.
@@ -234,7 +234,8 @@ class Replies:
         return Reply(
             kind="info",
             title="Frontline Coach: how to use me",
-            text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it is, what to hold on to, and what to say.",
+            text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it "
+            "is, what to hold on to, and what to say.",
             sections=(Section(title="How", lines=USAGE_LINES), Section(title="Checklists", lines=(departments,))),
             choices=(
                 Choice(label="This week's tip", value=for_command("tip")),
@@ -246,7 +247,8 @@ class Replies:
         return Reply(
             kind="info",
             title="Hi! I'm Frontline Coach.",
-            text="Mid-call or mid-shift, tell me what is going on (“cx furious, blender smoked on day 2”) and I'll give you a short script to read from.",
+            text="Mid-call or mid-shift, tell me what is going on (“cx furious, blender smoked on day 2”) and I'll "
+            "give you a short script to read from.",
             sections=(Section(title="How", lines=USAGE_LINES),),
         )
 

@@ -20,8 +20,8 @@ from bot.knowledge import Language
 
 MAX_CHARS = 2000  # a situation is read from its first 2,000 characters; the rest is context no one reads mid-call
 NEGATION_REACH = 3  # a negator covers this many following words, unless a breaker or punctuation comes first
-CAPS_MARK = "shouting in caps"
-NUMBER = "num"  # every number reads as this word, so "since num" or "num years" can be a cue  # stands in for a run of capitalised words, so the lexicon can weigh it
+CAPS_MARK = "shouting in caps"  # stands in for a run of capitalised words, so the lexicon can weigh it
+NUMBER = "num"  # every number reads as this word, so "since num" or "num years" can be a cue
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
 _PUNCTUATION = frozenset('.,;:!?()"')

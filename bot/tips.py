@@ -80,7 +80,8 @@ class Managers:
         Args:
             value: COACH_MANAGERS.
             ids: per platform, its adapter's rule for the ids it names: the id as the adapter spells it in
-                ``Incoming``, or ValueError saying what such an id looks like. Ids of other platforms are kept as written.
+                ``Incoming``, or ValueError saying what such an id looks like. Ids of other platforms are kept as
+                written.
 
         Raises:
             ConfigError: an entry that is not ``platform:id``, or an id its platform's rule refuses.

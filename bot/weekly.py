@@ -55,7 +55,8 @@ _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 
 
 class PostRejected(CoachError):
-    """The platform answered, and the answer was no (channel gone, bot removed, rate limit after retries): nothing was posted."""
+    """The platform answered, and the answer was no (channel gone, bot removed, rate limit after retries): nothing
+    was posted."""
 
 
 class Poster(Protocol):

@@ -64,7 +64,8 @@ async def connector() -> FakeConnector:
 
 @pytest.fixture
 def pg_target() -> Iterator[PgTarget]:
-    """A fresh, empty schema name on the PostgreSQL test server (the store creates it), dropped with everything in it after.
+    """A fresh, empty schema name on the PostgreSQL test server (the store creates it), dropped with everything in
+    it after.
 
     Skips, naming the DSN, when no server answers (tests/pg.py).
     """

@@ -103,8 +103,8 @@ class TcpProxy:
     ``cut()``: close every connection and stop listening (connections refused), as when the server stops.
     ``restore()``: listen again on the same port. The port is the system's pick (port 0), held by a bound
     socket that never listens from ``start()`` to ``stop()``, so nothing else can take it while the proxy
-    is cut: the copy under test keeps its DSN, and ``restore()`` never meets "address already in use". ``freeze()``: keep sockets open but pass no byte, as on a
-    dead network path; ``thaw()`` lets bytes flow again.
+    is cut: the copy under test keeps its DSN, and ``restore()`` never meets "address already in use".
+    ``freeze()``: keep sockets open but pass no byte, as on a dead network path; ``thaw()`` lets bytes flow again.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:

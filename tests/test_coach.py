@@ -335,7 +335,8 @@ def test_building_a_coach_leaves_the_garbage_collector_as_it_found_it():
 
 
 def test_an_organisations_ascii_emoticon_is_read():
-    """The shipped emoji are all non-ASCII, so plain text skips the emoji pass; an overlay's ">:(" must not be skipped."""
+    """The shipped emoji are all non-ASCII, so plain text skips the emoji pass; an overlay's ">:(" must not be
+    skipped."""
     language = shipped_knowledge().language
     reader = TextReader(
         language=dataclasses.replace(language, emoji={**language.emoji, ">:(": "angry"}), vocabulary=set()

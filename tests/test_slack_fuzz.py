@@ -333,7 +333,8 @@ ALL_ARGS = [
     mutations=st.lists(MUTATION.filter(lambda m: m[0] != "deep"), min_size=1, max_size=5),
 )
 async def test_what_passes_the_shape_checks_bolt_can_read(base: str, mutations: list):
-    """Whatever ``body_problem`` lets through, Bolt builds its context, its listener arguments and runs its matchers on."""
+    """Whatever ``body_problem`` lets through, Bolt builds its context, its listener arguments and runs its matchers
+    on."""
     body = copy.deepcopy(BASES[base][1])
     for mutation in mutations:
         body = mutate(body, mutation)

@@ -1,4 +1,5 @@
-"""Issue 15, Slack: where typing needs an @mention, one tap to start in the DM, and a setup doc that matches the manifest.
+"""Issue 15, Slack: where typing needs an @mention, one tap to start in the DM, and a setup doc that matches the
+manifest.
 
 Over loopback HTTP with signed requests, on a real Bolt app and the fake Web API (tests/fakes/slack_api.py),
 with the scripted coach of tests/test_slack_http.py where the adapter's part is checked and the real Coach
@@ -295,7 +296,7 @@ def test_the_manifest_declares_the_same_prompts_under_agent_view():
     assert "app_home_opened" in manifest()["settings"]["event_subscriptions"]["bot_events"]
 
 
-# ---------------------------------------------------------------------------------------- 3. the setup doc and the manifest's comment
+# ----------------------------------------------------------------------- 3. the setup doc and the manifest's comment
 
 _NUMBERS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 

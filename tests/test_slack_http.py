@@ -59,7 +59,8 @@ class ScriptedCoach:
         return time.time()
 
     async def handle(self, incoming: Incoming, *, outbox: Any = None, claims: Any = ()) -> list[Reply]:
-        """As the real Coach: the replies' outbox items and the claims stored together, a claim seen before gets nothing."""
+        """As the real Coach: the replies' outbox items and the claims stored together, a claim seen before gets
+        nothing."""
         try:
             replies = await self._answer(incoming)
         except Exception:
@@ -192,7 +193,8 @@ class Harness:
     async def command(
         self, command: str, text: str = "", *, response_url: str = "cmd", trigger_id: str | None = None
     ) -> tuple[int, str]:
-        """A slash command as Slack sends it, with a new trigger_id (as Slack gives every invocation) unless one is given."""
+        """A slash command as Slack sends it, with a new trigger_id (as Slack gives every invocation) unless one is
+        given."""
         fields = dict(parse_qsl(fixture_text("slash_command.form.txt"), keep_blank_values=True))
         self._ids += 1
         fields.update(

@@ -138,7 +138,8 @@ async def test_two_real_invocations_of_the_same_text_both_act(slack: Harness, st
 
 
 async def test_a_trigger_id_shared_by_two_different_commands_is_not_a_replay(slack: Harness, store: Any):
-    """A replay says exactly what the original said (the signature covers it); recorded fixtures reuse one trigger_id."""
+    """A replay says exactly what the original said (the signature covers it); recorded fixtures reuse one
+    trigger_id."""
     for number, text in enumerate(("add One", "add Two")):
         body, headers = signed_command(
             text, trigger_id="111.111.xxx", response_url=slack.api.response_url(f"s{number}")

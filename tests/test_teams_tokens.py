@@ -1,4 +1,5 @@
-"""Teams tokens, tightened: checked before the body is parsed, ``exp`` required, and Microsoft's keys fetched with a deadline.
+"""Teams tokens, tightened: checked before the body is parsed, ``exp`` required, and Microsoft's keys fetched with a
+deadline.
 
 Tokens are signed by the loopback issuer of tests/fakes/bf_connector.py. A "hung" metadata endpoint
 is a loopback server that accepts connections and never answers, as in the issue's probe.

@@ -1,7 +1,7 @@
 """Slack adapter: settings from the environment, and the Bolt app mounted on the bot's aiohttp server.
 
-The server (adapters/server.py) calls two things: ``slack_config(env)`` once at start-up (None when Slack is off, ConfigError
-when half-configured) and ``mount_slack(web_app, coach, config)``, which adds POST /slack/events
+The server (adapters/server.py) calls two things: ``slack_config(env)`` once at start-up (None when Slack is off,
+ConfigError when half-configured) and ``mount_slack(web_app, coach, config)``, which adds POST /slack/events
 (HTTP mode) and/or starts the Socket Mode client with the server.
 """
 

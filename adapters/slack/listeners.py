@@ -146,7 +146,7 @@ class SlackTurns:
         groups = slack_group_ids(managers.ids(translate.PLATFORM)) if managers is not None else set()
         self.manager_groups = ManagerGroups(client=client, groups=groups) if groups else None
 
-    # ------------------------------------------------------------------ events (Bolt acks them once the listener returns)
+    # ----------------------------------------------------------- events (Bolt acks them once the listener returns)
 
     async def on_message(self, event: dict, body: dict, context: AsyncBoltContext) -> None:
         """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
@@ -182,7 +182,8 @@ class SlackTurns:
         await self._safely("app_home_opened", self._home_opened(event, context))
 
     async def _home_opened(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
-        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever, and the suggested prompts."""
+        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever, and the
+        suggested prompts."""
         user = event.get("user")
         if not user:
             return
@@ -236,7 +237,7 @@ class SlackTurns:
                 "suggested prompts not set: assistant.threads.setSuggestedPrompts failed (%s)", type(error).__name__
             )
 
-    # ------------------------------------------------------------------ commands and buttons (acked once the turn is stored)
+    # ----------------------------------------------------- commands and buttons (acked once the turn is stored)
 
     async def on_command(self, ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
         """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url.

@@ -65,7 +65,10 @@ class TeamsConfig:
 
 
 def _needs_app_id(present: list[str]) -> str:
-    return f"{', '.join(present)} set without MicrosoftAppId: set MicrosoftAppId too, or unset them to run without authentication (Emulator only)"
+    return (
+        f"{', '.join(present)} set without MicrosoftAppId: set MicrosoftAppId too, or unset them to run without "
+        "authentication (Emulator only)"
+    )
 
 
 def _unknown_app_type(value: str) -> str:
@@ -182,7 +185,8 @@ def _token_refused(error: Exception) -> web.Response:
 
 
 def expected_replies(turn_context: TurnContext) -> dict[str, Any]:
-    """The body of a 200 to ``deliveryMode: expectReplies``: the turn's activities, cards as JSON, as the connector would get them.
+    """The body of a 200 to ``deliveryMode: expectReplies``: the turn's activities, cards as JSON, as the connector
+    would get them.
 
     The SDK builds this body with stock msrest, which writes a ``CardContent`` as its Python repr; the
     ``CardSerializer`` writes it as the card. The invoke response the SDK buffers among them is not a reply.
@@ -196,7 +200,8 @@ def expected_replies(turn_context: TurnContext) -> dict[str, Any]:
 
 
 def _invoke_body(body: Any) -> Any:
-    """An invoke response's body as JSON: a model through msrest, a plain dict (an adaptiveCard/action answer) as it is."""
+    """An invoke response's body as JSON: a model through msrest, a plain dict (an adaptiveCard/action answer) as it
+    is."""
     return body if isinstance(body, (dict, list)) else serializer_helper(body)
 
 

@@ -206,7 +206,8 @@ class CachingConnectorFactory(ConnectorFactory):
 
 
 class TeamsAuthentication(BotFrameworkAuthentication):
-    """The stock authentication, with deadlines on the key fetches, a token check before the body, and connector clients reused.
+    """The stock authentication, with deadlines on the key fetches, a token check before the body, and connector
+    clients reused.
 
     Args:
         inner: the stock ``BotFrameworkAuthentication`` (built from the app id, password, type and tenant).
@@ -240,7 +241,8 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         _require_expiry(result.claims_identity)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
-        """Check the token for this activity (raises on any failure, as ``verify_token``) and attach the caching factory."""
+        """Check the token for this activity (raises on any failure, as ``verify_token``) and attach the caching
+        factory."""
         result = await self._inner.authenticate_request(activity, auth_header)
         if auth_header:
             _require_expiry(result.claims_identity)

@@ -156,7 +156,8 @@ def place_name(activity: Activity) -> str:
 
 
 def expects_replies(activity: Activity) -> bool:
-    """The caller takes the replies in the HTTP response (``deliveryMode: expectReplies``), not through the connector."""
+    """The caller takes the replies in the HTTP response (``deliveryMode: expectReplies``), not through the
+    connector."""
     return activity.delivery_mode == DeliveryModes.expect_replies
 
 
@@ -254,7 +255,8 @@ class CoachBot(ActivityHandler):
         await self._after_press(turn_context, replies)
 
     async def _after_press(self, turn_context: TurnContext, replies: list[Reply]) -> None:
-        """A button on the card ``replyToId``: that card changed in place where the turn changed it, the rest as new cards."""
+        """A button on the card ``replyToId``: that card changed in place where the turn changed it, the rest as new
+        cards."""
         activity = turn_context.activity
         first = replies[0]
         question = answered_question(activity.value)

@@ -127,7 +127,8 @@ def submit_problem(value: Any) -> str | None:
 
 @functools.lru_cache(maxsize=256)  # a deployment sees a handful of service URLs
 def service_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be where replies go: an absolute http(s) URL with a host, as both msrest and aiohttp parse it."""
+    """Why ``url`` cannot be where replies go: an absolute http(s) URL with a host, as both msrest and aiohttp parse
+    it."""
     if len(url) > MAX_URL_CHARS:
         return "serviceUrl is too long"
     if not _URL.fullmatch(url):

@@ -60,7 +60,8 @@ class TeamsPoster:
         reference.activity_id = None  # a new post, not a reply in the thread the subscription came from
 
         async def send(turn_context: TurnContext) -> None:
-            # TurnContext.send_activity would address it as a reply to the continuation event; a weekly tip is a new post.
+            # TurnContext.send_activity would address it as a reply to the continuation event; a weekly tip is a new
+            # post.
             activity = TurnContext.apply_conversation_reference(
                 to_activity(reply), TurnContext.get_conversation_reference(turn_context.activity)
             )

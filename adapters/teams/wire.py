@@ -60,7 +60,8 @@ class CardSerializer(Serializer):
 
 
 class CardConnectorClient(ConnectorClient):
-    """The SDK's connector client with a ``CardSerializer`` for the conversation operations (replies, sends, updates)."""
+    """The SDK's connector client with a ``CardSerializer`` for the conversation operations (replies, sends,
+    updates)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -136,7 +136,8 @@ class Store(Protocol):
         """The workspace's schedule, or None for the default."""
 
     async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
-        """``channel`` gets the weekly post; ``conversation`` is where the request came from. False if already subscribed."""
+        """``channel`` gets the weekly post; ``conversation`` is where the request came from. False if already
+        subscribed."""
 
     async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
         """Stop the weekly post to ``channel``; False if it was not subscribed."""
@@ -148,7 +149,8 @@ class Store(Protocol):
         self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
     ) -> bool:
         """Atomically take the one post of ``channel`` for ``period``: True when the row is new, or when it is
-        still "claimed" and its lease ran out before ``now`` (its holder died before sending); the holder is ``token``."""
+        still "claimed" and its lease ran out before ``now`` (its holder died before sending); the holder is
+        ``token``."""
 
     async def start_tip_post(
         self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float
@@ -159,9 +161,11 @@ class Store(Protocol):
         """ "sending" by ``token`` → "posted"."""
 
     async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
-        """ "sending" by ``token`` → "claimed" with a lease until ``retry_at``: the platform refused, try again after."""
+        """ "sending" by ``token`` → "claimed" with a lease until ``retry_at``: the platform refused, try again
+        after."""
 
     async def tip_posts(
         self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None
     ) -> list[dict[str, Any]]:
-        """Post rows, oldest claim first: ``{"channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until"}``."""
+        """Post rows, oldest claim first: ``{"channel", "workspace", "period", "state", "source", "tip", "text",
+        "claimed", "posted", "lease_until"}``."""

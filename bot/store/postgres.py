@@ -225,7 +225,8 @@ class PostgresStore:
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
     ) -> PostgresStore:
-        """Open a pool on ``dsn`` and bring the schema up to date. Raises ``StoreUnavailable`` if the server does not answer.
+        """Open a pool on ``dsn`` and bring the schema up to date. Raises ``StoreUnavailable`` if the server does not
+        answer.
 
         ``schema`` keeps the tables in their own PostgreSQL schema (created if missing), for tests or
         for sharing one database between deployments; by default the connection's search path decides.

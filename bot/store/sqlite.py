@@ -117,7 +117,9 @@ CREATE TABLE IF NOT EXISTS tip_posts (
 # (rowid table plus its index), about a third cheaper.
 _MIGRATIONS = {
     1: """
-    CREATE TABLE claims_new (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;
+    CREATE TABLE claims_new (
+        scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
     INSERT INTO claims_new SELECT scope, key, made FROM claims;
     DROP TABLE claims;
     ALTER TABLE claims_new RENAME TO claims;
@@ -126,7 +128,10 @@ _MIGRATIONS = {
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
 _CLAIM = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-_TALLY = "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
+_TALLY = (
+    "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
+)
 
 
 class _Lost(Exception):
@@ -224,7 +229,8 @@ class SQLiteStore:
         return True
 
     def _claim_all(self, claims: Sequence[tuple[str, str]], now: float) -> None:
-        """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls back)."""
+        """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls
+        back)."""
         for scope, claim_key in claims:
             if self._db.execute(_CLAIM, (scope, claim_key, now)).rowcount != 1:
                 raise AlreadyClaimed(scope)
