@@ -103,7 +103,12 @@ async def _prompt(prompt: str) -> str | None:
             line: str | None = input(prompt)
         except (EOFError, KeyboardInterrupt):
             line = None
-        loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+        def settle() -> None:
+            if not answer.done():
+                answer.set_result(line)
+
+        loop.call_soon_threadsafe(settle)
 
     threading.Thread(target=read, name="console-input", daemon=True).start()
     try:

@@ -169,7 +169,7 @@ class Decision:
 
     def top_two(self, dimension: str) -> tuple[str, str]:
         probs = self.probs(dimension)
-        first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+        first, second = sorted(probs, key=probs.__getitem__, reverse=True)[:2]
         return first, second
 
 
@@ -273,9 +273,9 @@ class Classifier:
         if customer_probs["angry"] >= ANGRY_FLOOR:
             customer = "angry"
         else:
-            customer = max(CUSTOMERS, key=customer_probs.get)
+            customer = max(CUSTOMERS, key=customer_probs.__getitem__)
         plainly = {c: evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) for c in CUSTOMERS if c != customer}
-        best_other = max(plainly, key=plainly.get)
+        best_other = max(plainly, key=plainly.__getitem__)
         secondary = best_other if plainly[best_other] >= SECONDARY_EVIDENCE and evidence.known("customer") else None
         answered = frozenset(
             d

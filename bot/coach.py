@@ -274,7 +274,8 @@ class Coach:
         """How the coach reads ``text`` on its own: the types, confidence, cues and the questions it would ask."""
         said = self.classifier.read(text)
         first = self.classifier.decide(said)
-        evidence, decision, missing = said, first, []
+        evidence, decision = said, first
+        missing: list[str] = []
         while (question := next_question(self.knowledge, decision, missing)) is not None:
             missing.append(question.id)
             # Suppose the answer settles that dimension, to list what would be asked after it.
@@ -304,7 +305,7 @@ class Coach:
         cue = self.classifier.read(text).cue
         relevant = {t: w for t, w in cue.items() if any(t in o.signals for o in question.options) and w > 0}
         if relevant:
-            best_type = max(relevant, key=relevant.get)
+            best_type = max(relevant, key=relevant.__getitem__)
             return max(question.options, key=lambda o: o.signals.get(best_type, 0.0))
         labels = {o.label.lower(): o for o in question.options}
         match = process.extractOne(plain, list(labels), scorer=fuzz.token_set_ratio, score_cutoff=80)
@@ -384,6 +385,7 @@ class Coach:
             return [self.replies.answered_already()]
         if skip:
             return await self._advance(turn, dialog, skip=True)
+        assert option is not None  # not skipped, so an option was picked (else the stale reply above)
         return await self._answer(turn, dialog, question, option)
 
     async def _on_feedback(self, turn: _Turn, dialog: Dialog, action: list[str]) -> list[Reply]:

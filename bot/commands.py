@@ -57,8 +57,8 @@ def parse_command(text: str) -> Command | None:
     if plain in _PHRASE_TO_NAME:
         return Command(_PHRASE_TO_NAME[plain])
     first, _, rest = plain.partition(" ")
-    for name, words in _LEADING.items():
-        if (first in words or (name == "checklist" and plain.startswith("check list"))) and len(
+    for name, leading in _LEADING.items():
+        if (first in leading or (name == "checklist" and plain.startswith("check list"))) and len(
             plain.split()
         ) <= _MAX_LEADING_WORDS.get(name, 10_000):
             argument = (

@@ -198,7 +198,7 @@ class Replies:
         """How likely each type is, only those with a real share: a list of 2% types reads as doubt that isn't there."""
 
         def line(probs: dict[str, float], names: dict) -> str:
-            ranked = [t for t in sorted(probs, key=probs.get, reverse=True) if probs[t] >= REAL_SHARE]
+            ranked = [t for t in sorted(probs, key=probs.__getitem__, reverse=True) if probs[t] >= REAL_SHARE]
             return ", ".join(f"{names[t].name} {PERCENT.format(probs[t])}" for t in ranked)
 
         lines = []

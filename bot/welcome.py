@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.messages import Reply
 
 if TYPE_CHECKING:
-    from bot.coach import Coach
+    from bot.ports import CoachPort
 
 
 def welcome_scope(platform: str) -> str:
@@ -19,7 +19,7 @@ def welcome_scope(platform: str) -> str:
     return f"{platform}-welcome"
 
 
-async def welcome_once(coach: Coach, platform: str, key: str) -> Reply | None:
+async def welcome_once(coach: CoachPort, platform: str, key: str) -> Reply | None:
     """The coach's welcome the first time ``key`` (a person, an install: the adapter says which) is seen; None after."""
     if await coach.store.claim(welcome_scope(platform), key, coach.clock()):
         return coach.welcome()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -25,6 +26,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from adapters import bounded_json
 from adapters.slack.shapes import body_problem
 from bot.errors import CoachError
+
+if TYPE_CHECKING:
+    from multidict import MultiMapping  # aiohttp's headers: a name may come more than once
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,14 +103,14 @@ def parse_slack_body(text: str, content_type: str) -> dict:
     raise Refused(400, _bad_body("form without payload or command"))
 
 
-def check_headers(headers: Mapping[str, str]) -> None:
+def check_headers(headers: MultiMapping[str]) -> None:
     """Bolt's verifier takes the timestamp as an int and compares signatures as ASCII text: anything else is a 401.
 
     Raises:
         Refused: 401, naming the header.
     """
     for name, pattern in ((TIMESTAMP_HEADER, _TIMESTAMP), (SIGNATURE_HEADER, _SIGNATURE)):
-        for value in headers.getall(name, ()):  # type: ignore[attr-defined]
+        for value in headers.getall(name, ()):
             if not pattern.fullmatch(value):
                 raise Refused(401, _bad_header(name))
 

@@ -84,7 +84,7 @@ _UNSAFE_IN_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and unpaired surroga
 def slack_id_problem(name: str, value: object) -> str | None:
     """Why ``value`` cannot be a Slack id the stores key on, or None. The core's rule, then Slack's: ASCII, short."""
     problem = id_problem(name, value)
-    if problem is None and (len(value) > MAX_SLACK_ID or not value.isascii()):  # type: ignore[arg-type]
+    if problem is None and isinstance(value, str) and (len(value) > MAX_SLACK_ID or not value.isascii()):
         return f"{name} is not a Slack id (ASCII, at most {MAX_SLACK_ID} characters)"
     return problem
 

@@ -130,7 +130,7 @@ class ClientCache:
         cache, but a cold cache or a due refresh would be a blocking call to Azure AD. Doing it here
         first, off the loop, keeps that wait in a worker thread.
         """
-        credentials = getattr(client.config.credentials, "credentials", None)
+        credentials: Any = getattr(client.config.credentials, "credentials", None)  # the SDK is untyped
         if not getattr(credentials, "microsoft_app_id", None) or not hasattr(credentials, "get_access_token"):
             return  # auth off: nothing to fetch
         now = time.monotonic()
@@ -178,7 +178,7 @@ class CachingConnectorFactory(ConnectorFactory):
         self._login_endpoint = login_endpoint
         self._cache = cache
 
-    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:

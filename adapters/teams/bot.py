@@ -85,7 +85,8 @@ def bot_mentions(activity: Activity) -> list[str]:
         props = getattr(entity, "additional_properties", None) or {}
         mentioned = props.get("mentioned")
         if str(entity.type).lower() == "mention" and isinstance(mentioned, dict) and mentioned.get("id") == bot_id:
-            texts.append(props.get("text") if isinstance(props.get("text"), str) else "")
+            text = props.get("text")
+            texts.append(text if isinstance(text, str) else "")
     return texts
 
 
@@ -147,8 +148,8 @@ def bot_name(activity: Activity) -> str:
         name = mention.replace("<at>", "").replace("</at>", "").strip()
         if name:
             return name
-    name = activity.recipient.name if activity.recipient else None
-    return name.strip() if isinstance(name, str) and name.strip() else APP_NAME
+    named = activity.recipient.name if activity.recipient else None
+    return named.strip() if isinstance(named, str) and named.strip() else APP_NAME
 
 
 def place_name(activity: Activity) -> str:

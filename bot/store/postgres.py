@@ -25,13 +25,18 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import asyncpg
 
 from bot.errors import AlreadyClaimed, StoreUnavailable
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
 T = TypeVar("T")
+# What every call runs on: a connection lent by the pool (asyncpg's stubs type its proxy apart from Connection).
+Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 # A migration, or the wait for another copy's migration, may take longer than one short command.
 MIGRATE_TIMEOUT = 120.0
@@ -256,7 +261,7 @@ class PostgresStore:
             raise
         return store
 
-    async def _migrate(self, con: asyncpg.Connection) -> None:
+    async def _migrate(self, con: Pooled) -> None:
         async with con.transaction():
             await con.execute(
                 "SELECT pg_advisory_xact_lock($1)", _lock_key("migrate", self.schema), timeout=MIGRATE_TIMEOUT
@@ -278,7 +283,7 @@ class PostgresStore:
         """The highest migration applied to the database (may be above ours during a rolling upgrade)."""
         return await self._run(lambda con: con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
 
-    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def _run(self, work: Callable[[Pooled], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; any sign of a missing server becomes ``StoreUnavailable``."""
         try:
             async with self._pool.acquire(timeout=self._acquire_timeout) as con:
@@ -319,7 +324,7 @@ class PostgresStore:
         does nothing if a row is there) and its outbox items. Under READ COMMITTED, two copies updating
         one row at one version queue on its lock, and the second finds the version moved: one wins."""
 
-        async def save(con: asyncpg.Connection) -> bool:
+        async def save(con: Pooled) -> bool:
             try:
                 async with con.transaction():
                     await self._claim_all(con, claims, now)
@@ -332,7 +337,7 @@ class PostgresStore:
                 return False
             return True
 
-        async def write(con: asyncpg.Connection) -> bool:
+        async def write(con: Pooled) -> bool:
             if version == 0:
                 status = await con.execute(
                     "INSERT INTO dialogs (key, state, touched, version) VALUES ($1, $2, $3, 1) ON CONFLICT (key) DO "
@@ -356,7 +361,7 @@ class PostgresStore:
 
         return await self._run(save)
 
-    async def _claim_all(self, con: asyncpg.Connection, claims: Sequence[tuple[str, str]], now: float) -> None:
+    async def _claim_all(self, con: Pooled, claims: Sequence[tuple[str, str]], now: float) -> None:
         for scope, claim_key in claims:
             status = await con.execute(_CLAIM, scope, claim_key, now, timeout=self._command_timeout)
             if _rows(status) != 1:
@@ -373,7 +378,7 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ outbox
 
-    async def _insert_outbox(self, con: asyncpg.Connection, items: Sequence[dict[str, Any]], now: float) -> None:
+    async def _insert_outbox(self, con: Pooled, items: Sequence[dict[str, Any]], now: float) -> None:
         if items:
             await con.executemany(
                 "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES ($1, $2, $3, $4, $5, "
@@ -388,7 +393,7 @@ class PostgresStore:
         if not (items or claims):
             return
 
-        async def put(con: asyncpg.Connection) -> None:
+        async def put(con: Pooled) -> None:
             async with con.transaction():
                 await self._claim_all(con, claims, now)
                 await self._insert_outbox(con, items, now)
@@ -450,7 +455,7 @@ class PostgresStore:
     async def purge_dialogs(self, idle_since: float) -> int:
         """One copy purges at a time: a copy that finds another one purging returns 0 at once."""
 
-        async def purge(con: asyncpg.Connection) -> int:
+        async def purge(con: Pooled) -> int:
             async with con.transaction():
                 if not await con.fetchval(
                     "SELECT pg_try_advisory_xact_lock($1)",
@@ -550,7 +555,7 @@ class PostgresStore:
         return [dict(row) for row in rows]
 
     async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
-        async def remove(con: asyncpg.Connection) -> bool:
+        async def remove(con: Pooled) -> bool:
             async with con.transaction():
                 await con.execute(
                     "SELECT pg_advisory_xact_lock($1)",
@@ -575,7 +580,7 @@ class PostgresStore:
         from both taking the same oldest tip.
         """
 
-        async def choose(con: asyncpg.Connection) -> tuple[Any, Any]:
+        async def choose(con: Pooled) -> tuple[Any, Any]:
             async with con.transaction():
                 await con.execute(
                     "SELECT pg_advisory_xact_lock($1)",

@@ -393,7 +393,8 @@ class SQLiteStore:
             "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES (?, ?, ?, ?, ?)",
             (platform, workspace, text, author, now),
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # set by every INSERT
+        return cursor.lastrowid
 
     async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
