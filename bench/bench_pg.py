@@ -183,6 +183,7 @@ class Fake:
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--fake-slack"], stdout=subprocess.PIPE, text=True, cwd=ROOT
         )
+        assert self.process.stdout is not None  # stdout=PIPE
         line = self.process.stdout.readline().split()
         if len(line) != 2:
             self.process.kill()

@@ -197,11 +197,12 @@ async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | 
         else:
             from adapters.slack import mount_slack, slack_config
             from bot.coach import build_coach
+            from bot.store import Store
 
             if store_kind == "sqlite":
                 from bot.store.sqlite import SQLiteStore
 
-                store = SQLiteStore(path=Path(tempfile.mkdtemp(prefix="bench-slack-")) / "coach.sqlite3")
+                store: Store = SQLiteStore(path=Path(tempfile.mkdtemp(prefix="bench-slack-")) / "coach.sqlite3")
             else:
                 from bot.store.memory import MemoryStore
 
@@ -210,6 +211,7 @@ async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | 
             config = slack_config(
                 {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}
             )
+            assert config is not None  # both Slack variables are set
             mount_slack(web_app, coach, config)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -220,7 +222,7 @@ async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | 
 
         gc.collect()
         gc.freeze()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    print(runner.addresses[0][1], flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -295,6 +297,7 @@ def start_server(target: str, args: argparse.Namespace) -> tuple[subprocess.Pope
         text=True,
         cwd=ROOT,
     )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     line = process.stdout.readline()
     if not line.strip().isdigit():
         process.kill()
@@ -310,6 +313,7 @@ def start_api() -> tuple[subprocess.Popen, str]:
         text=True,
         cwd=ROOT,
     )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     line = process.stdout.readline().strip()
     if not line.startswith("http://127.0.0.1:"):
         process.kill()

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,7 +44,7 @@ MESSAGES = [
     "regular",
     "more",
 ]
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "type": "message",
     "channelId": "msteams",
     "from": {"id": "29:bench-user", "name": "Bench", "aadObjectId": "6d415fdd-f97e-4f70-ac45-e69601e4ecb2"},
@@ -73,7 +74,7 @@ async def _serve_forever(app) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    print(runner.addresses[0][1], flush=True)
     await asyncio.Event().wait()
 
 
@@ -131,13 +132,15 @@ def run_ours(coach_kind: str, store_kind: str) -> None:
 
     from adapters.teams import mount_teams, teams_config
     from bot.messages import Reply
+    from bot.ports import CoachPort
+    from bot.store import Store
     from bot.store.memory import MemoryStore
 
     async def main() -> None:
         if store_kind == "sqlite":
             from bot.store.sqlite import SQLiteStore
 
-            store = SQLiteStore(path=Path(tempfile.mkdtemp()) / "bench.sqlite3")
+            store: Store = SQLiteStore(path=Path(tempfile.mkdtemp()) / "bench.sqlite3")
         else:
             store = MemoryStore()
         if coach_kind == "echo":
@@ -155,7 +158,7 @@ def run_ours(coach_kind: str, store_kind: str) -> None:
                 def welcome(self) -> Reply:
                     return Reply(kind="info", title="Hi")
 
-            coach = EchoCoach()
+            coach = cast(CoachPort, EchoCoach())  # a stub with only what the Teams route asks of it
         else:
             from bot.coach import build_coach
 
@@ -174,6 +177,7 @@ def start(role: str, *extra: str) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(
         [sys.executable, __file__, "--role", role, *extra], stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
+    assert process.stdout is not None  # stdout=PIPE
     line = process.stdout.readline()
     if not line.strip().isdigit():
         process.kill()

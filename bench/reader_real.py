@@ -149,7 +149,8 @@ def fit(folds: int = 5) -> None:
     for dimension, readings in raw.items():
         best = min((_log_loss(readings, t), t) for t in [x / 10 for x in range(5, 61)])[1]
         pairs = sorted(
-            ((max(_tempered(p, best).values()), max(p, key=p.get) == truth) for p, truth in readings), reverse=True
+            ((max(_tempered(p, best).values()), max(p, key=p.__getitem__) == truth) for p, truth in readings),
+            reverse=True,
         )
         threshold = 1.0
         for i in range(len(pairs)):

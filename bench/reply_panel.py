@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -65,7 +66,7 @@ def family_of(trade: str) -> str | None:
 async def play(coach: Coach, item: dict, n: int) -> Reply:
     """The answer reached when the agent answers every question truthfully from the line's labels."""
     knowledge = coach.knowledge
-    person = dict(platform="console", workspace="panel", conversation="c", user=f"u{n}")
+    person: dict[str, Any] = dict(platform="console", workspace="panel", conversation="c", user=f"u{n}")
     (reply,) = await coach.handle(Incoming(**person, text=item["text"]))
     for _ in range(6):
         if reply.kind != "question":

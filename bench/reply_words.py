@@ -14,6 +14,7 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -45,7 +46,7 @@ def invented_digits(reply: Reply, typed: str) -> list[str]:
 async def measure(coach: Coach, texts: list[str]) -> tuple[list[int], list[int], list[str]]:
     first_counts, answer_counts, invented = [], [], []
     for n, text in enumerate(texts):
-        person = dict(platform="console", workspace="bench", conversation="c", user=f"u{n}")
+        person: dict[str, Any] = dict(platform="console", workspace="bench", conversation="c", user=f"u{n}")
         (first,) = await coach.handle(Incoming(**person, text=text))
         first_counts.append(words_before_options(first))
         answer = first
