@@ -9,6 +9,7 @@
 
 The commands live in adapters/cli.py, the server in adapters/server.py, the settings in adapters/settings.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,12 +31,18 @@ def command_line() -> argparse.ArgumentParser:
     check.add_argument("directory", nargs="?")
     cls = commands.add_parser("classify", help="print how the coach reads a situation, as JSON")
     cls.add_argument("text", nargs="?")
-    cls.add_argument("--jsonl", action="store_true", help="read JSON lines with a \"text\" field on stdin")
-    report_parser = commands.add_parser("report", help="print how the coach did, from agents' feedback, as JSON (counts only)")
+    cls.add_argument("--jsonl", action="store_true", help='read JSON lines with a "text" field on stdin')
+    report_parser = commands.add_parser(
+        "report", help="print how the coach did, from agents' feedback, as JSON (counts only)"
+    )
     report_parser.add_argument("--since", required=True, help="first day, as 2026-11-30")
-    tips = commands.add_parser("tips", help="weekly tips for operators").add_subparsers(dest="tips_command", required=True)
+    tips = commands.add_parser("tips", help="weekly tips for operators").add_subparsers(
+        dest="tips_command", required=True
+    )
     tips_run_parser = tips.add_parser("run", help="post the weekly tip to every due channel that has not had it, once")
-    tips_run_parser.add_argument("--at", help="act as if it were this ISO 8601 time (default: now; no offset: COACH_TIMEZONE)")
+    tips_run_parser.add_argument(
+        "--at", help="act as if it were this ISO 8601 time (default: now; no offset: COACH_TIMEZONE)"
+    )
     return parser
 
 

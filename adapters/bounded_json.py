@@ -5,6 +5,7 @@ RecursionError (not ValueError) deep inside whatever parses it, and a request tu
 a traceback. Depth is counted here first, in one flat pass over the text, and anything too big or
 too deep is refused with a ValueError that callers already turn into a 400.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Each takes the settings app.py read and returns the process's exit status. The S
 are imported only by ``tips run``, which posts through them, and the reader only by the commands
 that read: the knowledge tools start without paying for either.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,7 +37,13 @@ async def _chat(settings: Settings) -> None:
     from bot.coach import build_coach, freeze_startup_objects
 
     store = await open_store(database_url=settings.database_url, db_path=settings.db_path)
-    coach = build_coach(overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl, managers=settings.managers, timezone=settings.timezone)
+    coach = build_coach(
+        overlay=settings.knowledge_overlay,
+        store=store,
+        dialog_ttl=settings.dialog_ttl,
+        managers=settings.managers,
+        timezone=settings.timezone,
+    )
     freeze_startup_objects()
     await coach.expire()
     try:
@@ -48,11 +55,13 @@ async def _chat(settings: Settings) -> None:
 def parse_at(value: str | None, timezone: str) -> dt.datetime:
     """``--at``: an ISO 8601 time; without an offset it is read in COACH_TIMEZONE. None: now."""
     if value is None:
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     try:
         at = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise CoachError(f"--at {value!r} is not an ISO 8601 time, for example 2026-11-23T09:05 or 2026-11-23T09:05+01:00") from None
+        raise CoachError(
+            f"--at {value!r} is not an ISO 8601 time, for example 2026-11-23T09:05 or 2026-11-23T09:05+01:00"
+        ) from None
     return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(timezone))
 
 
@@ -97,7 +106,11 @@ async def feedback_report(settings: Settings, since: str) -> int:
     finally:
         await store.close()
     teams = sorted({row["team"] for row in rows})
-    out = {"since": since, "all": report.summarise(rows, periods), "teams": {t: report.summarise([r for r in rows if r["team"] == t], periods) for t in teams}}
+    out = {
+        "since": since,
+        "all": report.summarise(rows, periods),
+        "teams": {t: report.summarise([r for r in rows if r["team"] == t], periods) for t in teams},
+    }
     print(json.dumps(out, indent=2, ensure_ascii=False))
     return 0
 
@@ -113,8 +126,9 @@ def check_knowledge(directory: str | None, settings: Settings) -> int:
             print(f"  {problem}", file=sys.stderr)
         return 1
     print(
-        f"knowledge OK ({', '.join(knowledge.sources)}): {len(knowledge.cues)} cues, {len(knowledge.examples)} examples, "
-        f"{len(knowledge.scripts)} scripts, {len(knowledge.questions)} questions, {len(knowledge.departments)} checklists, {len(knowledge.tips)} tips"
+        f"knowledge OK ({', '.join(knowledge.sources)}): {len(knowledge.cues)} cues, {len(knowledge.examples)} "
+        f"examples, {len(knowledge.scripts)} scripts, {len(knowledge.questions)} questions, "
+        f"{len(knowledge.departments)} checklists, {len(knowledge.tips)} tips"
     )
     return 0
 
@@ -136,7 +150,7 @@ def classify(text: str | None, jsonl: bool, settings: Settings) -> int:
             item = json.loads(line)
             result = coach.classify(str(item["text"]))
         except (ValueError, KeyError, TypeError) as error:
-            result = {"error": f"line {number}: expected a JSON object with a \"text\" field ({type(error).__name__})"}
+            result = {"error": f'line {number}: expected a JSON object with a "text" field ({type(error).__name__})'}
             status = 1
         print(json.dumps(result), flush=False)
     sys.stdout.flush()

@@ -3,6 +3,7 @@
 Leave with "quit", Ctrl-D or Ctrl-C. Replies wrap to the terminal's width, so the headline is
 still on screen when the agent gets to the lines to say.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,14 +36,24 @@ def _wrap(line: str, width: int) -> str:
     indent = line[: len(line) - len(body)]
     marker = body.split(" ", 1)[0] if body[:1] in "-[" or body.split(" ", 1)[0].rstrip(".").isdigit() else ""
     hang = indent + " " * (len(marker) + 1 if marker else 0)
-    return textwrap.fill(body, width=max(width, 20), initial_indent=indent, subsequent_indent=hang, break_on_hyphens=False) or line
+    return (
+        textwrap.fill(body, width=max(width, 20), initial_indent=indent, subsequent_indent=hang, break_on_hyphens=False)
+        or line
+    )
 
 
 def to_incoming(line: str, choices: list[Choice], *, user: str) -> Incoming:
     """A bare number picks that option of the last reply; anything else is text."""
     text = line.strip()
     choice = choices[int(text) - 1].value if text.isdigit() and 1 <= int(text) <= len(choices) else None
-    return Incoming(platform="console", workspace="local", conversation="terminal", user=user, text="" if choice else text, choice=choice)
+    return Incoming(
+        platform="console",
+        workspace="local",
+        conversation="terminal",
+        user=user,
+        text="" if choice else text,
+        choice=choice,
+    )
 
 
 async def run_console(coach: Coach, *, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -52,7 +63,9 @@ async def run_console(coach: Coach, *, stdin: TextIO = sys.stdin, stdout: TextIO
     user = _user()
     choices: list[Choice] = []
     if interactive:
-        print(render(coach.welcome(), width=width), "\n(type “quit”, or press Ctrl-D or Ctrl-C, to leave)\n", file=stdout)
+        print(
+            render(coach.welcome(), width=width), "\n(type “quit”, or press Ctrl-D or Ctrl-C, to leave)\n", file=stdout
+        )
     while True:
         if interactive:
             line = await _prompt("you> ")
@@ -90,7 +103,12 @@ async def _prompt(prompt: str) -> str | None:
             line: str | None = input(prompt)
         except (EOFError, KeyboardInterrupt):
             line = None
-        loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+        def settle() -> None:
+            if not answer.done():
+                answer.set_result(line)
+
+        loop.call_soon_threadsafe(settle)
 
     threading.Thread(target=read, name="console-input", daemon=True).start()
     try:

@@ -5,6 +5,7 @@ exactly; the rules here check a configured id and spell it as the adapter spells
 Apart from the platform packages, whose imports load their SDKs: app.py reads COACH_MANAGERS for
 every command, the console and ``classify`` too.
 """
+
 from __future__ import annotations
 
 import re

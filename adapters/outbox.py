@@ -20,6 +20,7 @@ item is ``GIVE_UP_AFTER`` seconds old; after that it is dropped with a warning, 
 about a call long over helps no one. A refusal that will not change (a bad channel, a revoked
 token) is dropped at once. Nothing here logs the payload: it can quote the agent's cue words.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -59,7 +60,15 @@ class Deliverer:
         clock: Unix seconds.
     """
 
-    def __init__(self, *, store: Store, platform: str, send: Send, clock: Callable[[], float] = time.time, track: Callable[[asyncio.Task], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        platform: str,
+        send: Send,
+        clock: Callable[[], float] = time.time,
+        track: Callable[[asyncio.Task], None] | None = None,
+    ) -> None:
         """``track`` is told of every delivery task, so that a graceful shutdown waits for them (bot.metrics)."""
         self.store = store
         self.track = track
@@ -74,12 +83,19 @@ class Deliverer:
         """Outbox items for ``payloads``, in order, leased to this copy: what ``Coach.handle(outbox=...)`` stores."""
         lease_until = self.clock() + LEASE
         return [
-            {"id": f"{secrets.token_hex(8)}-{n:02d}", "platform": self.platform, "payload": p, "token": self.token, "lease_until": lease_until}
+            {
+                "id": f"{secrets.token_hex(8)}-{n:02d}",
+                "platform": self.platform,
+                "payload": p,
+                "token": self.token,
+                "lease_until": lease_until,
+            }
             for n, p in enumerate(payloads)
         ]
 
     def deliver_soon(self, items: Sequence[dict[str, Any]]) -> None:
-        """Send ``items`` (already stored) in order in the background; the request that made them is answered meanwhile."""
+        """Send ``items`` (already stored) in order in the background; the request that made them is answered
+        meanwhile."""
         if not items:
             return
         self._keep(asyncio.get_running_loop().create_task(self._deliver(list(items))))
@@ -98,7 +114,9 @@ class Deliverer:
                 try:
                     await self.send(payload)
                 except Exception as error:  # noqa: BLE001  nothing to retry from: it was never stored
-                    _LOGGER.warning("a reply that could not be stored was not delivered either: %s", type(error).__name__)
+                    _LOGGER.warning(
+                        "a reply that could not be stored was not delivered either: %s", type(error).__name__
+                    )
 
         if payloads:
             self._keep(asyncio.get_running_loop().create_task(send_all()))
@@ -111,13 +129,17 @@ class Deliverer:
         try:
             await self.send(item["payload"])
         except Permanent as error:
-            _LOGGER.warning("outbox item dropped, the platform refused it for good: %s", type(error.__cause__ or error).__name__)
+            _LOGGER.warning(
+                "outbox item dropped, the platform refused it for good: %s", type(error.__cause__ or error).__name__
+            )
             await self.store.finish_outbox(item["id"], self.token)
             return
         except Exception as error:  # noqa: BLE001  anything else may pass: retry later, on any copy
             age = self.clock() - float(item.get("created", self.clock()))
             if age > GIVE_UP_AFTER:
-                _LOGGER.warning("outbox item dropped, not delivered within %.0f s: %s", GIVE_UP_AFTER, type(error).__name__)
+                _LOGGER.warning(
+                    "outbox item dropped, not delivered within %.0f s: %s", GIVE_UP_AFTER, type(error).__name__
+                )
                 await self.store.finish_outbox(item["id"], self.token)
                 return
             wait = min(MAX_BACKOFF, 2.0 + age / 4)

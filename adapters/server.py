@@ -9,6 +9,7 @@ balancer sends traffic to a copy only while /readyz answers 200; an orchestrator
 whose /healthz stops answering. /healthz never touches storage, so a database outage makes every
 copy not ready (traffic waits) instead of having them all restarted.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,7 +63,7 @@ async def readiness(coach: CoachPort) -> dict[str, str]:
     try:
         await asyncio.wait_for(coach.store.ping(), PING_TIMEOUT)
         checks["storage"] = "ok"
-    except asyncio.TimeoutError:
+    except TimeoutError:
         checks["storage"] = "timeout"
     except Exception as error:  # noqa: BLE001  any failure means "not ready"; the type says which
         checks["storage"] = type(error).__name__
@@ -112,10 +113,15 @@ def listen_host(host: str | None, teams: TeamsConfig) -> str:
     if host is None:
         if not teams.open:
             return EVERY_INTERFACE
-        _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId): listening on 127.0.0.1 only; set HOST to change")
+        _LOGGER.warning(
+            "Teams runs without authentication (no MicrosoftAppId): listening on 127.0.0.1 only; set HOST to change"
+        )
         return LOOPBACK
     if teams.open and host not in (LOOPBACK, "localhost", "::1"):
-        _LOGGER.warning("Teams runs without authentication (no MicrosoftAppId) on HOST=%s: /api/messages takes anyone's activity", host)
+        _LOGGER.warning(
+            "Teams runs without authentication (no MicrosoftAppId) on HOST=%s: /api/messages takes anyone's activity",
+            host,
+        )
     return host
 
 
@@ -139,7 +145,8 @@ async def close_posters(posters: Mapping[str, Poster]) -> None:
 
 
 async def serve(settings: Settings, env: Mapping[str, str]) -> int:
-    """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until SIGTERM or Ctrl-C.
+    """Slack on /slack/events, Teams on /api/messages and /healthz, /readyz, /metrics on one aiohttp server, until
+    SIGTERM or Ctrl-C.
 
     Several copies may run on one PostgreSQL database: every turn reads and writes its dialog there,
     and every "only once" is decided there. A copy whose database is down at start serves anyway,
@@ -152,8 +159,13 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     store = MeteredStore(inner=NotConnected(), metrics=metrics)
     posters = platform_posters(slack=slack, teams=teams, store=store)
     coach = build_coach(
-        overlay=settings.knowledge_overlay, store=store, dialog_ttl=settings.dialog_ttl, managers=settings.managers, timezone=settings.timezone,
-        meter=metrics, posters=posters,
+        overlay=settings.knowledge_overlay,
+        store=store,
+        dialog_ttl=settings.dialog_ttl,
+        managers=settings.managers,
+        timezone=settings.timezone,
+        meter=metrics,
+        posters=posters,
     )
     freeze_startup_objects()
     try:
@@ -208,30 +220,45 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
                 _LOGGER.exception("sweep of abandoned dialogs failed; will retry")
             await asyncio.sleep(EXPIRY_INTERVAL)
 
-    runner = web.AppRunner(web_app, shutdown_timeout=SHUTDOWN_GRACE, access_log=None)  # no line per request on the ack path; logs carry ids, not traffic
+    runner = web.AppRunner(
+        web_app, shutdown_timeout=SHUTDOWN_GRACE, access_log=None
+    )  # no line per request on the ack path; logs carry ids, not traffic
     await runner.setup()
     site = web.TCPSite(runner, host, settings.port)
     await site.start()
     address = runner.addresses[0] if runner.addresses else (host, settings.port)
     _LOGGER.info(
         "serving on http://%s:%d (slack: %s, teams: %s, storage: %s)",
-        address[0], address[1], "on" if slack else "off", "open, no authentication" if teams.open else "on", "PostgreSQL" if settings.database_url else "SQLite",
+        address[0],
+        address[1],
+        "on" if slack else "off",
+        "open, no authentication" if teams.open else "on",
+        "PostgreSQL" if settings.database_url else "SQLite",
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     keeper = asyncio.create_task(keep_storage())
     tips_stop = asyncio.Event()
-    tipper = asyncio.create_task(run_weekly(coach.tips.job, clock=coach.clock, stop=tips_stop, on_error=lambda error: metrics.error("weekly-tips", error)))
+    tipper = asyncio.create_task(
+        run_weekly(
+            coach.tips.job,
+            clock=coach.clock,
+            stop=tips_stop,
+            on_error=lambda error: metrics.error("weekly-tips", error),
+        )
+    )
     try:
         await stop.wait()
     finally:
-        _LOGGER.info("stopping: no new requests; finishing those and the turns in flight (up to %.0f s each)", SHUTDOWN_GRACE)
+        _LOGGER.info(
+            "stopping: no new requests; finishing those and the turns in flight (up to %.0f s each)", SHUTDOWN_GRACE
+        )
         keeper.cancel()
         tips_stop.set()  # a weekly run in flight finishes its posts: cut mid-send, a post would be lost for the week
         try:
             await asyncio.wait_for(tipper, SHUTDOWN_GRACE)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _LOGGER.warning("weekly tip run still going after %.0f s; stopping anyway", SHUTDOWN_GRACE)
         await close_posters(posters)
         await runner.cleanup()  # stop listening, finish requests, finish turns, close the platforms' clients
@@ -242,4 +269,14 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     return 0
 
 
-__all__ = ["HEALTH_PATH", "METRICS_PATH", "READY_PATH", "close_posters", "knowledge_loaded", "mount_ops", "platform_posters", "readiness", "serve"]
+__all__ = [
+    "HEALTH_PATH",
+    "METRICS_PATH",
+    "READY_PATH",
+    "close_posters",
+    "knowledge_loaded",
+    "mount_ops",
+    "platform_posters",
+    "readiness",
+    "serve",
+]

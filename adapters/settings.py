@@ -5,6 +5,7 @@ them set, ``python app.py`` serves instead of chatting, and the terminal chat sh
 second it takes to import Slack's and Teams' SDKs just to learn that they are off. The adapters
 read these same names (adapters/slack, adapters/teams).
 """
+
 from __future__ import annotations
 
 import os

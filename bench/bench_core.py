@@ -3,6 +3,7 @@
 Run:  python bench/bench_core.py [--turns 10000]
 Targets (foundation issue): p99 turn < 2 ms, start-up < 1.5 s, RSS < 150 MB after 10,000 dialogs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,12 +49,12 @@ def rss_mb() -> float:
 def startup_seconds() -> tuple[float, float]:
     """Wall time of a fresh process from start to a Coach ready for its first turn, and its RSS then."""
     probe = (
-        "import time, sys; t0 = time.perf_counter(); sys.path.insert(0, %r)\n"
+        f"import time, sys; t0 = time.perf_counter(); sys.path.insert(0, {str(ROOT)!r})\n"
         "from bot.coach import build_coach; from bot.store.sqlite import SQLiteStore\n"
         "import tempfile, os; c = build_coach(store=SQLiteStore(path=os.path.join(tempfile.mkdtemp(), 'c.sqlite3')))\n"
         "from bot.coach import freeze_startup_objects; freeze_startup_objects()\n"
         "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
-        "print(time.perf_counter() - t0, int(rss) / 1024)\n" % str(ROOT)
+        "print(time.perf_counter() - t0, int(rss) / 1024)\n"
     )
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
@@ -70,7 +71,7 @@ async def turns(n: int) -> None:
         latencies: list[float] = []
         users = 0
         last_choices: dict[str, list[str]] = {}
-        for i in range(n):
+        for _ in range(n):
             kind = rng.random()
             if kind < 0.45 or users == 0:
                 users += 1
@@ -84,17 +85,30 @@ async def turns(n: int) -> None:
                     text, choice = rng.choice(ANSWERS), None
                 else:
                     text, choice = rng.choice(COMMANDS), None
-            incoming = Incoming(platform="bench", workspace="T1", conversation=f"D{user}", user=user, text=text, choice=choice)
+            incoming = Incoming(
+                platform="bench", workspace="T1", conversation=f"D{user}", user=user, text=text, choice=choice
+            )
             start = time.perf_counter()
             replies = await coach.handle(incoming)
             latencies.append(time.perf_counter() - start)
             last_choices[user] = [c.value for r in replies for c in r.choices]
         latencies.sort()
         p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
-        print(f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max {latencies[-1]*1000:.2f} ms, mean {statistics.mean(latencies)*1000:.3f} ms")
+        print(
+            f"{n} turns over {users} dialogs: p50 {p(0.50):.3f} ms, p90 {p(0.90):.3f} ms, p99 {p(0.99):.3f} ms, max "
+            f"{latencies[-1] * 1000:.2f} ms, mean {statistics.mean(latencies) * 1000:.3f} ms"
+        )
         while users < 10_000:  # open further dialogs so the memory figure is after 10,000 of them
             users += 1
-            await coach.handle(Incoming(platform="bench", workspace="T1", conversation=f"DU{users}", user=f"U{users}", text=rng.choice(OPENINGS)))
+            await coach.handle(
+                Incoming(
+                    platform="bench",
+                    workspace="T1",
+                    conversation=f"DU{users}",
+                    user=f"U{users}",
+                    text=rng.choice(OPENINGS),
+                )
+            )
         print(f"after {users} dialogs: RSS {rss_mb():.0f} MB")
         await coach.store.close()
 
@@ -104,7 +118,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10_000)
     args = parser.parse_args()
     runs = [startup_seconds() for _ in range(3)]
-    print("start-up to ready (fresh process, 3 runs): " + ", ".join(f"{s:.2f} s" for s, _ in runs) + f"; RSS then {runs[-1][1]:.0f} MB")
+    print(
+        "start-up to ready (fresh process, 3 runs): "
+        + ", ".join(f"{s:.2f} s" for s, _ in runs)
+        + f"; RSS then {runs[-1][1]:.0f} MB"
+    )
     asyncio.run(turns(args.turns))
 
 

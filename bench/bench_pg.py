@@ -1,4 +1,4 @@
-"""PostgreSQL benchmark: 2 copies of ``python app.py serve`` on one PostgreSQL against 1 copy on SQLite, then exactly-once.
+"""PostgreSQL benchmark: 2 copies of ``python app.py serve`` on one PostgreSQL vs 1 on SQLite, then exactly-once.
 
 Part 1, throughput. Signed Slack events at 100 concurrent connections for a bounded time, sent by wrk in
 its own processes: one wrk at 100 connections on the SQLite copy; two wrk at 50 each, one per copy, on
@@ -18,6 +18,7 @@ Run:  python bench/bench_pg.py [--duration 10] [--rounds 3] [--loads ack,dm] [--
 Needs wrk (Debian: apt-get install wrk) and a PostgreSQL server (--dsn, else COACH_TEST_PG_DSN, else
 postgresql://postgres@127.0.0.1:5432/test); it makes its own schema there and drops it after.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench_slack import WRK_SCRIPT, fixture  # noqa: E402  (the same pre-signed wrk script and fixture reader)
+
 from tests.slack_signing import signature, signed_headers  # noqa: E402  (after the path is set)
 
 SECRET = "bench-signing-secret"
@@ -49,18 +51,47 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 # Built-in copies of the two event shapes, used when the shared fixtures are not next to the repository.
 CHANNEL_MESSAGE = {
-    "token": "verification_token", "team_id": "T111", "api_app_id": "A111",
-    "event": {"user": "W222", "type": "message", "ts": "1726133700.887259", "text": "When Slack was released?", "team": "T111",
-              "thread_ts": "1726133698.626339", "parent_user_id": "W222", "channel": "C111", "event_ts": "1726133700.887259", "channel_type": "channel"},
-    "type": "event_callback", "event_id": "Ev111", "event_time": 1599616881,
-    "authorizations": [{"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}],
+    "token": "verification_token",
+    "team_id": "T111",
+    "api_app_id": "A111",
+    "event": {
+        "user": "W222",
+        "type": "message",
+        "ts": "1726133700.887259",
+        "text": "When Slack was released?",
+        "team": "T111",
+        "thread_ts": "1726133698.626339",
+        "parent_user_id": "W222",
+        "channel": "C111",
+        "event_ts": "1726133700.887259",
+        "channel_type": "channel",
+    },
+    "type": "event_callback",
+    "event_id": "Ev111",
+    "event_time": 1599616881,
+    "authorizations": [
+        {"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
+    ],
 }
 DIRECT_MESSAGE = {
-    "token": "verification_token", "team_id": "T111", "api_app_id": "A111",
-    "event": {"user": "W222", "type": "message", "ts": "1726133700.887259", "text": "A top-level DM", "channel": "D111",
-              "event_ts": "1726133700.887259", "channel_type": "im"},
-    "type": "event_callback", "event_id": "Ev111", "event_time": 1599616881,
-    "authorizations": [{"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}],
+    "token": "verification_token",
+    "team_id": "T111",
+    "api_app_id": "A111",
+    "event": {
+        "user": "W222",
+        "type": "message",
+        "ts": "1726133700.887259",
+        "text": "A top-level DM",
+        "channel": "D111",
+        "event_ts": "1726133700.887259",
+        "channel_type": "im",
+    },
+    "type": "event_callback",
+    "event_id": "Ev111",
+    "event_time": 1599616881,
+    "authorizations": [
+        {"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
+    ],
 }
 DM_TEXTS = (
     "cx furious, blender smoked on day 2",
@@ -69,6 +100,7 @@ DM_TEXTS = (
     "customer on the line, need help",
     "regular of ten years, calm, asking about the new plan",
 )
+
 
 def template(name: str, fallback: dict) -> dict:
     body = fixture(name, fallback)
@@ -83,7 +115,10 @@ class Events:
     def __init__(self) -> None:
         self.serial = 0
         self.run = uuid.uuid4().hex[:6]
-        self.templates = {"ack": template("event_message_channel_thread_reply.json", CHANNEL_MESSAGE), "dm": template("event_message_im.json", DIRECT_MESSAGE)}
+        self.templates = {
+            "ack": template("event_message_channel_thread_reply.json", CHANNEL_MESSAGE),
+            "dm": template("event_message_im.json", DIRECT_MESSAGE),
+        }
 
     def next(self, load: str) -> tuple[str, bytes]:
         """(channel, body) of a new event."""
@@ -106,7 +141,7 @@ class Events:
                 out.write(f"{ts} {signature(SECRET, ts, raw)} {len(raw)}\n".encode() + raw)
 
 
-# ---------------------------------------------------------------------------------------- the fake Slack Web API (child process)
+# ------------------------------------------------------------------------ the fake Slack Web API (child process)
 
 
 async def fake_slack() -> None:
@@ -145,7 +180,10 @@ async def fake_slack() -> None:
 
 class Fake:
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--fake-slack"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--fake-slack"], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        )
+        assert self.process.stdout is not None  # stdout=PIPE
         line = self.process.stdout.readline().split()
         if len(line) != 2:
             self.process.kill()
@@ -180,10 +218,18 @@ class Copy:
         self.name = name
         self.port = free_port()
         self.log_path = log_dir / f"{name}.log"
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "DATABASE_URL", "COACH_DB"))}
+        full = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "DATABASE_URL", "COACH_DB"))
+        }
         full.update(PORT=str(self.port), HOST="127.0.0.1", LOG_LEVEL="WARNING", **env)
         self.log = self.log_path.open("w")
-        self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve"], env=full, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.log)
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "app.py"), "serve"],
+            env=full,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
 
     @property
     def url(self) -> str:
@@ -239,7 +285,7 @@ def postgres_pids() -> list[int]:
     return pids
 
 
-def cpu_snapshot(copies: list["Copy"], fake: "Fake") -> dict[str, float]:
+def cpu_snapshot(copies: list[Copy], fake: Fake) -> dict[str, float]:
     return {
         "bot": sum(cpu_seconds(c.process.pid) for c in copies),
         "postgres": sum(cpu_seconds(pid) for pid in postgres_pids()),
@@ -248,7 +294,19 @@ def cpu_snapshot(copies: list["Copy"], fake: "Fake") -> dict[str, float]:
 
 
 def start_wrk(port: int, requests_file: Path, script: Path, connections: int, duration: float) -> subprocess.Popen:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests_file)]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(requests_file),
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -262,11 +320,13 @@ def wrk_result(process: subprocess.Popen, duration: float) -> dict:
     return result
 
 
-def load_setup(copies: list[Copy], load: str, events: Events, work: Path, script: Path, duration: float, rate: float) -> dict:
+def load_setup(
+    copies: list[Copy], load: str, events: Events, work: Path, script: Path, duration: float, rate: float
+) -> dict:
     """All copies of one setup under load at once, CONNECTIONS split evenly; events/s summed, the worst p99."""
     count = int(rate * duration * 1.5 / len(copies)) + 2000
     processes = []
-    for index, copy_ in enumerate(copies):
+    for copy_ in copies:
         file = work / f"{copy_.name}.req"
         events.write(file, load, count)
         processes.append(start_wrk(copy_.port, file, script, CONNECTIONS // len(copies), duration))
@@ -297,12 +357,15 @@ def part_one(setups: dict[str, list[Copy]], fake: Fake, loads: list[str], rounds
                     before = cpu_snapshot(copies, fake)
                     result = load_setup(copies, load, events, work, script, duration, rate[name])
                     after = cpu_snapshot(copies, fake)
-                    result["cpu"] = {key: (after[key] - before[key]) / (result["rps"] * duration) * 1e6 for key in before}  # µs per event
+                    result["cpu"] = {
+                        key: (after[key] - before[key]) / (result["rps"] * duration) * 1e6 for key in before
+                    }  # µs per event
                     rate[name] = max(rate[name], result["rps"])
                     results.setdefault((load, name), []).append(result)
                     print(
-                        f"{load:>3} round {number} {name:>13}: {result['rps']:8.0f} events/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:7.2f} ms  non-2xx/errors {result['bad']}{'  (bodies reused!)' if result['wrapped'] else ''}  "
+                        f"{load:>3} round {number} {name:>13}: {result['rps']:8.0f} events/s  p50 "
+                        f"{result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  non-2xx/errors "
+                        f"{result['bad']}{'  (bodies reused!)' if result['wrapped'] else ''}  "
                         "CPU µs/event: " + ", ".join(f"{key} {value:.0f}" for key, value in result["cpu"].items()),
                         flush=True,
                     )
@@ -331,7 +394,7 @@ async def part_two(copies: list[Copy], fake: Fake, total: int, twice: float, con
             async with session.post(target.url + "/slack/events", data=raw, headers=headers) as response:
                 await response.read()
                 statuses[response.status] = statuses.get(response.status, 0) + 1
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             statuses[0] = statuses.get(0, 0) + 1
 
     fake.reset()
@@ -426,9 +489,17 @@ def main() -> int:
     try:
         for copy_ in copies:
             copy_.wait_ready()
-        print(f"ready: 2 copies on PostgreSQL ({schema}), 1 copy on SQLite; {os.cpu_count()} CPUs shared by all, wrk and the fake Slack API", flush=True)
+        print(
+            f"ready: 2 copies on PostgreSQL ({schema}), 1 copy on SQLite; {os.cpu_count()} CPUs shared by all, wrk "
+            "and the fake Slack API",
+            flush=True,
+        )
         loads = [load.strip() for load in args.loads.split(",") if load.strip()]
-        throughput = {} if args.skip_throughput else part_one({"2x PostgreSQL": pg, "1x SQLite": sqlite}, fake, loads, args.rounds, args.duration)
+        throughput = (
+            {}
+            if args.skip_throughput
+            else part_one({"2x PostgreSQL": pg, "1x SQLite": sqlite}, fake, loads, args.rounds, args.duration)
+        )
         once = asyncio.run(part_two(pg, fake, args.events, args.twice, CONNECTIONS))
     finally:
         codes = [copy_.stop() for copy_ in copies]
@@ -436,7 +507,10 @@ def main() -> int:
         drop_schema(args.dsn, schema)
 
     if throughput:
-        print(f"\nPart 1: {CONNECTIONS} concurrent connections, wrk in its own processes, {args.rounds} interleaved rounds of {args.duration:g} s")
+        print(
+            f"\nPart 1: {CONNECTIONS} concurrent connections, wrk in its own processes, {args.rounds} interleaved "
+            f"rounds of {args.duration:g} s"
+        )
         print("load  setup            events/s (median)   p50 ms   p99 ms (worst round)   non-2xx/errors")
         for load in loads:
             median = {}
@@ -445,9 +519,15 @@ def main() -> int:
                 median[name] = sorted(r["rps"] for r in runs)[len(runs) // 2]
                 p50 = sorted(r["p50_us"] for r in results)[len(results) // 2] / 1000
                 p99 = max(r["p99_us"] for r in results) / 1000
-                print(f"{load:>4}  {name:<15}  {median[name]:17.0f}   {p50:6.2f}   {p99:7.2f}                {sum(r['bad'] for r in runs)}")
+                print(
+                    f"{load:>4}  {name:<15}  {median[name]:17.0f}   {p50:6.2f}   {p99:7.2f}                "
+                    f"{sum(r['bad'] for r in runs)}"
+                )
             print(f"{load:>4}  ratio 2x PostgreSQL / 1x SQLite: {median['2x PostgreSQL'] / median['1x SQLite']:.2f}")
-    print(f"\nPart 2: {once['events']} direct messages over the 2 PostgreSQL copies, {once['sent_twice']} of them also sent to the other copy at the same moment")
+    print(
+        f"\nPart 2: {once['events']} direct messages over the 2 PostgreSQL copies, {once['sent_twice']} of them also "
+        "sent to the other copy at the same moment"
+    )
     print(f"  deliveries {once['deliveries']} in {once['seconds']:.1f} s, acks by status {once['acks']}")
     print(f"  replies at the fake Slack API {once['replies']}: duplicates {once['duplicates']}, lost {once['lost']}")
     print(f"  copies exited with {codes}")

@@ -15,6 +15,7 @@ Run:  python bench/bench_slack.py [--rounds 3] [--duration 8] [--store sqlite|me
 Targets (Slack issue): coach ≥ 80% of bolt's events/s on the ack path, p99 ack < 50 ms.
 Needs wrk (Debian: apt-get install wrk).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,18 +46,49 @@ if not FIXTURES.is_dir():
 
 # Built-in copies of the two fixture bodies, used when the shared fixtures are not next to the repo.
 CHANNEL_MESSAGE = {
-    "token": "verification_token", "team_id": "T111", "enterprise_id": "E111", "api_app_id": "A111",
-    "event": {"user": "W222", "type": "message", "ts": "1726133700.887259", "text": "When Slack was released?", "team": "T111",
-              "thread_ts": "1726133698.626339", "parent_user_id": "W222", "channel": "C111", "event_ts": "1726133700.887259", "channel_type": "channel"},
-    "type": "event_callback", "event_id": "Ev111", "event_time": 1599616881,
-    "authorizations": [{"enterprise_id": "E111", "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}],
+    "token": "verification_token",
+    "team_id": "T111",
+    "enterprise_id": "E111",
+    "api_app_id": "A111",
+    "event": {
+        "user": "W222",
+        "type": "message",
+        "ts": "1726133700.887259",
+        "text": "When Slack was released?",
+        "team": "T111",
+        "thread_ts": "1726133698.626339",
+        "parent_user_id": "W222",
+        "channel": "C111",
+        "event_ts": "1726133700.887259",
+        "channel_type": "channel",
+    },
+    "type": "event_callback",
+    "event_id": "Ev111",
+    "event_time": 1599616881,
+    "authorizations": [
+        {"enterprise_id": "E111", "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
+    ],
 }
 DIRECT_MESSAGE = {
-    "token": "verification_token", "team_id": "T111", "enterprise_id": "E111", "api_app_id": "A111",
-    "event": {"user": "W222", "type": "message", "ts": "1726133700.887259", "text": "A top-level DM, not in a thread", "channel": "D111",
-              "event_ts": "1726133700.887259", "channel_type": "im"},
-    "type": "event_callback", "event_id": "Ev111", "event_time": 1599616881,
-    "authorizations": [{"enterprise_id": "E111", "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}],
+    "token": "verification_token",
+    "team_id": "T111",
+    "enterprise_id": "E111",
+    "api_app_id": "A111",
+    "event": {
+        "user": "W222",
+        "type": "message",
+        "ts": "1726133700.887259",
+        "text": "A top-level DM, not in a thread",
+        "channel": "D111",
+        "event_ts": "1726133700.887259",
+        "channel_type": "im",
+    },
+    "type": "event_callback",
+    "event_id": "Ev111",
+    "event_time": 1599616881,
+    "authorizations": [
+        {"enterprise_id": "E111", "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
+    ],
 }
 DM_TEXTS = (
     "cx furious, blender smoked on day 2",
@@ -100,7 +132,8 @@ function done(summary, latency, requests)
   for _, t in ipairs(threads) do w = w + (t:get("wrapped") or 0) end
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, "non2xx": %d, "errors": %d, "wrapped": %d}\n',
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
+    '"non2xx": %d, "errors": %d, "wrapped": %d}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     e.status, e.connect + e.read + e.write + e.timeout, w))
 end
@@ -125,7 +158,11 @@ async def serve_api() -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
-    print(json.dumps({"chat.postMessage": len(api.of("chat.postMessage")), "auth.test": len(api.of("auth.test"))}), file=sys.stderr, flush=True)
+    print(
+        json.dumps({"chat.postMessage": len(api.of("chat.postMessage")), "auth.test": len(api.of("auth.test"))}),
+        file=sys.stderr,
+        flush=True,
+    )
     await api.stop()
 
 
@@ -160,17 +197,21 @@ async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | 
         else:
             from adapters.slack import mount_slack, slack_config
             from bot.coach import build_coach
+            from bot.store import Store
 
             if store_kind == "sqlite":
                 from bot.store.sqlite import SQLiteStore
 
-                store = SQLiteStore(path=Path(tempfile.mkdtemp(prefix="bench-slack-")) / "coach.sqlite3")
+                store: Store = SQLiteStore(path=Path(tempfile.mkdtemp(prefix="bench-slack-")) / "coach.sqlite3")
             else:
                 from bot.store.memory import MemoryStore
 
                 store = MemoryStore()
             coach = build_coach(knowledge_dir=knowledge, store=store)
-            config = slack_config({"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url})
+            config = slack_config(
+                {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api_url}
+            )
+            assert config is not None  # both Slack variables are set
             mount_slack(web_app, coach, config)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
@@ -181,7 +222,7 @@ async def serve(target: str, store_kind: str, gc_freeze: bool, knowledge: str | 
 
         gc.collect()
         gc.freeze()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    print(runner.addresses[0][1], flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
@@ -196,7 +237,10 @@ class Bodies:
 
     def __init__(self) -> None:
         self.serial = 0
-        self.templates = {"ack": fixture("event_message_channel_thread_reply.json", CHANNEL_MESSAGE), "dm": fixture("event_message_im_bolt.json", DIRECT_MESSAGE)}
+        self.templates = {
+            "ack": fixture("event_message_channel_thread_reply.json", CHANNEL_MESSAGE),
+            "dm": fixture("event_message_im_bolt.json", DIRECT_MESSAGE),
+        }
 
     def write(self, path: Path, load: str, count: int) -> None:
         template = self.templates[load]
@@ -217,7 +261,19 @@ class Bodies:
 
 
 def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> dict:
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration:g}s", "--timeout", "5s", "-s", str(script), f"http://127.0.0.1:{port}", "--", str(requests_file)]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{duration:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+        "--",
+        str(requests_file),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
     line = next(line for line in done.stdout.splitlines() if line.startswith("{"))
     result = json.loads(line)
@@ -226,10 +282,22 @@ def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> di
 
 
 def start_server(target: str, args: argparse.Namespace) -> tuple[subprocess.Popen, int]:
-    options = ["--api-url", args.api_url or "", "--store", args.store, *(["--gc-freeze"] if args.gc_freeze else []), *(["--knowledge", args.knowledge] if args.knowledge else [])]
+    options = [
+        "--api-url",
+        args.api_url or "",
+        "--store",
+        args.store,
+        *(["--gc-freeze"] if args.gc_freeze else []),
+        *(["--knowledge", args.knowledge] if args.knowledge else []),
+    ]
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", target, *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, __file__, "--serve", target, *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     line = process.stdout.readline()
     if not line.strip().isdigit():
         process.kill()
@@ -238,7 +306,14 @@ def start_server(target: str, args: argparse.Namespace) -> tuple[subprocess.Pope
 
 
 def start_api() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, __file__, "--serve", "api"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "api"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None and process.stderr is not None  # both PIPE
     line = process.stdout.readline().strip()
     if not line.startswith("http://127.0.0.1:"):
         process.kill()
@@ -253,7 +328,9 @@ def main() -> int:
     parser.add_argument("--store", choices=("sqlite", "memory"), default="sqlite")
     parser.add_argument("--loads", default="ack,dm")
     parser.add_argument("--knowledge", help="knowledge folder for the coach (default: the shipped one)")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in every server after start-up (what app.py could do)")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() in every server after start-up (what app.py could do)"
+    )
     parser.add_argument("--targets", default=",".join(TARGETS), help="a subset, for trying the script out")
     parser.add_argument("--serve", choices=(*TARGETS, "api"), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -292,8 +369,9 @@ def main() -> int:
                     rate[target] = max(rate[target], result["rps"])
                     results.setdefault((load, target), []).append(result)
                     print(
-                        f"{load:>3} round {number} {target:>5}: {result['rps']:8.0f} events/s  p50 {result['p50_us'] / 1000:6.2f} ms  "
-                        f"p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx {result['non2xx']}  errors {result['errors']}  reused bodies {result['wrapped']}",
+                        f"{load:>3} round {number} {target:>5}: {result['rps']:8.0f} events/s  p50 "
+                        f"{result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:6.2f} ms  non-2xx "
+                        f"{result['non2xx']}  errors {result['errors']}  reused bodies {result['wrapped']}",
                         flush=True,
                     )
     finally:
@@ -310,7 +388,10 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     freeze = ", gc.freeze() after start-up" if args.gc_freeze else ""
-    print(f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, store {args.store}{freeze}")
+    print(
+        f"\n{CONNECTIONS} concurrent, wrk in its own process, {args.rounds} interleaved rounds of {args.duration:g} s, "
+        f"store {args.store}{freeze}"
+    )
     print("load  target   events/s   p50 ms   p99 ms   p99 ms worst round   vs bare   vs bolt   (medians over rounds)")
     verdicts = []
 
@@ -325,15 +406,18 @@ def main() -> int:
             p50 = median_of([r["p50_us"] for r in runs]) / 1000
             p99 = median_of([r["p99_us"] for r in runs]) / 1000
             worst = max(r["p99_us"] for r in runs) / 1000
-            vs = "   ".join(f"{rps[target] / rps[base]:7.1%}" if base in rps else "      -" for base in ("bare", "bolt"))
+            vs = "   ".join(
+                f"{rps[target] / rps[base]:7.1%}" if base in rps else "      -" for base in ("bare", "bolt")
+            )
             print(f"{load:>4}  {target:>6}   {rps[target]:8.0f}   {p50:6.2f}   {p99:6.2f}   {worst:19.2f}   {vs}")
         if load == "ack" and {"bolt", "coach"} <= set(rps):
             runs = results[(load, "coach")]
             p99 = median_of([r["p99_us"] for r in runs]) / 1000
             bad = sum(r["non2xx"] + r["errors"] for t in ("bolt", "coach") for r in results[(load, t)])
             verdicts.append(
-                f"ack path: coach/bolt {rps['coach'] / rps['bolt']:.1%} (target ≥ 80%), coach p99 {p99:.2f} ms median of rounds, "
-                f"{max(r['p99_us'] for r in runs) / 1000:.2f} ms worst (target < 50 ms), non-2xx/errors {bad}"
+                f"ack path: coach/bolt {rps['coach'] / rps['bolt']:.1%} (target ≥ 80%), coach p99 {p99:.2f} ms median "
+                f"of rounds, {max(r['p99_us'] for r in runs) / 1000:.2f} ms worst (target < 50 ms), non-2xx/errors "
+                f"{bad}"
             )
     for verdict in verdicts:
         print(verdict)

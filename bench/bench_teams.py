@@ -1,6 +1,7 @@
 """Teams benchmark: activity POST to reply received by a fake connector, ours against a stock CloudAdapter echo bot.
 
-Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo] [--store memory|sqlite] [--gc-freeze]
+Run:  python bench/bench_teams.py [--concurrency 20] [--seconds 5] [--rounds 3] [--coach real|echo]
+                                  [--store memory|sqlite] [--gc-freeze]
 
 Four processes on loopback: this one is the load generator (aiohttp client, one conversation per
 concurrent worker, each worker waits for its answer before the next message); a fake Bot Framework
@@ -11,6 +12,7 @@ very activity id. Auth is off for both (as with the Emulator).
 
 Target (Teams issue): at least 5x the echo bot's turns per second and p99 under 60 ms at 20 concurrent.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,7 +44,7 @@ MESSAGES = [
     "regular",
     "more",
 ]
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "type": "message",
     "channelId": "msteams",
     "from": {"id": "29:bench-user", "name": "Bench", "aadObjectId": "6d415fdd-f97e-4f70-ac45-e69601e4ecb2"},
@@ -71,7 +74,7 @@ async def _serve_forever(app) -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    print(site._server.sockets[0].getsockname()[1], flush=True)
+    print(runner.addresses[0][1], flush=True)
     await asyncio.Event().wait()
 
 
@@ -129,13 +132,15 @@ def run_ours(coach_kind: str, store_kind: str) -> None:
 
     from adapters.teams import mount_teams, teams_config
     from bot.messages import Reply
+    from bot.ports import CoachPort
+    from bot.store import Store
     from bot.store.memory import MemoryStore
 
     async def main() -> None:
         if store_kind == "sqlite":
             from bot.store.sqlite import SQLiteStore
 
-            store = SQLiteStore(path=Path(tempfile.mkdtemp()) / "bench.sqlite3")
+            store: Store = SQLiteStore(path=Path(tempfile.mkdtemp()) / "bench.sqlite3")
         else:
             store = MemoryStore()
         if coach_kind == "echo":
@@ -153,7 +158,7 @@ def run_ours(coach_kind: str, store_kind: str) -> None:
                 def welcome(self) -> Reply:
                     return Reply(kind="info", title="Hi")
 
-            coach = EchoCoach()
+            coach = cast(CoachPort, EchoCoach())  # a stub with only what the Teams route asks of it
         else:
             from bot.coach import build_coach
 
@@ -169,7 +174,10 @@ def run_ours(coach_kind: str, store_kind: str) -> None:
 
 
 def start(role: str, *extra: str) -> tuple[subprocess.Popen, int]:
-    process = subprocess.Popen([sys.executable, __file__, "--role", role, *extra], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--role", role, *extra], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert process.stdout is not None  # stdout=PIPE
     line = process.stdout.readline()
     if not line.strip().isdigit():
         process.kill()
@@ -177,7 +185,16 @@ def start(role: str, *extra: str) -> tuple[subprocess.Popen, int]:
     return process, int(line)
 
 
-async def one_round(session, target_url: str, connector_url: str, connector_port: int, tag: str, concurrency: int, seconds: float, warmup: float) -> dict:
+async def one_round(
+    session,
+    target_url: str,
+    connector_url: str,
+    connector_port: int,
+    tag: str,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+) -> dict:
     latencies: list[float] = []
     ok_ids: list[str] = []
     failures = 0
@@ -195,12 +212,16 @@ async def one_round(session, target_url: str, connector_url: str, connector_port
                 return
             sequence += 1
             activity_id = f"{tag}-{number}-{sequence}"
-            body = dict(TEMPLATE, id=activity_id, serviceUrl=connector_url, text=MESSAGES[(number + sequence) % len(MESSAGES)])
+            body = dict(
+                TEMPLATE, id=activity_id, serviceUrl=connector_url, text=MESSAGES[(number + sequence) % len(MESSAGES)]
+            )
             body["conversation"] = dict(TEMPLATE["conversation"], id=conversation)
             data = json.dumps(body).encode()
             sent_at = time.perf_counter()
             try:
-                async with session.post(target_url, data=data, headers={"Content-Type": "application/json"}) as response:
+                async with session.post(
+                    target_url, data=data, headers={"Content-Type": "application/json"}
+                ) as response:
                     await response.read()
                     good = response.status in (200, 201)
             except Exception:
@@ -246,24 +267,43 @@ async def load(args: argparse.Namespace, stock_port: int, ours_port: int, connec
     import aiohttp
 
     connector_url = f"http://127.0.0.1:{connector_port}/"
-    targets = {"stock": f"http://127.0.0.1:{stock_port}/api/messages", "ours": f"http://127.0.0.1:{ours_port}/api/messages"}
+    targets = {
+        "stock": f"http://127.0.0.1:{stock_port}/api/messages",
+        "ours": f"http://127.0.0.1:{ours_port}/api/messages",
+    }
     results: dict[str, list[dict]] = {"stock": [], "ours": []}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency * 2)) as session:
         for number in range(1, args.rounds + 1):
             for name in ("stock", "ours"):
-                result = await one_round(session, targets[name], connector_url, connector_port, f"{name}{number}", args.concurrency, args.seconds, args.warmup)
+                result = await one_round(
+                    session,
+                    targets[name],
+                    connector_url,
+                    connector_port,
+                    f"{name}{number}",
+                    args.concurrency,
+                    args.seconds,
+                    args.warmup,
+                )
                 results[name].append(result)
                 print(
-                    f"round {number} {name:5}  {result['turns_per_s']:7.1f} turns/s  p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms"
-                    f"  failed {result['failures']}  undelivered {result['undelivered']}",
+                    f"round {number} {name:5}  {result['turns_per_s']:7.1f} turns/s  p50 {result['p50_ms']:6.1f} ms  "
+                    f"p99 {result['p99_ms']:6.1f} ms  failed {result['failures']}  undelivered {result['undelivered']}",
                     flush=True,
                 )
     stock, ours = summary(results["stock"], args.seconds), summary(results["ours"], args.seconds)
     ratio = ours["turns_per_s"] / stock["turns_per_s"] if stock["turns_per_s"] else float("inf")
     print()
-    print(f"{args.concurrency} concurrent conversations, {args.rounds} x {args.seconds:g} s per bot, interleaved, CPUs: {os.cpu_count()}")
+    print(
+        f"{args.concurrency} concurrent conversations, {args.rounds} x {args.seconds:g} s per bot, interleaved, CPUs: "
+        f"{os.cpu_count()}"
+    )
     for name, total in (("stock echo", stock), ("Frontline Coach", ours)):
-        print(f"  {name:16} {total['turns_per_s']:7.1f} turns/s  p50 {total['p50_ms']:6.1f} ms  p99 {total['p99_ms']:6.1f} ms  turns {total['turns']}  failed {total['failures']}  undelivered {total['undelivered']}")
+        print(
+            f"  {name:16} {total['turns_per_s']:7.1f} turns/s  p50 {total['p50_ms']:6.1f} ms  p99 "
+            f"{total['p99_ms']:6.1f} ms  turns {total['turns']}  failed {total['failures']}  undelivered "
+            f"{total['undelivered']}"
+        )
     print(f"  throughput ratio {ratio:.1f}x (target >= 5x); p99 {ours['p99_ms']:.1f} ms (target < 60 ms)")
     passed = ratio >= 5 and ours["p99_ms"] < 60 and ours["failures"] == 0 and ours["undelivered"] == 0
     print("  PASS" if passed else "  MISS")
@@ -272,14 +312,20 @@ async def load(args: argparse.Namespace, stock_port: int, ours_port: int, connec
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", choices=["load", "connector", "stock", "ours"], default="load", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["load", "connector", "stock", "ours"], default="load", help=argparse.SUPPRESS
+    )
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per round and bot")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds at the start of each round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--coach", choices=["real", "echo"], default="real", help="echo: a trivial coach, to see the adapter alone")
+    parser.add_argument(
+        "--coach", choices=["real", "echo"], default="real", help="echo: a trivial coach, to see the adapter alone"
+    )
     parser.add_argument("--store", choices=["memory", "sqlite"], default="memory")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in both bot servers after start-up (what app.py could do)")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() in both bot servers after start-up (what app.py could do)"
+    )
     args = parser.parse_args()
     if args.role == "connector":
         run_connector()

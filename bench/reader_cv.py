@@ -4,6 +4,7 @@ Run:  python bench/reader_cv.py [--folds 5] [--grid]
 Prints interaction and customer accuracy when each fold is read by a reader trained on the
 others; --grid also tries the reader's tuning constants, to choose them without the test sets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,10 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true")
     args = parser.parse_args()
     interaction, customer = cross_validate(args.folds)
-    print(f"{args.folds}-fold on {len(load_knowledge().examples)} examples: interaction {interaction:.1%}, customer {customer:.1%}")
+    print(
+        f"{args.folds}-fold on {len(load_knowledge().examples)} examples: interaction {interaction:.1%}, customer "
+        f"{customer:.1%}"
+    )
     if args.grid:
         for cue, weight, margin in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6), (0.12, 0.25)):
             classify.CUE_WEIGHT, classify.MODEL_WEIGHT, classify.PRECEDENCE_MARGIN = cue, weight, margin

@@ -11,6 +11,7 @@ For each labelled set it prints what the reader issue measures:
   answers given at once are right;
 - a reliability table per dimension (accuracy per confidence bin) and the expected calibration error.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,22 +61,27 @@ def measure(coach: Coach, items: list[dict]) -> dict:
             counts["at_once"][0] += not wrong
             counts["at_once"][1] += 1
         if wrong:
-            misses.append(f"{item.get('interaction')}/{item.get('customer')} read as {result['interaction']}/{result['customer']}"
-                          f" missing={result['missing']}: {item['text']}")
+            misses.append(
+                f"{item.get('interaction')}/{item.get('customer')} read as {result['interaction']}/{result['customer']}"
+                f" missing={result['missing']}: {item['text']}"
+            )
     return {"counts": counts, "pairs": pairs, "misses": misses, "total": len(items)}
 
 
 def reliability(pairs: list[tuple[float, bool]]) -> tuple[list[str], float]:
     """Rows of (bin, count, mean confidence, accuracy) and the expected calibration error."""
     rows, ece = [], 0.0
-    for low, high in zip(BINS, BINS[1:]):
+    for low, high in zip(BINS, BINS[1:], strict=False):
         inside = [(c, r) for c, r in pairs if low <= c < high]
         if not inside:
             continue
         confidence = sum(c for c, _ in inside) / len(inside)
         accuracy = sum(r for _, r in inside) / len(inside)
         ece += len(inside) / len(pairs) * abs(confidence - accuracy)
-        rows.append(f"    {low:.1f}-{min(high, 1.0):.1f}  n={len(inside):3d}  confidence {confidence:.2f}  accuracy {accuracy:.2f}")
+        rows.append(
+            f"    {low:.1f}-{min(high, 1.0):.1f}  n={len(inside):3d}  confidence {confidence:.2f}  accuracy "
+            f"{accuracy:.2f}"
+        )
     return rows, ece
 
 
@@ -112,7 +118,6 @@ def main() -> None:
         report(path.name, measure(coach, items), show_misses="--misses" in sys.argv)
 
 
-
 def fit(folds: int = 5) -> None:
     """Temperatures and ask thresholds from the real-work examples, each read by a reader that never saw it.
 
@@ -143,7 +148,10 @@ def fit(folds: int = 5) -> None:
         classify.TEMPERATURE.update(saved)
     for dimension, readings in raw.items():
         best = min((_log_loss(readings, t), t) for t in [x / 10 for x in range(5, 61)])[1]
-        pairs = sorted(((max(_tempered(p, best).values()), max(p, key=p.get) == truth) for p, truth in readings), reverse=True)
+        pairs = sorted(
+            ((max(_tempered(p, best).values()), max(p, key=p.__getitem__) == truth) for p, truth in readings),
+            reverse=True,
+        )
         threshold = 1.0
         for i in range(len(pairs)):
             right = sum(r for _, r in pairs[: i + 1]) / (i + 1)

@@ -12,12 +12,14 @@ the line does not show it. The answer before "More" is written, as the console r
 packet per trade family, with a numbered list of the lines to say. Labels and sources are left out:
 a reader sees what the agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -41,7 +43,15 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     "bank or insurance": ("bank", "insurance"),
     "airline or travel": ("airline", "airport", "travel"),
     "trades on call (locksmith, electrician, plumber, pest control)": ("locksmith", "electric", "plumb", "pest"),
-    "call centre (sales, support, utilities)": ("telesales", "call centre", "support", "sales", "subscription", "help desk", "delivery"),
+    "call centre (sales, support, utilities)": (
+        "telesales",
+        "call centre",
+        "support",
+        "sales",
+        "subscription",
+        "help desk",
+        "delivery",
+    ),
 }
 PANEL_RUBRIC = """You work in: {family}. A coaching bot answered your colleagues' messages below, mid-contact.
 For each numbered line to say, pick exactly one: "as is" (I would say this as it is), "change" (I'd have
@@ -56,7 +66,7 @@ def family_of(trade: str) -> str | None:
 async def play(coach: Coach, item: dict, n: int) -> Reply:
     """The answer reached when the agent answers every question truthfully from the line's labels."""
     knowledge = coach.knowledge
-    person = dict(platform="console", workspace="panel", conversation="c", user=f"u{n}")
+    person: dict[str, Any] = dict(platform="console", workspace="panel", conversation="c", user=f"u{n}")
     (reply,) = await coach.handle(Incoming(**person, text=item["text"]))
     for _ in range(6):
         if reply.kind != "question":
@@ -98,7 +108,16 @@ async def main() -> None:
             n += 1
             reply = await play(coach, item, n)
             shown = render(reply).split("\n  [1] ")[0]
-            parts += [f"## Situation {k}", f"The agent typed: {item['text']}", "", "The bot answered:", "```", shown, "```", ""]
+            parts += [
+                f"## Situation {k}",
+                f"The agent typed: {item['text']}",
+                "",
+                "The bot answered:",
+                "```",
+                shown,
+                "```",
+                "",
+            ]
         (args.outdir / f"packet_{index:02d}.md").write_text("\n".join(parts), encoding="utf-8")
     print(f"{n} answers in {len(by_family)} packets under {args.outdir}")
 

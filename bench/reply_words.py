@@ -6,6 +6,7 @@ For each situation it reads the first reply and, where that is a question, the a
 "skip"; it counts the words shown before the first option (the console's "[1]"), and lists any digit
 inside a line to say that the agent did not type.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,6 +14,7 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,7 +46,7 @@ def invented_digits(reply: Reply, typed: str) -> list[str]:
 async def measure(coach: Coach, texts: list[str]) -> tuple[list[int], list[int], list[str]]:
     first_counts, answer_counts, invented = [], [], []
     for n, text in enumerate(texts):
-        person = dict(platform="console", workspace="bench", conversation="c", user=f"u{n}")
+        person: dict[str, Any] = dict(platform="console", workspace="bench", conversation="c", user=f"u{n}")
         (first,) = await coach.handle(Incoming(**person, text=text))
         first_counts.append(words_before_options(first))
         answer = first
@@ -76,7 +78,10 @@ def main() -> None:
         items = yaml.safe_load(path.read_text(encoding="utf-8"))
         texts = [i["text"] for i in (items["examples"] if isinstance(items, dict) else items)]
         first, answers, invented = asyncio.run(measure(coach, texts))
-        print(f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: {len(invented)}")
+        print(
+            f"{path.name}: first reply {summary(first)}; answer {summary(answers)}; lines with an invented digit: "
+            f"{len(invented)}"
+        )
         for line in invented[:5]:
             print("   ", line)
 

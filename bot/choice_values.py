@@ -9,6 +9,7 @@ Adapters hand a value back untouched as ``Incoming.choice``; only the core reads
 
 Anything else is another app's card, or a value nobody made.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

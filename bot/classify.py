@@ -3,13 +3,13 @@
 Evidence is kept as numbers per type id (log-odds-like weights), never as the agent's text, so a
 dialog can add later answers to it and store it without keeping what the customer said.
 """
+
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-
 from pathlib import Path
 
 from bot import fitted_reader
@@ -31,7 +31,8 @@ CUE_WEIGHT = 1.0
 # upgrade": the brand made an offer), so each further cue for a type counts this much of the one
 # before. Without it a talkative offer call outweighs the one complaint that makes it critical.
 CUE_DECAY = 0.5
-ANGRY_FLOOR = 0.40  # angry comes first whenever it is this likely (probabilities after TEMPERATURE): calm the person before anything else
+# Angry comes first whenever it is this likely (probabilities after TEMPERATURE): calm the person before anything else.
+ANGRY_FLOOR = 0.40
 # ...and whenever anger cues and answers in the dialog reach this together (one strong cue such as "furious"
 # or "swearing" is enough), however much else is said of them: "angry loyal customer of 10 years" is
 # angry, with loyal second (DOMAIN.md rule 7).
@@ -101,8 +102,14 @@ class Evidence:
         return dimension in self.shows or any(self.answer.get(t, 0.0) > 0 for t in DIMENSION_TYPES[dimension])
 
     def to_dict(self) -> dict:
-        return {"cue": self.cue, "model": self.model, "cues": list(self.cues), "answer": self.answer, "shows": list(self.shows),
-                "situations": list(self.situations)}
+        return {
+            "cue": self.cue,
+            "model": self.model,
+            "cues": list(self.cues),
+            "answer": self.answer,
+            "shows": list(self.shows),
+            "situations": list(self.situations),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Evidence:
@@ -162,7 +169,7 @@ class Decision:
 
     def top_two(self, dimension: str) -> tuple[str, str]:
         probs = self.probs(dimension)
-        first, second = sorted(probs, key=probs.get, reverse=True)[:2]
+        first, second = sorted(probs, key=probs.__getitem__, reverse=True)[:2]
         return first, second
 
 
@@ -251,25 +258,30 @@ class Classifier:
         """The first situation, in the knowledge's order, that the text named and the reading fits."""
         named = set(evidence.situations)
         return next(
-            (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)), None
+            (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)),
+            None,
         )
 
     def decide(self, evidence: Evidence) -> Decision:
         interaction_probs = _softmax(evidence, INTERACTIONS)
         plainly_angry = evidence.cue.get("angry", 0.0) + evidence.answer.get("angry", 0.0) >= ANGRY_PLAINLY
-        customer_probs = _softmax(evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS)
+        customer_probs = _softmax(
+            evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS
+        )
         top = max(interaction_probs.values())
         interaction = next(t for t in self.knowledge.interactions if interaction_probs[t] >= top - PRECEDENCE_MARGIN)
         if customer_probs["angry"] >= ANGRY_FLOOR:
             customer = "angry"
         else:
-            customer = max(CUSTOMERS, key=customer_probs.get)
+            customer = max(CUSTOMERS, key=customer_probs.__getitem__)
         plainly = {c: evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) for c in CUSTOMERS if c != customer}
-        best_other = max(plainly, key=plainly.get)
+        best_other = max(plainly, key=plainly.__getitem__)
         secondary = best_other if plainly[best_other] >= SECONDARY_EVIDENCE and evidence.known("customer") else None
         answered = frozenset(
-            d for d, named in (("interaction", interaction), ("customer", customer))
-            if evidence.answer.get(named, 0.0) >= ANSWERED and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
+            d
+            for d, named in (("interaction", interaction), ("customer", customer))
+            if evidence.answer.get(named, 0.0) >= ANSWERED
+            and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
         )
         return Decision(
             answered=answered,
@@ -306,7 +318,10 @@ def _softmax(evidence: Evidence, types: tuple[str, ...]) -> dict[str, float]:
     a confidence shown means what it says (bench/reader_real.py reports how well it does); what the agent
     answered is not: an answer is the agent's word, not a reading."""
     temperature = TEMPERATURE["interaction" if types == INTERACTIONS else "customer"]
-    scores = {t: (evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0) for t in types}
+    scores = {
+        t: (evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0)
+        for t in types
+    }
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())

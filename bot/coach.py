@@ -4,6 +4,7 @@ Each turn loads the person's dialog from the store, changes it, and saves it bac
 of the bot can take the next turn. The agent's text is read into numbers and dropped; it is
 never saved and never logged.
 """
+
 from __future__ import annotations
 
 import gc
@@ -47,7 +48,8 @@ NEW_SITUATION_EVIDENCE = 1.5
 DETAIL_WORDS = 4
 
 
-# An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py): {"id", "platform", "payload", ...}.
+# An adapter's way to turn a turn's replies into outbox items (bot/store/__init__.py):
+# {"id", "platform", "payload", ...}.
 Outbox = Callable[[list[Reply]], Sequence[dict[str, Any]]]
 
 
@@ -67,10 +69,20 @@ class Coach:
     """The platform-neutral conversation core."""
 
     def __init__(
-        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL, managers: Managers | None = None, timezone: str = "UTC",
-        reader_cache: Path | None = None, meter: Metrics | None = None, posters: Mapping[str, Poster] | None = None,
+        self,
+        *,
+        knowledge: Knowledge,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        dialog_ttl: float = DIALOG_TTL,
+        managers: Managers | None = None,
+        timezone: str = "UTC",
+        reader_cache: Path | None = None,
+        meter: Metrics | None = None,
+        posters: Mapping[str, Poster] | None = None,
     ) -> None:
-        """Whoever hosts the coach hands it ``meter`` (the server's metrics) and ``posters`` (the platforms it can post the weekly tip to)."""
+        """Whoever hosts the coach hands it ``meter`` (the server's metrics) and ``posters`` (the platforms it can post
+        the weekly tip to)."""
         self.knowledge = knowledge
         self.store = store
         self.clock = clock
@@ -79,15 +91,27 @@ class Coach:
         self.classifier = Classifier(knowledge, cache=reader_cache)
         self.replies = Replies(knowledge)
         # ``tip ...``: the manager check, the queue, schedules and subscriptions (bot/tips.py).
-        self.tips = TipDesk(knowledge=knowledge, store=store, clock=lambda: self.clock(), managers=managers or Managers(), timezone=timezone, tip_of_week=self.tip_of_week_reply, posters=posters)
+        self.tips = TipDesk(
+            knowledge=knowledge,
+            store=store,
+            clock=lambda: self.clock(),
+            managers=managers or Managers(),
+            timezone=timezone,
+            tip_of_week=self.tip_of_week_reply,
+            posters=posters,
+        )
         self._option_matchers = {
-            q.id: PhraseMatcher(self.classifier.reader, {o.id: (o.label, o.id.replace("-", " "), *o.synonyms) for o in q.options})
+            q.id: PhraseMatcher(
+                self.classifier.reader, {o.id: (o.label, o.id.replace("-", " "), *o.synonyms) for o in q.options}
+            )
             for q in knowledge.questions.values()
         }
 
     # ------------------------------------------------------------------ the one entry point
 
-    async def handle(self, incoming: Incoming, *, outbox: Outbox | None = None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:
+    async def handle(
+        self, incoming: Incoming, *, outbox: Outbox | None = None, claims: Sequence[tuple[str, str]] = ()
+    ) -> list[Reply]:
         """One turn. A store that cannot be reached gets the person a short apology, not an exception.
 
         ``outbox`` (from an adapter that sends after acknowledging) turns the replies into items to
@@ -120,7 +144,9 @@ class Coach:
                 meter.turn_finished(incoming.platform, started, replies, error=error, duplicate=duplicate)
         return replies
 
-    async def _handle(self, incoming: Incoming, outbox: Outbox | None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:
+    async def _handle(
+        self, incoming: Incoming, outbox: Outbox | None, claims: Sequence[tuple[str, str]] = ()
+    ) -> list[Reply]:
         """Run the turn, then save what it changed compare-and-set, with what it sends.
 
         A turn that loses the race (another copy or request saved this dialog since it loaded) is run
@@ -135,7 +161,9 @@ class Coach:
                 replies = [self.replies.answered_already()]
                 await self._send_later(replies, outbox, turn.now, claims=claims)
                 return replies
-            waiting_on = (dialog.id, dialog.pending) if dialog is not None and dialog.pending and not dialog.done else None
+            waiting_on = (
+                (dialog.id, dialog.pending) if dialog is not None and dialog.pending and not dialog.done else None
+            )
             replies = await self._respond(turn, dialog)  # may change ``dialog`` in place
             items = outbox(replies) if outbox is not None else ()
             if turn.changed is None:
@@ -143,11 +171,19 @@ class Coach:
                 return replies
             counts = self._counts(turn)
             saved = await self.store.save_dialog(
-                incoming.dialog_key, turn.changed.to_dict(), turn.now, version=turn.version, outbox=items, claims=claims, counts=counts
+                incoming.dialog_key,
+                turn.changed.to_dict(),
+                turn.now,
+                version=turn.version,
+                outbox=items,
+                claims=claims,
+                counts=counts,
             )
             if saved:
                 if turn.answered is not None:
-                    await self.store.count_identified(period_at(turn.now), turn.answered.interaction or ANY, turn.answered.customer or ANY)
+                    await self.store.count_identified(
+                        period_at(turn.now), turn.answered.interaction or ANY, turn.answered.customer or ANY
+                    )
                 return replies
             _LOGGER.info("dialog changed by another turn meanwhile: read again")
             aimed_at = waiting_on
@@ -156,7 +192,13 @@ class Coach:
         return replies
 
     async def _send_later(
-        self, replies: list[Reply], outbox: Outbox | None, now: float, items: Sequence[dict[str, Any]] | None = None, *, claims: Sequence[tuple[str, str]] = ()
+        self,
+        replies: list[Reply],
+        outbox: Outbox | None,
+        now: float,
+        items: Sequence[dict[str, Any]] | None = None,
+        *,
+        claims: Sequence[tuple[str, str]] = (),
     ) -> None:
         """What a turn that saved no dialog sends, stored with its claims (bot/store/__init__.py, the outbox)."""
         items = (outbox(replies) if outbox is not None else ()) if items is None else items
@@ -191,7 +233,11 @@ class Coach:
                 return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
             if not self._reads_as_new_situation(text, evidence):
                 dialog.evidence = dialog.evidence.plus(evidence)
-                if question and question.id not in dialog.reasked and self.classifier.decide(dialog.evidence).unsure(question.asks):
+                if (
+                    question
+                    and question.id not in dialog.reasked
+                    and self.classifier.decide(dialog.evidence).unsure(question.asks)
+                ):
                     # More detail, but still no answer to what was asked: the same question once more, never
                     # another. A second miss moves on, so an agent who can't say is never stuck on one question.
                     dialog.reasked.append(question.id)
@@ -228,7 +274,8 @@ class Coach:
         """How the coach reads ``text`` on its own: the types, confidence, cues and the questions it would ask."""
         said = self.classifier.read(text)
         first = self.classifier.decide(said)
-        evidence, decision, missing = said, first, []
+        evidence, decision = said, first
+        missing: list[str] = []
         while (question := next_question(self.knowledge, decision, missing)) is not None:
             missing.append(question.id)
             # Suppose the answer settles that dimension, to list what would be asked after it.
@@ -258,7 +305,7 @@ class Coach:
         cue = self.classifier.read(text).cue
         relevant = {t: w for t, w in cue.items() if any(t in o.signals for o in question.options) and w > 0}
         if relevant:
-            best_type = max(relevant, key=relevant.get)
+            best_type = max(relevant, key=relevant.__getitem__)
             return max(question.options, key=lambda o: o.signals.get(best_type, 0.0))
         labels = {o.label.lower(): o for o in question.options}
         match = process.extractOne(plain, list(labels), scorer=fuzz.token_set_ratio, score_cutoff=80)
@@ -281,9 +328,24 @@ class Coach:
         dialog.done = True
         self._save(turn, dialog)
         turn.answered = decision
-        _LOGGER.info("dialog %s answered: %s/%s after %d question(s)", dialog.id, decision.interaction, decision.customer, len(dialog.asked))
+        _LOGGER.info(
+            "dialog %s answered: %s/%s after %d question(s)",
+            dialog.id,
+            decision.interaction,
+            decision.customer,
+            len(dialog.asked),
+        )
         situation = self.classifier.situation(dialog.evidence, decision)
-        return [self.replies.answer(decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, feedback=dialog.feedback)]
+        return [
+            self.replies.answer(
+                decision,
+                dialog.evidence,
+                dialog.answers,
+                dialog_id=dialog.id,
+                situation=situation,
+                feedback=dialog.feedback,
+            )
+        ]
 
     async def _answer(self, turn: _Turn, dialog: Dialog, question: Question, option: Option) -> list[Reply]:
         dialog.answers[question.id] = option.id
@@ -299,7 +361,11 @@ class Coach:
         if pressed is None:
             return [self.replies.not_mine()]  # another app's card, or a value nobody made
         if pressed.command:  # commands valid at any time; "c|start-over" is an older card's, bound to no dialog
-            return [self.replies.stale()] if pressed.target == START_OVER else await self._on_command(Command(pressed.target, " ".join(pressed.rest)), turn, dialog)
+            return (
+                [self.replies.stale()]
+                if pressed.target == START_OVER
+                else await self._on_command(Command(pressed.target, " ".join(pressed.rest)), turn, dialog)
+            )
         if not pressed.rest or dialog is None or dialog.id != pressed.target:
             return [self.replies.stale()]
         action = list(pressed.rest)
@@ -319,6 +385,7 @@ class Coach:
             return [self.replies.answered_already()]
         if skip:
             return await self._advance(turn, dialog, skip=True)
+        assert option is not None  # not skipped, so an option was picked (else the stale reply above)
         return await self._answer(turn, dialog, question, option)
 
     async def _on_feedback(self, turn: _Turn, dialog: Dialog, action: list[str]) -> list[Reply]:
@@ -340,7 +407,8 @@ class Coach:
                 return [self._expanded(dialog, note="Noted already, thanks.")]
             given["script"] = action[0]
             situation = self.classifier.situation(dialog.evidence, decision)
-            turn.tallies.append(("script", f"{action[0]}:{situation.id if situation else f'{decision.interaction or ANY}/{decision.customer or ANY}'}"))
+            which = situation.id if situation else f"{decision.interaction or ANY}/{decision.customer or ANY}"
+            turn.tallies.append(("script", f"{action[0]}:{which}"))
             self._save(turn, dialog)
             return [self._expanded(dialog, note="Noted, thanks.")]
         corrected = given.setdefault("corrected", [])
@@ -382,7 +450,9 @@ class Coach:
             if dialog is not None and dialog.done:
                 return [self._expanded(dialog)]
             if dialog is not None and dialog.pending in self.knowledge.questions:
-                return [self._ask(dialog, self.knowledge.questions[dialog.pending])]  # nothing more yet: what it waits for
+                return [
+                    self._ask(dialog, self.knowledge.questions[dialog.pending])
+                ]  # nothing more yet: what it waits for
             return [self.replies.nothing_yet()]
         return [self.replies.unknown_command(command.argument or command.name)]
 
@@ -392,7 +462,12 @@ class Coach:
         found = await self.report_for(incoming, weeks=int(word) if word.isdigit() else 1)
         if found is None:
             _LOGGER.info("report refused on %s: not a manager", incoming.platform)
-            return Reply(kind="error", title="Sorry, the report is for managers.", text="Ask your manager if you'd like to see it.", private=True)
+            return Reply(
+                kind="error",
+                title="Sorry, the report is for managers.",
+                text="Ask your manager if you'd like to see it.",
+                private=True,
+            )
         return found
 
     async def report_for(self, incoming: Incoming, *, weeks: int = 1) -> Reply | None:
@@ -411,7 +486,9 @@ class Coach:
         nothing_read = dialog.evidence.empty
         if nothing_read and again:
             again = NOTHING_TO_GUESS_FROM
-        return self.replies.question(question, dialog_id=dialog.id, number=len(dialog.asked), again=again, can_guess=not nothing_read)
+        return self.replies.question(
+            question, dialog_id=dialog.id, number=len(dialog.asked), again=again, can_guess=not nothing_read
+        )
 
     def _expanded(self, dialog: Dialog, *, note: str = "") -> Reply:
         return self._answered(dialog, expanded=True, note=note)
@@ -421,14 +498,23 @@ class Coach:
         decision = self.classifier.decide(dialog.evidence)
         situation = self.classifier.situation(dialog.evidence, decision)
         return self.replies.answer(
-            decision, dialog.evidence, dialog.answers, dialog_id=dialog.id, situation=situation, expanded=expanded, feedback=dialog.feedback, note=note
+            decision,
+            dialog.evidence,
+            dialog.answers,
+            dialog_id=dialog.id,
+            situation=situation,
+            expanded=expanded,
+            feedback=dialog.feedback,
+            note=note,
         )
 
     def _reads_as_new_situation(self, text: str, evidence: Evidence) -> bool:
         if len(text.split()) < NEW_SITUATION_WORDS:
             return False
         decision = self.classifier.decide(evidence)
-        return not decision.unsure("interaction") and sum(abs(w) for w in evidence.cue.values()) >= NEW_SITUATION_EVIDENCE
+        return (
+            not decision.unsure("interaction") and sum(abs(w) for w in evidence.cue.values()) >= NEW_SITUATION_EVIDENCE
+        )
 
     async def _load(self, turn: _Turn) -> Dialog | None:
         """The person's dialog, with its version noted in ``turn``. One that expired or can't be read counts as
@@ -458,7 +544,9 @@ class Coach:
         decided, tallies = turn.answered, list(turn.tallies)
         if decided is not None and turn.changed is not None:
             tallies[:0] = [
-                ("answered", "all"), ("identified", f"{decided.interaction or ANY}/{decided.customer or ANY}"), ("questions", str(len(turn.changed.asked)))
+                ("answered", "all"),
+                ("identified", f"{decided.interaction or ANY}/{decided.customer or ANY}"),
+                ("questions", str(len(turn.changed.asked))),
             ]
         return [(period, team, metric, key) for metric, key in tallies]
 
@@ -467,9 +555,21 @@ class Coach:
         return await self.store.purge_dialogs(self.clock() - self.dialog_ttl)
 
 
+# build_coach's default reader cache: where the XDG cache is when this module is first imported.
+_READER_CACHE = fitted_reader.default_directory()
+
+
 def build_coach(
-    *, knowledge_dir: str | Path | None = None, overlay: str | Path | None = None, store: Store, clock: Callable[[], float] = time.time, dialog_ttl: float = DIALOG_TTL,
-    managers: Managers | None = None, timezone: str = "UTC", reader_cache: Path | None = fitted_reader.default_directory(), meter: Metrics | None = None,
+    *,
+    knowledge_dir: str | Path | None = None,
+    overlay: str | Path | None = None,
+    store: Store,
+    clock: Callable[[], float] = time.time,
+    dialog_ttl: float = DIALOG_TTL,
+    managers: Managers | None = None,
+    timezone: str = "UTC",
+    reader_cache: Path | None = _READER_CACHE,
+    meter: Metrics | None = None,
     posters: Mapping[str, Poster] | None = None,
 ) -> Coach:
     """Load and check knowledge, train the reader, and return a ready Coach.
@@ -485,8 +585,15 @@ def build_coach(
     gc.disable()
     try:
         return Coach(
-            knowledge=load_knowledge(knowledge_dir, overlay=overlay), store=store, clock=clock, dialog_ttl=dialog_ttl, managers=managers, timezone=timezone,
-            reader_cache=reader_cache, meter=meter, posters=posters,
+            knowledge=load_knowledge(knowledge_dir, overlay=overlay),
+            store=store,
+            clock=clock,
+            dialog_ttl=dialog_ttl,
+            managers=managers,
+            timezone=timezone,
+            reader_cache=reader_cache,
+            meter=meter,
+            posters=posters,
         )
     finally:
         if collecting:

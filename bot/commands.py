@@ -1,4 +1,5 @@
 """Recognises the few command words that work the same on every platform, typos forgiven."""
+
 from __future__ import annotations
 
 import re
@@ -10,14 +11,32 @@ from rapidfuzz import fuzz, process
 _WHOLE = {
     "help": ("help", "?", "commands", "what can you do", "how does this work", "menu"),
     "start-over": ("start over", "restart", "reset", "new situation", "clear", "cancel", "start again"),
-    "skip": ("skip", "just tell me", "tell me", "idk", "i don't know", "dont know", "don't know", "not sure", "no idea", "best guess"),
+    "skip": (
+        "skip",
+        "just tell me",
+        "tell me",
+        "idk",
+        "i don't know",
+        "dont know",
+        "don't know",
+        "not sure",
+        "no idea",
+        "best guess",
+    ),
     "more": ("more", "tell me more", "full script", "details", "expand"),
 }
 # Leading-word commands: the rest of the message is the argument.
 _LEADING = {"checklist": ("checklist", "checklists", "check list"), "tip": ("tip", "tips"), "report": ("report",)}
 _MAX_LEADING_WORDS = {"checklist": 5, "report": 2}
 _PHRASE_TO_NAME = {phrase: name for name, phrases in _WHOLE.items() for phrase in phrases}
-_FUZZY_WORDS = {"help": "help", "checklist": "checklist", "checklists": "checklist", "skip": "skip", "more": "more", "restart": "start-over"}
+_FUZZY_WORDS = {
+    "help": "help",
+    "checklist": "checklist",
+    "checklists": "checklist",
+    "skip": "skip",
+    "more": "more",
+    "restart": "start-over",
+}
 _SPACES = re.compile(r"\s+")
 
 
@@ -38,9 +57,15 @@ def parse_command(text: str) -> Command | None:
     if plain in _PHRASE_TO_NAME:
         return Command(_PHRASE_TO_NAME[plain])
     first, _, rest = plain.partition(" ")
-    for name, words in _LEADING.items():
-        if (first in words or (name == "checklist" and plain.startswith("check list"))) and len(plain.split()) <= _MAX_LEADING_WORDS.get(name, 10_000):
-            argument = raw.split(" ", 2)[2] if plain.startswith("check list") and raw.count(" ") >= 2 else raw.partition(" ")[2]
+    for name, leading in _LEADING.items():
+        if (first in leading or (name == "checklist" and plain.startswith("check list"))) and len(
+            plain.split()
+        ) <= _MAX_LEADING_WORDS.get(name, 10_000):
+            argument = (
+                raw.split(" ", 2)[2]
+                if plain.startswith("check list") and raw.count(" ") >= 2
+                else raw.partition(" ")[2]
+            )
             return Command(name, argument.strip())
     words = plain.split()
     if 1 <= len(words) <= 2 and len(words[0]) >= 4:

@@ -3,6 +3,7 @@
 What is saved is evidence as numbers, the questions asked and the options picked: never what
 the agent typed, which is read once and dropped.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -87,4 +88,5 @@ def _pick(knowledge: Knowledge, decision: Decision, dimension: str, asked: list[
     nearby = [q for q in open_questions if q.when and first in q.when]
     if focused and probs[first] + probs[second] >= FOCUSED_SHARE:
         return focused[0]
-    return (general or focused or nearby or [None])[0]
+    candidates = general or focused or nearby
+    return candidates[0] if candidates else None

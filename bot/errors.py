@@ -1,4 +1,5 @@
 """The one exception root of the project and its kinds."""
+
 from __future__ import annotations
 
 

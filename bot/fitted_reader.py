@@ -10,6 +10,7 @@ fitted again. Nothing an agent typed is in it: only the example files' counts.
 The file is a pickle in the user's own cache directory, as trusted as the code beside it. Saving
 is best effort: a read-only or full disk costs start-up time, never a start.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,12 +4,13 @@ Content lives in YAML so that managers can tune it without a release; the price 
 must be caught at start-up with the file and line, not discovered mid-call. Every problem found
 is collected, so one run of ``check-knowledge`` lists them all.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -116,6 +117,7 @@ class Situation:
         read = {"interaction": interaction, "customer": customer}
         return all(read[dimension] is None or read[dimension] in types for dimension, types in self.when.items())
 
+
 @dataclass(frozen=True)
 class Option:
     id: str
@@ -209,14 +211,20 @@ class _Node(dict):
     key_lines: dict[Any, int]  # the line each key is written on
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # LibYAML's parser where installed: 5x faster start-up
+if TYPE_CHECKING:  # the safe loader's API, which both have
+    _SafeLoader = yaml.SafeLoader
+else:  # LibYAML's parser where installed: 5x faster start-up
+    _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):
     pass
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Node:
     loader.flatten_mapping(node)
     mapping = _Node()
-    mapping.source = loader.name  # type: ignore[attr-defined]
+    mapping.source = loader.name
     mapping.line = node.start_mark.line + 1
     mapping.key_lines = {}
     for key_node, value_node in node.value:
@@ -284,7 +292,9 @@ def _merge_lists(layers: list[_Node], section: str, problems: list[str]) -> list
         seen_here: dict[Any, _Node] = {}
         for item in items:
             if not isinstance(item, _Node):
-                problems.append(f"{layer.source}:{layer.line}: every item of '{section}' must be a mapping, got {item!r}")
+                problems.append(
+                    f"{layer.source}:{layer.line}: every item of '{section}' must be a mapping, got {item!r}"
+                )
                 continue
             key = _item_key(section, item)
             if key is None or key == (None, None):
@@ -292,7 +302,9 @@ def _merge_lists(layers: list[_Node], section: str, problems: list[str]) -> list
                 continue
             if key in seen_here:
                 first = seen_here[key]
-                problems.append(f"{item.source}:{item.line}: duplicate id {_show(key)} in '{section}' (first at line {first.line})")
+                problems.append(
+                    f"{item.source}:{item.line}: duplicate id {_show(key)} in '{section}' (first at line {first.line})"
+                )
                 continue
             seen_here[key] = item
             merged.pop(key, None)  # a replaced item moves to where the overlay puts it
@@ -369,7 +381,9 @@ class _Checker:
             return ""
         return value
 
-    def ids(self, node: _Node, key: str, allowed: tuple[str, ...] | frozenset[str], what: str, *, required: bool = True) -> tuple[str, ...]:
+    def ids(
+        self, node: _Node, key: str, allowed: tuple[str, ...] | frozenset[str], what: str, *, required: bool = True
+    ) -> tuple[str, ...]:
         values = self.texts(node, key, required=required)
         for value in values:
             if value not in allowed:
@@ -396,14 +410,19 @@ def _check_fixed_set(check: _Checker, items: list[_Node], expected: tuple[str, .
     found = [item.get("id") for item in items]
     for item in items:
         if item.get("id") not in expected:
-            check.fail(item, f"unknown {section[:-1].replace('_', ' ')} '{item.get('id')}' (known: {', '.join(expected)})")
+            check.fail(
+                item, f"unknown {section[:-1].replace('_', ' ')} '{item.get('id')}' (known: {', '.join(expected)})"
+            )
     missing = [type_id for type_id in expected if type_id not in found]
     if missing:
         check.problems.append(f"{where}: '{section}' is missing {', '.join(missing)}")
 
 
-def _fixed_items(check: _Checker, layers: list[_Node], section: str, expected: tuple[str, ...], where: str) -> list[_Node]:
-    """The merged items of a section whose ids are a fixed set: unknown and missing ids are reported, known ones kept."""
+def _fixed_items(
+    check: _Checker, layers: list[_Node], section: str, expected: tuple[str, ...], where: str
+) -> list[_Node]:
+    """The merged items of a section whose ids are a fixed set: unknown and missing ids are reported, known ones
+    kept."""
     items = _merge_lists(layers, section, check.problems)
     _check_fixed_set(check, items, expected, section, where)
     return [n for n in items if n.get("id") in expected]
@@ -513,13 +532,15 @@ def _build_situations(check: _Checker, layers: list[_Node], shared: dict[str, St
             holder = _Node({"types": types})
             holder.source, holder.line = node.source, node.line
             when[dimension] = check.ids(holder, "types", DIMENSION_TYPES[dimension], f"{dimension} type")
-        situations.append(Situation(
-            id=node["id"],
-            name=check.text(node, "name", limit=80),
-            phrases=tuple(p.lower() for p in check.texts(node, "phrases")),
-            steps=_build_steps(check, node, shared, limits=(1, 2)),
-            when=when,
-        ))
+        situations.append(
+            Situation(
+                id=node["id"],
+                name=check.text(node, "name", limit=80),
+                phrases=tuple(p.lower() for p in check.texts(node, "phrases")),
+                steps=_build_steps(check, node, shared, limits=(1, 2)),
+                when=when,
+            )
+        )
     return tuple(situations)
 
 
@@ -552,6 +573,7 @@ def fits_any_trade(sentence: str, trade_words: frozenset[str]) -> str | None:
 
 def _check_sayings(check: _Checker, layers: list[_Node], trade_words: frozenset[str]) -> None:
     """Every sample sentence and hold-on line, where it is written, held to ``fits_any_trade``."""
+
     def visit(node: Any) -> None:
         if isinstance(node, _Node):
             for key in ("say", "line"):
@@ -591,12 +613,14 @@ def _build_questions(check: _Checker, layers: list[_Node]) -> dict[str, Question
             if option_id in seen:
                 check.fail(raw, f"duplicate option id '{option_id}'")
             seen.add(option_id)
-            options.append(Option(
-                id=option_id,
-                label=check.text(raw, "label", limit=MAX_BUTTON_LABEL),
-                synonyms=check.texts(raw, "synonyms", required=False, minimum=0),
-                signals=check.signals(raw),
-            ))
+            options.append(
+                Option(
+                    id=option_id,
+                    label=check.text(raw, "label", limit=MAX_BUTTON_LABEL),
+                    synonyms=check.texts(raw, "synonyms", required=False, minimum=0),
+                    signals=check.signals(raw),
+                )
+            )
         questions[node["id"]] = Question(
             id=node["id"], asks=asks, text=check.text(node, "text", limit=150), when=when, options=tuple(options)
         )
@@ -626,12 +650,20 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
                     target[str(short).lower() if key == "abbreviations" else str(short)] = full.lower()
         negators.update(w.lower() for w in check.texts(layer, "negators", required=False, minimum=0))
         breakers.update(w.lower() for w in check.texts(layer, "negation_breakers", required=False, minimum=0))
-        agent_talk.extend(p.lower() for p in check.texts(layer, "agent_talk", required=False, minimum=0) if p.lower() not in agent_talk)
+        agent_talk.extend(
+            p.lower()
+            for p in check.texts(layer, "agent_talk", required=False, minimum=0)
+            if p.lower() not in agent_talk
+        )
         trade_words.update(w.lower() for w in check.texts(layer, "trade_words", required=False, minimum=0))
     if not layers and not (Path(where) / _LANGUAGE_FILE).is_file():
         check.problems.append(f"{where}/{_LANGUAGE_FILE}: missing file")
     return Language(
-        abbreviations=abbreviations, emoji=emoji, negators=frozenset(negators), negation_breakers=frozenset(breakers), agent_talk=tuple(agent_talk),
+        abbreviations=abbreviations,
+        emoji=emoji,
+        negators=frozenset(negators),
+        negation_breakers=frozenset(breakers),
+        agent_talk=tuple(agent_talk),
         trade_words=frozenset(trade_words),
     )
 
@@ -658,14 +690,23 @@ def _build_examples(check: _Checker, directories: list[Path]) -> tuple[Example, 
                 # `interaction: null` is a situation that does not say what the contact is about (DOMAIN.md rule 12).
                 unstated = "interaction" in node and node["interaction"] is None
                 interaction = None if unstated else check.one_of(node, "interaction", INTERACTIONS, "interaction type")
-                customer = check.one_of(node, "customer", CUSTOMERS, "customer type") if node.get("customer") is not None else None
+                customer = (
+                    check.one_of(node, "customer", CUSTOMERS, "customer type")
+                    if node.get("customer") is not None
+                    else None
+                )
                 secondary = check.one_of(node, "secondary", CUSTOMERS, "customer type") if "secondary" in node else None
                 text = check.text(node, "text", limit=1000)
                 if text and (interaction or unstated):
-                    examples.append(Example(
-                        text=text, interaction=interaction, customer=customer or None, secondary=secondary or None,
-                        source=check.text(node, "source", required=False) or None,
-                    ))
+                    examples.append(
+                        Example(
+                            text=text,
+                            interaction=interaction,
+                            customer=customer or None,
+                            secondary=secondary or None,
+                            source=check.text(node, "source", required=False) or None,
+                        )
+                    )
     return tuple(examples)
 
 
@@ -693,16 +734,25 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
         for layer in layers_by_file[name]:
             unknown = set(layer) - set(sections)
             if unknown:
-                check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sections)})")
+                check.fail(
+                    layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sections)})"
+                )
     language_sections = {"abbreviations", "emoji", "negators", "negation_breakers", "agent_talk", "trade_words"}
     for layer in layers_by_file[_LANGUAGE_FILE]:
         unknown = set(layer) - language_sections
         if unknown:
-            check.fail(layer, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected {', '.join(sorted(language_sections))})")
+            check.fail(
+                layer,
+                f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected "
+                f"{', '.join(sorted(language_sections))})",
+            )
 
     key_points, interactions, customers = _build_types(check, layers_by_file["types.yaml"], f"{where}/types.yaml")
     scripts, shared_steps = _build_scripts(
-        check, layers_by_file["scripts.yaml"], f"{where}/scripts.yaml", {i: t.key_points for i, t in interactions.items()}
+        check,
+        layers_by_file["scripts.yaml"],
+        f"{where}/scripts.yaml",
+        {i: t.key_points for i, t in interactions.items()},
     )
     situations = _build_situations(check, layers_by_file["situations.yaml"], shared_steps)
     questions = _build_questions(check, layers_by_file["questions.yaml"])
@@ -715,7 +765,9 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
     examples = _build_examples(check, directories)
     departments = {
         n["id"]: Department(
-            id=n["id"], name=check.text(n, "name"), aliases=tuple(a.lower() for a in check.texts(n, "aliases", required=False, minimum=0)),
+            id=n["id"],
+            name=check.text(n, "name"),
+            aliases=tuple(a.lower() for a in check.texts(n, "aliases", required=False, minimum=0)),
             items=check.texts(n, "items"),
         )
         for n in _merge_lists(layers_by_file["checklists.yaml"], "departments", problems)
@@ -730,7 +782,9 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
         raise KnowledgeError(problems)
     return Knowledge(
         key_points=key_points,
-        interactions={i: interactions[i] for i in _precedence(layers_by_file["types.yaml"], "interactions", INTERACTIONS)},
+        interactions={
+            i: interactions[i] for i in _precedence(layers_by_file["types.yaml"], "interactions", INTERACTIONS)
+        },
         customers={c: customers[c] for c in _precedence(layers_by_file["types.yaml"], "customers", CUSTOMERS)},
         scripts=scripts,
         situations=situations,
@@ -747,7 +801,7 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
 def _precedence(layers: list[_Node], section: str, known: tuple[str, ...]) -> tuple[str, ...]:
     """The order of types as the first layer that lists them all writes it (the shipped file by default)."""
     for layer in reversed(layers):
-        ids = [n.get("id") for n in layer.get(section, []) if isinstance(n, _Node)]
+        ids: list[Any] = [n.get("id") for n in layer.get(section, []) if isinstance(n, _Node)]  # YAML, checked before
         if sorted(ids) == sorted(known):
             return tuple(ids)
     return known

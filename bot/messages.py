@@ -1,10 +1,13 @@
 """Platform-neutral messages in and replies out: the only shapes adapters exchange with the core."""
+
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-MAX_ID_CHARS = 512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit
+MAX_ID_CHARS = (
+    512  # far beyond any Slack or Teams id (Teams conversation ids run to ~150), far below an index row's limit
+)
 _UNSAFE_IN_ID = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")  # control characters (NUL, CR, LF), unpaired surrogates
 
 
@@ -70,7 +73,8 @@ class Section:
     numbered: bool = False
 
     def marked(self, bullet: str) -> list[tuple[str, str]]:
-        """(marker, line) for each line: "1.", "2.", ... for steps read in order, else ``bullet``, as each platform draws it.
+        """(marker, line) for each line: "1.", "2.", ... for steps read in order, else ``bullet``, as each platform
+        draws it.
 
         The one list rule: plain text (bot/plain_text.py), Block Kit and Adaptive Cards all number by it.
         """

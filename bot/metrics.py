@@ -4,6 +4,7 @@ Everything is registered on a ``CollectorRegistry`` the app owns (never promethe
 one), so tests can build as many as they like. Labels hold platform names, reply kinds, type ids,
 claim scopes and exception class names: small fixed sets, and never a person's words or ids.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,23 +47,50 @@ class Metrics:
     def __init__(self, *, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry = registry if registry is not None else CollectorRegistry()
         self.turns = Counter("coach_turns", "Turns the coach handled, by platform", ["platform"], registry=registry)
-        self.replies = Counter("coach_replies", "Replies the coach gave, by platform and kind", ["platform", "kind"], registry=registry)
-        self.turn_seconds = Histogram("coach_turn_seconds", "Time the coach took for one turn", ["platform"], buckets=TURN_BUCKETS, registry=registry)
+        self.replies = Counter(
+            "coach_replies", "Replies the coach gave, by platform and kind", ["platform", "kind"], registry=registry
+        )
+        self.turn_seconds = Histogram(
+            "coach_turn_seconds",
+            "Time the coach took for one turn",
+            ["platform"],
+            buckets=TURN_BUCKETS,
+            registry=registry,
+        )
         self.in_flight = Gauge("coach_turns_in_flight", "Turns being handled right now", registry=registry)
         self.identified = Counter(
-            "coach_identified", "Situations identified, by interaction and customer type (counts only)", ["interaction", "customer"], registry=registry
+            "coach_identified",
+            "Situations identified, by interaction and customer type (counts only)",
+            ["interaction", "customer"],
+            registry=registry,
         )
         self.dedupe_hits = Counter(
-            "coach_dedupe_hits", "Deliveries dropped because their id was claimed before (Slack retries, duplicates), by claim scope", ["scope"], registry=registry
+            "coach_dedupe_hits",
+            "Deliveries dropped because their id was claimed before (Slack retries, duplicates), by claim scope",
+            ["scope"],
+            registry=registry,
         )
         self.feedback = Counter(
-            "coach_feedback", "Agents' feedback on answers (confirmed, corrected) and scripts (helped, unhelpful); counts only", ["kind"], registry=registry
+            "coach_feedback",
+            "Agents' feedback on answers (confirmed, corrected) and scripts (helped, unhelpful); counts only",
+            ["kind"],
+            registry=registry,
         )
         self.corrections = Counter(
-            "coach_corrections", "Types agents corrected, by dimension, the type read and the type picked", ["dimension", "read", "picked"], registry=registry
+            "coach_corrections",
+            "Types agents corrected, by dimension, the type read and the type picked",
+            ["dimension", "read", "picked"],
+            registry=registry,
         )
-        self.errors = Counter("coach_errors", "Failures, by where (a platform's turns, or the sweep) and exception type", ["source", "error"], registry=registry)
-        self.ready = Gauge("coach_ready", "1 when storage answered the last readiness check and knowledge is loaded", registry=registry)
+        self.errors = Counter(
+            "coach_errors",
+            "Failures, by where (a platform's turns, or the sweep) and exception type",
+            ["source", "error"],
+            registry=registry,
+        )
+        self.ready = Gauge(
+            "coach_ready", "1 when storage answered the last readiness check and knowledge is loaded", registry=registry
+        )
         self._turn_tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ turns
@@ -81,7 +109,15 @@ class Metrics:
             self._turn_tasks.add(task)
             task.add_done_callback(self._turn_tasks.discard)
 
-    def turn_finished(self, platform: str, started: float, replies: Sequence[Reply], *, error: str | None = None, duplicate: bool = False) -> None:
+    def turn_finished(
+        self,
+        platform: str,
+        started: float,
+        replies: Sequence[Reply],
+        *,
+        error: str | None = None,
+        duplicate: bool = False,
+    ) -> None:
         """``duplicate``: a delivery seen before, whose turn was dropped; counted as a dedupe hit, not as a turn."""
         self.in_flight.dec()
         if duplicate:

@@ -11,6 +11,7 @@ cascade of two-way models in DOMAIN.md's precedence order each read within one p
 model on three held-out sets, some better on one set and worse on another. What moved accuracy
 was examples written the way agents type, and reading their words right (bot/text.py).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,7 @@ def features(tokens: Sequence[Token]) -> set[str]:
     """Word and word-pair features; a negated word is a different feature from the plain one."""
     words = [("not_" + t.word) if t.negated else t.word for t in tokens]
     found = {w for w in words if w not in _FILLER}
-    found.update(f"{a}_{b}" for a, b in zip(words, words[1:]) if not (a in _FILLER and b in _FILLER))
+    found.update(f"{a}_{b}" for a, b in zip(words, words[1:], strict=False) if not (a in _FILLER and b in _FILLER))
     return found
 
 
@@ -65,7 +66,9 @@ class NaiveBayes:
             # Counts are whole numbers, so their plain sum is exact in any order; scaled once, after.
             log_total = math.log(scale * sum(raw[label].values()) + self.smoothing * size)
             self._log_prior[label] = math.log((weighted_docs.get(label, 0.0) + 1) / (total_docs + len(labels)))
-            self._log_likelihood[label] = {f: math.log(n * scale + self.smoothing) - log_total for f, n in raw[label].items()}
+            self._log_likelihood[label] = {
+                f: math.log(n * scale + self.smoothing) - log_total for f, n in raw[label].items()
+            }
             self._log_unseen[label] = math.log(self.smoothing) - log_total
         return self
 

@@ -3,6 +3,7 @@
 One rendering, so that what a person sees without cards (a terminal, a notification, a client that
 cannot draw Block Kit or an Adaptive Card) says the same thing everywhere.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -3,6 +3,7 @@
 Adapters hold a ``CoachPort``, not a ``Coach``, so their tests can hand them a stub with just these
 members, and so the core is free to change everything behind them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -22,7 +23,9 @@ class CoachPort(Protocol):
     store: Store  # adapters claim deliveries and welcomes, and keep conversation references, here
     clock: Callable[[], float]  # Unix seconds: the time every claim and reference is stamped with
 
-    async def handle(self, incoming: Incoming, *, outbox: Outbox | None = None, claims: Sequence[tuple[str, str]] = ()) -> list[Reply]:
+    async def handle(
+        self, incoming: Incoming, *, outbox: Outbox | None = None, claims: Sequence[tuple[str, str]] = ()
+    ) -> list[Reply]:
         """One turn: the replies to ``incoming`` (bot.coach.Coach.handle)."""
         ...
 
@@ -30,7 +33,7 @@ class CoachPort(Protocol):
 
     def help(self) -> Reply: ...
 
-    def tip(self) -> Reply: ...
+    def tip_of_week_reply(self) -> Reply: ...
 
     def checklist(self, department: str | None = None) -> Reply: ...
 

@@ -3,6 +3,7 @@
 Replies are short on purpose: the agent reads them while the customer is talking. The full
 script and the reasoning sit behind a "more" choice.
 """
+
 from __future__ import annotations
 
 from rapidfuzz import fuzz, process
@@ -19,7 +20,9 @@ REAL_SHARE = 0.1  # a type below this share is left out of "how I read it"
 SURENESS = ((0.8, "Sure."), (0.6, "Fairly sure."), (0.0, "Best guess."))
 # What a question says when it is asked again instead of taking the agent's turn as an answer.
 DIDNT_CATCH = "I didn't catch that. Pick one, tell me a bit more, or say “skip” for my best guess."
-NOTHING_TO_GUESS_FROM = "I have nothing to guess from yet: pick one, or tell me one thing about the customer or what happened."
+NOTHING_TO_GUESS_FROM = (
+    "I have nothing to guess from yet: pick one, or tell me one thing about the customer or what happened."
+)
 
 USAGE_LINES = (
     "Describe what is going on in your own words, e.g. “cx furious, blender smoked on day 2”.",
@@ -37,15 +40,23 @@ class Replies:
     # ------------------------------------------------------------------ the answer
 
     def answer(
-        self, decision: Decision, evidence: Evidence, answers: dict[str, str], *, dialog_id: str, situation: Situation | None = None,
-        expanded: bool = False, feedback: dict | None = None, note: str = "",
+        self,
+        decision: Decision,
+        evidence: Evidence,
+        answers: dict[str, str],
+        *,
+        dialog_id: str,
+        situation: Situation | None = None,
+        expanded: bool = False,
+        feedback: dict | None = None,
+        note: str = "",
     ) -> Reply:
         """The answer: short enough to read while the customer talks, the rest one tap away behind "More".
 
         Short: the two types and how sure, the one thing to hold on to, and at most ``SHORT_LINES``
-        sentences to say: the situation's own lines when it has two or more, else its step leading the script's. Expanded: what each type is, what
-        this customer needs, the whole script with what to do at each step, what to do after the
-        contact, and why the coach read it so.
+        sentences to say: the situation's own lines when it has two or more, else its step leading the
+        script's. Expanded: what each type is, what this customer needs, the whole script with what to do
+        at each step, what to do after the contact, and why the coach read it so.
 
         Each ends in one quiet row of feedback, never required: "Right" / "Not quite" on the short answer,
         "Helped" / "Didn't help" on the full one; a row already given (``feedback``) is not offered again.
@@ -70,35 +81,65 @@ class Replies:
             if set(DIMENSIONS) - set(given.get("corrected", ())):
                 choices.append(Choice(label="Not quite", value=for_dialog(dialog_id, FIX)))
             choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
-            return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
+            return Reply(
+                kind="answer",
+                title=self._headline(decision),
+                text=text,
+                sections=tuple(sections),
+                choices=tuple(choices),
+            )
         sections[:0] = [Section(title="What this is", lines=self._summaries(decision, situation))]
         needs = self._needs(decision)
         if needs:
             sections.append(Section(title="What this customer needs", lines=needs))
         sections += [
-            Section(title=self._script_title(decision), lines=tuple(f"{s.do} “{s.say}”" if s.say else s.do for s in steps), numbered=True),
+            Section(
+                title=self._script_title(decision),
+                lines=tuple(f"{s.do} “{s.say}”" if s.say else s.do for s in steps),
+                numbered=True,
+            ),
             Section(title="After the contact", lines=(self._follow_up(decision, script),)),
             Section(title="Why", lines=(self._why(evidence, answers), *self._probabilities(decision))),
         ]
-        choices = [] if "script" in given else [Choice(label="Helped", value=for_dialog(dialog_id, HELPED)), Choice(label="Didn't help", value=for_dialog(dialog_id, UNHELPFUL))]
+        choices = (
+            []
+            if "script" in given
+            else [
+                Choice(label="Helped", value=for_dialog(dialog_id, HELPED)),
+                Choice(label="Didn't help", value=for_dialog(dialog_id, UNHELPFUL)),
+            ]
+        )
         choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
-        return Reply(kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices))
+        return Reply(
+            kind="answer", title=self._headline(decision), text=text, sections=tuple(sections), choices=tuple(choices)
+        )
 
     def correction(self, decision: Decision, *, dialog_id: str, corrected: list[str]) -> Reply:
-        """"Not quite": the other types of each dimension not yet corrected, one tap each; the answer is redone."""
+        """ "Not quite": the other types of each dimension not yet corrected, one tap each; the answer is redone."""
         choices = []
         for dimension, types in (("interaction", self.k.interactions), ("customer", self.k.customers)):
             if dimension in corrected:
                 continue
             read = decision.type_of(dimension)
             choices += [
-                Choice(label=f"{t.name} {dimension}", value=for_dialog(dialog_id, FIX, dimension, type_id)) for type_id, t in types.items() if type_id != read
+                Choice(label=f"{t.name} {dimension}", value=for_dialog(dialog_id, FIX, dimension, type_id))
+                for type_id, t in types.items()
+                if type_id != read
             ]
         choices.append(Choice(label="Start over", value=for_dialog(dialog_id, START_OVER)))
-        return Reply(kind="question", title="What is it really?", text="Pick the type I got wrong; I'll redo the answer.", choices=tuple(choices))
+        return Reply(
+            kind="question",
+            title="What is it really?",
+            text="Pick the type I got wrong; I'll redo the answer.",
+            choices=tuple(choices),
+        )
 
     def _headline(self, decision: Decision) -> str:
-        interaction = f"{self.k.interactions[decision.interaction].name} interaction" if decision.interaction else "Kind of contact not clear"
+        interaction = (
+            f"{self.k.interactions[decision.interaction].name} interaction"
+            if decision.interaction
+            else "Kind of contact not clear"
+        )
         if decision.customer is None:
             return f"{interaction} · Customer type not clear"
         customer = f"{self.k.customers[decision.customer].name} customer"
@@ -114,7 +155,9 @@ class Replies:
             lines.append(self.k.customers[decision.customer].summary)
         if situation is not None:
             lines.append(f"The situation: {situation.name[:1].lower()}{situation.name[1:]}.")
-        return tuple(lines) or ("Not enough was said to tell the kind of contact or customer; the steps below fit any.",)
+        return tuple(lines) or (
+            "Not enough was said to tell the kind of contact or customer; the steps below fit any.",
+        )
 
     def _needs(self, decision: Decision) -> tuple[str, ...]:
         if decision.customer is None:
@@ -153,8 +196,9 @@ class Replies:
 
     def _probabilities(self, decision: Decision) -> tuple[str, ...]:
         """How likely each type is, only those with a real share: a list of 2% types reads as doubt that isn't there."""
+
         def line(probs: dict[str, float], names: dict) -> str:
-            ranked = [t for t in sorted(probs, key=probs.get, reverse=True) if probs[t] >= REAL_SHARE]
+            ranked = [t for t in sorted(probs, key=probs.__getitem__, reverse=True) if probs[t] >= REAL_SHARE]
             return ", ".join(f"{names[t].name} {PERCENT.format(probs[t])}" for t in ranked)
 
         lines = []
@@ -166,7 +210,9 @@ class Replies:
 
     # ------------------------------------------------------------------ questions
 
-    def question(self, question: Question, *, dialog_id: str, number: int, again: str = "", can_guess: bool = True) -> Reply:
+    def question(
+        self, question: Question, *, dialog_id: str, number: int, again: str = "", can_guess: bool = True
+    ) -> Reply:
         """The question with its choices; ``again`` says why it is asked once more, if it is.
 
         With nothing read yet there is no best guess to skip to, so ``can_guess`` False drops that choice.
@@ -188,16 +234,21 @@ class Replies:
         return Reply(
             kind="info",
             title="Frontline Coach: how to use me",
-            text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it is, what to hold on to, and what to say.",
+            text="Tell me what is happening with a customer and I tell you what kind of interaction and customer it "
+            "is, what to hold on to, and what to say.",
             sections=(Section(title="How", lines=USAGE_LINES), Section(title="Checklists", lines=(departments,))),
-            choices=(Choice(label="This week's tip", value=for_command("tip")), Choice(label="Checklists", value=for_command("checklist"))),
+            choices=(
+                Choice(label="This week's tip", value=for_command("tip")),
+                Choice(label="Checklists", value=for_command("checklist")),
+            ),
         )
 
     def welcome(self) -> Reply:
         return Reply(
             kind="info",
             title="Hi! I'm Frontline Coach.",
-            text="Mid-call or mid-shift, tell me what is going on (“cx furious, blender smoked on day 2”) and I'll give you a short script to read from.",
+            text="Mid-call or mid-shift, tell me what is going on (“cx furious, blender smoked on day 2”) and I'll "
+            "give you a short script to read from.",
             sections=(Section(title="How", lines=USAGE_LINES),),
         )
 
@@ -217,13 +268,25 @@ class Replies:
         )
 
     def not_mine(self) -> Reply:
-        return Reply(kind="error", title="That button isn't one of mine.", text="Nothing changed. Describe the situation, or say “help”.", private=True)
+        return Reply(
+            kind="error",
+            title="That button isn't one of mine.",
+            text="Nothing changed. Describe the situation, or say “help”.",
+            private=True,
+        )
 
     def answered_already(self) -> Reply:
-        return Reply(kind="info", title="That question is answered already.", text="Carry on with the latest question, or say “start over”.", private=True)
+        return Reply(
+            kind="info",
+            title="That question is answered already.",
+            text="Carry on with the latest question, or say “start over”.",
+            private=True,
+        )
 
     def nothing_yet(self) -> Reply:
-        return Reply(kind="info", title="There is no situation yet.", text="Describe what is happening with the customer first.")
+        return Reply(
+            kind="info", title="There is no situation yet.", text="Describe what is happening with the customer first."
+        )
 
     def cleared(self) -> Reply:
         return Reply(kind="info", title="Cleared.", text="Describe the next situation whenever you are ready.")
@@ -237,7 +300,12 @@ class Replies:
         )
 
     def truncated_note(self, limit: int) -> Reply:
-        return Reply(kind="info", title="That was long: I read the first part only.", text=f"I went by the first {limit:,} characters.", private=True)
+        return Reply(
+            kind="info",
+            title="That was long: I read the first part only.",
+            text=f"I went by the first {limit:,} characters.",
+            private=True,
+        )
 
     def tip(self, tip: Tip) -> Reply:
         return Reply(kind="info", title="Tip of the week", text=tip.text)
@@ -260,8 +328,12 @@ class Replies:
             kind="info",
             title="Which department?",
             text="Type “checklist” and a department, or pick one.",
-            sections=(Section(title="Departments", lines=tuple(f"{d.id}: {d.name}" for d in self.k.departments.values())),),
-            choices=tuple(Choice(label=d.name[:40], value=for_command("checklist", d.id)) for d in self.k.departments.values()),
+            sections=(
+                Section(title="Departments", lines=tuple(f"{d.id}: {d.name}" for d in self.k.departments.values())),
+            ),
+            choices=tuple(
+                Choice(label=d.name[:40], value=for_command("checklist", d.id)) for d in self.k.departments.values()
+            ),
             private=True,
         )
 
@@ -292,7 +364,9 @@ class Replies:
             kind="error",
             title=f"I have no checklist for “{argument.strip()[:40]}”.",
             text="Did you mean one of these?",
-            choices=tuple(Choice(label=self.k.departments[d].name[:40], value=for_command("checklist", d)) for d in suggested),
+            choices=tuple(
+                Choice(label=self.k.departments[d].name[:40], value=for_command("checklist", d)) for d in suggested
+            ),
             private=True,
         )
 

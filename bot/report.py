@@ -6,6 +6,7 @@ answers given and confirmed, corrections from one type to another, questions ask
 and scripts that helped or did not. The store adds one to a count in one atomic statement
 (``Store.tally``), so several copies of the bot count together without loss or double count.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -65,8 +66,14 @@ def render(figures: dict[str, Any], knowledge: Knowledge) -> Reply:
     weeks = figures["weeks"]
     span = weeks[0] if len(weeks) == 1 else f"{weeks[0]} to {weeks[-1]}"
     if not figures["answered"]:
-        return Reply(kind="info", title=f"Coach report, {span}", text="No answers given in that time yet.", private=True)
-    names = {**{k: v.name for k, v in knowledge.interactions.items()}, **{k: v.name for k, v in knowledge.customers.items()}, ANY: "not clear"}
+        return Reply(
+            kind="info", title=f"Coach report, {span}", text="No answers given in that time yet.", private=True
+        )
+    names = {
+        **{k: v.name for k, v in knowledge.interactions.items()},
+        **{k: v.name for k, v in knowledge.customers.items()},
+        ANY: "not clear",
+    }
 
     def pair(key: str) -> str:
         interaction, _, customer = key.partition("/")
@@ -84,21 +91,42 @@ def render(figures: dict[str, Any], knowledge: Knowledge) -> Reply:
     situations = figures["situations"]
     biggest = max(situations.values(), default=1)
     sections = [
-        Section(title="Situations", lines=tuple(f"{_bar(n, biggest)} {n:>4}  {pair(k)}" for k, n in list(situations.items())[:8])),
+        Section(
+            title="Situations",
+            lines=tuple(f"{_bar(n, biggest)} {n:>4}  {pair(k)}" for k, n in list(situations.items())[:8]),
+        ),
         Section(
             title="Answers",
             lines=(
-                f"{figures['answered']} given; {figures['confirmed']} marked right ({_share(figures['confirmed'], figures['answered'])}), "
-                f"{figures['corrected']} corrected",
-                f"Questions per dialog: {figures['questions_per_dialog']}" if figures["questions_per_dialog"] is not None else "Questions per dialog: none counted",
+                f"{figures['answered']} given; {figures['confirmed']} marked right "
+                f"({_share(figures['confirmed'], figures['answered'])}), {figures['corrected']} corrected",
+                f"Questions per dialog: {figures['questions_per_dialog']}"
+                if figures["questions_per_dialog"] is not None
+                else "Questions per dialog: none counted",
             ),
         ),
     ]
     if figures["corrections"]:
-        sections.append(Section(title="Top corrections", lines=tuple(f"{change(k)}: {n}" for k, n in list(figures["corrections"].items())[:TOP])))
+        sections.append(
+            Section(
+                title="Top corrections",
+                lines=tuple(f"{change(k)}: {n}" for k, n in list(figures["corrections"].items())[:TOP]),
+            )
+        )
     if figures["scripts_unhelpful"]:
-        sections.append(Section(title="Scripts that didn't help", lines=tuple(f"{script(k)}: {n}" for k, n in list(figures["scripts_unhelpful"].items())[:TOP])))
-    return Reply(kind="info", title=f"Coach report, {span}", text="Counts only: no words and no names are kept.", sections=tuple(sections), private=True)
+        sections.append(
+            Section(
+                title="Scripts that didn't help",
+                lines=tuple(f"{script(k)}: {n}" for k, n in list(figures["scripts_unhelpful"].items())[:TOP]),
+            )
+        )
+    return Reply(
+        kind="info",
+        title=f"Coach report, {span}",
+        text="Counts only: no words and no names are kept.",
+        sections=tuple(sections),
+        private=True,
+    )
 
 
 def _bar(n: int, biggest: int) -> str:

@@ -3,12 +3,13 @@
 The cue matcher and the learned model both read these tokens, so abbreviations, emoji, typos,
 shouting in capitals and negation are handled once, here, the same way for both.
 """
+
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 from rapidfuzz import process
@@ -19,11 +20,11 @@ from bot.knowledge import Language
 
 MAX_CHARS = 2000  # a situation is read from its first 2,000 characters; the rest is context no one reads mid-call
 NEGATION_REACH = 3  # a negator covers this many following words, unless a breaker or punctuation comes first
-CAPS_MARK = "shouting in caps"
-NUMBER = "num"  # every number reads as this word, so "since num" or "num years" can be a cue  # stands in for a run of capitalised words, so the lexicon can weigh it
+CAPS_MARK = "shouting in caps"  # stands in for a run of capitalised words, so the lexicon can weigh it
+NUMBER = "num"  # every number reads as this word, so "since num" or "num years" can be a cue
 _CAPS_RUN = re.compile(r"\b[A-Z][A-Z'!?]+(?:[\s,]+[A-Z][A-Z'!?]+){2,}\b")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[.,;:!?()\"]")
-_PUNCTUATION = frozenset(".,;:!?()\"")
+_PUNCTUATION = frozenset('.,;:!?()"')
 _QUOTE_STRIP = ".,;:!?()\"'“”‘’"  # around a typed word shown in a quote
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"'})
 
@@ -43,7 +44,11 @@ class TextReader:
         # Abbreviations with symbols ("w/o", "a&e") as one alternation, longest first, so one pass finds them all.
         symbolic = sorted((k for k in language.abbreviations if k not in self._abbreviations), key=len, reverse=True)
         self._symbolic_words = {k: f" {language.abbreviations[k]} " for k in symbolic}
-        self._symbolic = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, symbolic)) + r")(?![a-z0-9])") if symbolic else None
+        self._symbolic = (
+            re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, symbolic)) + r")(?![a-z0-9])")
+            if symbolic
+            else None
+        )
         emoji = sorted(language.emoji, key=len, reverse=True)
         self._emoji = re.compile("|".join(map(re.escape, emoji))) if emoji else None
         self._ascii_emoji = any(e.isascii() for e in emoji)  # if none is, plain ASCII text needs no emoji pass
@@ -167,7 +172,9 @@ class TextReader:
         if not candidates:
             return word
         limit = 1 if len(word) < 10 else 2
-        near = [known for known, _, _ in process.extract(word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)]
+        near = [
+            known for known, _, _ in process.extract(word, candidates, scorer=OSA.distance, score_cutoff=limit, limit=8)
+        ]
         typo_shaped = [known for known in near if len(known) == len(word) + 1 or sorted(known) == sorted(word)]
         if typo_shaped:
             return typo_shaped[0]
@@ -188,4 +195,3 @@ def english_words() -> frozenset[str]:
     """
     counts = SpellChecker(language="en", distance=1).word_frequency.dictionary
     return frozenset(w for w, n in counts.items() if n > _RARE and len(w) >= 5 and w.isalpha())
-

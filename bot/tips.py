@@ -13,6 +13,7 @@ reads as a broadcast in any chat (``@channel``, ``@here``, ...).
 Managers' tips are their words to their teams, so they are stored (the queue, the history); the
 text is still never logged.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -38,7 +39,9 @@ _ENTRY = re.compile(r"^([a-z][a-z0-9-]*):(\S+)$")
 
 # What a tip must not carry into a channel: markup an adapter passed on as written (people's mentions, say),
 # and broadcasts as anyone may type them.
-_MARKUP = re.compile(r"<[^\w\s<>][^<>]*>")  # angle brackets opened by a sigil (a mention, a broadcast, a link): not words
+_MARKUP = re.compile(
+    r"<[^\w\s<>][^<>]*>"
+)  # angle brackets opened by a sigil (a mention, a broadcast, a link): not words
 _BROADCAST = re.compile(r"(?<![\w@])@+(channel|here|everyone|all|team)\b", re.IGNORECASE)
 _CONTROL = dict.fromkeys(i for i in range(0x20) if chr(i) not in "\n\t")
 
@@ -77,7 +80,8 @@ class Managers:
         Args:
             value: COACH_MANAGERS.
             ids: per platform, its adapter's rule for the ids it names: the id as the adapter spells it in
-                ``Incoming``, or ValueError saying what such an id looks like. Ids of other platforms are kept as written.
+                ``Incoming``, or ValueError saying what such an id looks like. Ids of other platforms are kept as
+                written.
 
         Raises:
             ConfigError: an entry that is not ``platform:id``, or an id its platform's rule refuses.
@@ -90,7 +94,10 @@ class Managers:
                 continue
             match = _ENTRY.match(entry)
             if not match:
-                raise ConfigError(f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:<user or group id>, teams:<object id>)")
+                raise ConfigError(
+                    f"COACH_MANAGERS: {entry[:60]!r} is not platform:id (for example slack:<user or group id>, "
+                    "teams:<object id>)"
+                )
             platform, ident = match.groups()
             if platform in rules:
                 try:
@@ -102,13 +109,24 @@ class Managers:
 
     def ids(self, platform: str) -> set[str]:
         prefix = f"{platform}:"
-        return {entry[len(prefix):] for entry in self.entries if entry.startswith(prefix)}
+        return {entry[len(prefix) :] for entry in self.entries if entry.startswith(prefix)}
 
     def allows(self, incoming: Incoming) -> bool:
         return f"{incoming.platform}:{incoming.user}" in self.entries or not self.entries.isdisjoint(incoming.roles)
 
 
-_MANAGER_WORDS = {"add", "list", "remove", "delete", "schedule", "subscribe", "unsubscribe", "post-now", "history", "stats"}
+_MANAGER_WORDS = {
+    "add",
+    "list",
+    "remove",
+    "delete",
+    "schedule",
+    "subscribe",
+    "unsubscribe",
+    "post-now",
+    "history",
+    "stats",
+}
 USAGE = (
     "tip: this week's tip (anyone)",
     "tip add TEXT: queue a tip for a coming week",
@@ -134,7 +152,14 @@ class TipDesk:
     """
 
     def __init__(
-        self, *, knowledge: Knowledge, store: Store, clock: Callable[[], float] = time.time, managers: Managers = Managers(), timezone: str = "UTC", tip_of_week: Callable[[], Reply],
+        self,
+        *,
+        knowledge: Knowledge,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        managers: Managers = Managers(),
+        timezone: str = "UTC",
+        tip_of_week: Callable[[], Reply],
         posters: Mapping[str, Poster] | None = None,
     ) -> None:
         self.knowledge = knowledge
@@ -155,7 +180,9 @@ class TipDesk:
             return [self.tip_of_week()]
         if not self.managers.allows(incoming):
             _LOGGER.info("tip %s refused on %s: not a manager", word, incoming.platform)
-            return [_info("Sorry, that one is for managers.", "Anyone can say “tip” to see this week's tip.", error=True)]
+            return [
+                _info("Sorry, that one is for managers.", "Anyone can say “tip” to see this week's tip.", error=True)
+            ]
         handler = getattr(self, "_" + word.replace("-", "_"))
         return [await handler(rest.strip(), incoming)]
 
@@ -169,13 +196,23 @@ class TipDesk:
         tip_id = await self.store.add_tip(incoming.platform, incoming.workspace, tip, incoming.user, self.clock())
         queued = await self.store.queued_tips(incoming.platform, incoming.workspace)
         place = next((n for n, t in enumerate(queued, start=1) if t["id"] == tip_id), len(queued))
-        return _info(f"Tip {tip_id} queued.", f"It is number {place} in the queue; each week's post takes the oldest one.", lines=(tip,))
+        return _info(
+            f"Tip {tip_id} queued.",
+            f"It is number {place} in the queue; each week's post takes the oldest one.",
+            lines=(tip,),
+        )
 
     async def _list(self, _: str, incoming: Incoming) -> Reply:
         queued = await self.store.queued_tips(incoming.platform, incoming.workspace)
         if not queued:
-            return _info("No tips are queued.", "Weeks without one post a tip from the library. Add one with “tip add TEXT”.")
-        return _info(f"{len(queued)} tip(s) queued, next first", "Remove one with “tip remove ID”.", lines=tuple(f"{t['id']}: {t['text']}" for t in queued))
+            return _info(
+                "No tips are queued.", "Weeks without one post a tip from the library. Add one with “tip add TEXT”."
+            )
+        return _info(
+            f"{len(queued)} tip(s) queued, next first",
+            "Remove one with “tip remove ID”.",
+            lines=tuple(f"{t['id']}: {t['text']}" for t in queued),
+        )
 
     async def _remove(self, argument: str, incoming: Incoming) -> Reply:
         ident = argument.strip().lstrip("#")
@@ -183,31 +220,45 @@ class TipDesk:
             return _info("Which tip?", "Say “tip remove ID” with an id from “tip list”.", error=True)
         if await self.store.remove_tip(incoming.platform, incoming.workspace, int(ident)):
             return _info(f"Tip {ident} removed from the queue.")
-        return _info(f"There is no queued tip {ident}.", "“tip list” shows the queue; tips already posted stay in the history.", error=True)
+        return _info(
+            f"There is no queued tip {ident}.",
+            "“tip list” shows the queue; tips already posted stay in the history.",
+            error=True,
+        )
 
     # ------------------------------------------------------------------ when and where
 
     async def _schedule(self, argument: str, incoming: Incoming) -> Reply:
         current = await self._current_schedule(incoming)
         if not argument:
-            return _info(f"Weekly tip: {current.describe()}", "Change it with, for example, “tip schedule friday 14:30 Europe/Paris”.")
+            return _info(
+                f"Weekly tip: {current.describe()}",
+                "Change it with, for example, “tip schedule friday 14:30 Europe/Paris”.",
+            )
         try:
             schedule = parse_schedule(argument, current)
         except ScheduleError as why:
             return _info("The schedule was not changed.", str(why), error=True)
         await self.store.put_tip_schedule(incoming.platform, incoming.workspace, schedule.to_dict(), self.clock())
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         upcoming = schedule.next_after(now)
-        return _info(f"Weekly tip: {schedule.describe()}", f"Next post: {upcoming:%A %d %B, %H:%M} ({schedule.timezone}), unless this week's went out already.")
+        return _info(
+            f"Weekly tip: {schedule.describe()}",
+            f"Next post: {upcoming:%A %d %B, %H:%M} ({schedule.timezone}), unless this week's went out already.",
+        )
 
     async def _current_schedule(self, incoming: Incoming) -> Schedule:
-        return Schedule.from_dict(await self.store.get_tip_schedule(incoming.platform, incoming.workspace), self.timezone)
+        return Schedule.from_dict(
+            await self.store.get_tip_schedule(incoming.platform, incoming.workspace), self.timezone
+        )
 
     def _channel(self, incoming: Incoming) -> str:
         return self.job.channel_of(incoming.platform, incoming.conversation)
 
     async def _subscribe(self, _: str, incoming: Incoming) -> Reply:
-        new = await self.store.subscribe_tips(incoming.platform, self._channel(incoming), incoming.workspace, incoming.conversation, self.clock())
+        new = await self.store.subscribe_tips(
+            incoming.platform, self._channel(incoming), incoming.workspace, incoming.conversation, self.clock()
+        )
         schedule = await self._current_schedule(incoming)
         title = "This channel now gets the weekly tip." if new else "This channel gets the weekly tip already."
         return _info(title, f"Every {schedule.describe()}. “tip unsubscribe” stops it.")
@@ -219,8 +270,10 @@ class TipDesk:
 
     async def _post_now(self, _: str, incoming: Incoming) -> Reply:
         if not self.job.posters:
-            return _info("I can't post from here.", "Weekly posts go out from the server (python app.py serve).", error=True)
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+            return _info(
+                "I can't post from here.", "Weekly posts go out from the server (python app.py serve).", error=True
+            )
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         report = await self.job.run(now, only=(incoming.platform, incoming.workspace), now_due=True)
         had = sum(1 for *_, why in report.skipped if why.startswith(("posted", "sending", "taken")))
         lines = [f"Posted to {len(report.posted)} channel(s)."]
@@ -240,8 +293,8 @@ class TipDesk:
             return _info("No weekly tip has been posted here yet.")
         names = {"posted": "posted", "sending": "outcome unknown", "claimed": "pending"}
         lines = tuple(
-            f"{r['period']} · {r['channel']} · {'manager tip ' + r['tip'] if r['source'] == 'manager' else 'library'} · {names.get(r['state'], r['state'])}"
-            + (f": {r['text']}" if r["text"] else "")
+            f"{r['period']} · {r['channel']} · {'manager tip ' + r['tip'] if r['source'] == 'manager' else 'library'} "
+            f"· {names.get(r['state'], r['state'])}" + (f": {r['text']}" if r["text"] else "")
             for r in reversed(rows[-HISTORY_LINES:])
         )
         return _info("Weekly tips, latest first", lines=lines)
@@ -251,7 +304,11 @@ class TipDesk:
         counts = await self.store.identified_counts(period)
         if not counts:
             return _info(f"Situations this week ({period})", "None identified yet.")
-        names = {ANY: "Not clear", **{k: v.name for k, v in self.knowledge.interactions.items()}, **{k: v.name for k, v in self.knowledge.customers.items()}}
+        names = {
+            ANY: "Not clear",
+            **{k: v.name for k, v in self.knowledge.interactions.items()},
+            **{k: v.name for k, v in self.knowledge.customers.items()},
+        }
         by_interaction = _totals((i, n) for (i, _c), n in counts.items())
         by_customer = _totals((c, n) for (_i, c), n in counts.items())
         pairs = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -262,7 +319,9 @@ class TipDesk:
             sections=(
                 Section(title="By interaction", lines=tuple(f"{names.get(k, k)}: {n}" for k, n in by_interaction)),
                 Section(title="By customer", lines=tuple(f"{names.get(k, k)}: {n}" for k, n in by_customer)),
-                Section(title="Pairs", lines=tuple(f"{names.get(i, i)} · {names.get(c, c)}: {n}" for (i, c), n in pairs)),
+                Section(
+                    title="Pairs", lines=tuple(f"{names.get(i, i)} · {names.get(c, c)}: {n}" for (i, c), n in pairs)
+                ),
             ),
             private=True,
         )

@@ -23,6 +23,7 @@ How "exactly once" holds (see also bot/store/__init__.py):
 The date arithmetic is cronsim's (a small, maintained cron evaluator that works with zoneinfo and
 handles daylight-saving jumps the way cron does): a schedule is the cron line ``M H * * D``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,7 +55,8 @@ _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
 
 
 class PostRejected(CoachError):
-    """The platform answered, and the answer was no (channel gone, bot removed, rate limit after retries): nothing was posted."""
+    """The platform answered, and the answer was no (channel gone, bot removed, rate limit after retries): nothing
+    was posted."""
 
 
 class Poster(Protocol):
@@ -76,7 +78,9 @@ def zone(name: str, *, setting: str = "COACH_TIMEZONE") -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigError(f"{setting}={name!r} is not an IANA time zone name (for example UTC, Europe/Paris, America/New_York)") from None
+        raise ConfigError(
+            f"{setting}={name!r} is not an IANA time zone name (for example UTC, Europe/Paris, America/New_York)"
+        ) from None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,7 +153,9 @@ def parse_schedule(argument: str, current: Schedule) -> Schedule:
         try:
             zone(word)
         except ConfigError:
-            raise ScheduleError(f"“{word[:40]}” is not a weekday, a time (HH:MM, 24-hour) or a time zone (like Europe/Paris).") from None
+            raise ScheduleError(
+                f"“{word[:40]}” is not a weekday, a time (HH:MM, 24-hour) or a time zone (like Europe/Paris)."
+            ) from None
         timezone = word
     return Schedule(weekday=weekday, time=time, timezone=timezone)
 
@@ -185,7 +191,15 @@ class WeeklyJob:
         lease: seconds a claim is held.
     """
 
-    def __init__(self, *, store: Store, library: Sequence[Tip], posters: Mapping[str, Poster], default_timezone: str = "UTC", lease: float = LEASE) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        library: Sequence[Tip],
+        posters: Mapping[str, Poster],
+        default_timezone: str = "UTC",
+        lease: float = LEASE,
+    ) -> None:
         self.store = store
         self.library = tuple(library)
         self.posters = dict(posters)
@@ -210,7 +224,9 @@ class WeeklyJob:
         report = RunReport()
         by_workspace: dict[tuple[str, str], list[Subscription]] = {}
         for subscribed in await self.store.tip_subscriptions():
-            sub = Subscription(subscribed["platform"], subscribed["channel"], subscribed["workspace"], subscribed["conversation"])
+            sub = Subscription(
+                subscribed["platform"], subscribed["channel"], subscribed["workspace"], subscribed["conversation"]
+            )
             if only is None or (sub.platform, sub.workspace) == only:
                 by_workspace.setdefault((sub.platform, sub.workspace), []).append(sub)
         for (platform, workspace), subs in by_workspace.items():
@@ -234,23 +250,38 @@ class WeeklyJob:
             report.skipped.append((sub.platform, sub.channel, "no poster for this platform"))
             return
         token = uuid.uuid4().hex
-        if not await self.store.claim_tip_post(sub.platform, sub.channel, period, sub.workspace, token, now, now + self.lease):
+        if not await self.store.claim_tip_post(
+            sub.platform, sub.channel, period, sub.workspace, token, now, now + self.lease
+        ):
             report.skipped.append((sub.platform, sub.channel, f"taken for {period}"))
             return
         source, tip_id, text = await self._content(sub, period)
-        if not await self.store.start_tip_post(sub.platform, sub.channel, period, token, source=source, tip=tip_id, text=text, now=now):
+        if not await self.store.start_tip_post(
+            sub.platform, sub.channel, period, token, source=source, tip=tip_id, text=text, now=now
+        ):
             report.skipped.append((sub.platform, sub.channel, "lease lost"))
             return
         try:
             await poster.post(channel=sub.channel, conversation=sub.conversation, reply=weekly_reply(text))
         except PostRejected as error:
             await self.store.retry_tip_post(sub.platform, sub.channel, period, token, now + RETRY_AFTER)
-            _LOGGER.warning("weekly tip to %s %s refused (%s); will try again after %.0f s", sub.platform, sub.channel, error, RETRY_AFTER)
+            _LOGGER.warning(
+                "weekly tip to %s %s refused (%s); will try again after %.0f s",
+                sub.platform,
+                sub.channel,
+                error,
+                RETRY_AFTER,
+            )
             report.failed.append((sub.platform, sub.channel, str(error)))
             return
         except Exception as error:
             # Sent or not, nobody knows: the row stays "sending" and is never posted again this week.
-            _LOGGER.error("weekly tip to %s %s: outcome unknown (%s); not retried, to never post twice", sub.platform, sub.channel, type(error).__name__)
+            _LOGGER.error(
+                "weekly tip to %s %s: outcome unknown (%s); not retried, to never post twice",
+                sub.platform,
+                sub.channel,
+                type(error).__name__,
+            )
             report.failed.append((sub.platform, sub.channel, f"unknown: {type(error).__name__}"))
             return
         await self.store.finish_tip_post(sub.platform, sub.channel, period, token, now)
@@ -274,7 +305,14 @@ def weekly_reply(text: str) -> Reply:
     return Reply(kind="info", title="Tip of the week", text=text)
 
 
-async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], stop: asyncio.Event, tick: float = TICK, on_error: Callable[[BaseException], None] | None = None) -> None:
+async def run_forever(
+    job: WeeklyJob,
+    *,
+    clock: Callable[[], float],
+    stop: asyncio.Event,
+    tick: float = TICK,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
     """Run ``job`` now and every ``tick`` seconds until ``stop`` is set; a run in flight is finished, not cut.
 
     Waking every minute rather than at the next scheduled time keeps it simple and self-healing: a
@@ -285,7 +323,7 @@ async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], stop: async
 
     while not stop.is_set():
         try:
-            report = await job.run(dt.datetime.fromtimestamp(clock(), dt.timezone.utc))
+            report = await job.run(dt.datetime.fromtimestamp(clock(), dt.UTC))
             if report.posted or report.failed:
                 _LOGGER.info("weekly tips: %s", report.summary())
         except StoreUnavailable:
@@ -296,5 +334,5 @@ async def run_forever(job: WeeklyJob, *, clock: Callable[[], float], stop: async
                 on_error(error)
         try:
             await asyncio.wait_for(stop.wait(), timeout=tick)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass

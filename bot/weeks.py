@@ -4,6 +4,7 @@ It is worked out here only, so that the week a turn is counted in, the week ``ti
 report read, the week a weekly post is due in and the week that picks the library tip can never
 disagree (at New Year, say, when the ISO year is not the calendar year).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +24,7 @@ def period_of(moment: dt.datetime | dt.date) -> str:
 
 def utc(now: float) -> dt.datetime:
     """Unix seconds as an aware UTC datetime."""
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(now, dt.UTC)
 
 
 def period_at(now: float) -> str:

@@ -3,6 +3,7 @@
 Said once across every copy of the bot and every event that may bring it (Teams sends two for one
 install), because the first to claim the key in the store is the only one that says it.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.messages import Reply
 
 if TYPE_CHECKING:
-    from bot.coach import Coach
+    from bot.ports import CoachPort
 
 
 def welcome_scope(platform: str) -> str:
@@ -18,7 +19,7 @@ def welcome_scope(platform: str) -> str:
     return f"{platform}-welcome"
 
 
-async def welcome_once(coach: Coach, platform: str, key: str) -> Reply | None:
+async def welcome_once(coach: CoachPort, platform: str, key: str) -> Reply | None:
     """The coach's welcome the first time ``key`` (a person, an install: the adapter says which) is seen; None after."""
     if await coach.store.claim(welcome_scope(platform), key, coach.clock()):
         return coach.welcome()

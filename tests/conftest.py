@@ -1,5 +1,6 @@
 """Shared fixtures: a coach on the shipped knowledge with an in-memory store and a settable clock, fakes of Slack and
 the Bot Framework connector, and a PostgreSQL schema of its own for each test that takes ``pg_target``."""
+
 from __future__ import annotations
 
 import shutil
@@ -63,7 +64,8 @@ async def connector() -> FakeConnector:
 
 @pytest.fixture
 def pg_target() -> Iterator[PgTarget]:
-    """A fresh, empty schema name on the PostgreSQL test server (the store creates it), dropped with everything in it after.
+    """A fresh, empty schema name on the PostgreSQL test server (the store creates it), dropped with everything in
+    it after.
 
     Skips, naming the DSN, when no server answers (tests/pg.py).
     """
@@ -80,5 +82,7 @@ def knowledge_copy(tmp_path: Path) -> Path:
     return target
 
 
-def say(text: str = "", *, user: str = "U1", conversation: str = "C1", choice: str | None = None, platform: str = "test") -> Incoming:
+def say(
+    text: str = "", *, user: str = "U1", conversation: str = "C1", choice: str | None = None, platform: str = "test"
+) -> Incoming:
     return Incoming(platform=platform, workspace="W1", conversation=conversation, user=user, text=text, choice=choice)

@@ -4,6 +4,7 @@ Tests that need the server take the ``pg_target`` fixture (tests/conftest.py). I
 to set, when no server answers; with COACH_TEST_PG_REQUIRED set (non-empty) it fails instead, so CI
 on a machine that has the server cannot pass by skipping. Each test gets its own schema, dropped after.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -102,8 +103,8 @@ class TcpProxy:
     ``cut()``: close every connection and stop listening (connections refused), as when the server stops.
     ``restore()``: listen again on the same port. The port is the system's pick (port 0), held by a bound
     socket that never listens from ``start()`` to ``stop()``, so nothing else can take it while the proxy
-    is cut: the copy under test keeps its DSN, and ``restore()`` never meets "address already in use". ``freeze()``: keep sockets open but pass no byte, as on a
-    dead network path; ``thaw()`` lets bytes flow again.
+    is cut: the copy under test keeps its DSN, and ``restore()`` never meets "address already in use".
+    ``freeze()``: keep sockets open but pass no byte, as on a dead network path; ``thaw()`` lets bytes flow again.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -128,7 +129,9 @@ class TcpProxy:
             self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self._hold.bind((self.host, 0))
             self.port = self._hold.getsockname()[1]
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, reuse_address=True, reuse_port=True)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, reuse_address=True, reuse_port=True
+        )
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         try:

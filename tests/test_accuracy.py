@@ -15,6 +15,7 @@ and checked by a blind second reader (see their headers): a view of how the read
 its authors never saw. Measured then: B interaction 94.0%, customer 98.7% (real 91.9%, 97.8%);
 C 95.8% and 98.5% (real 94.6%, 98.1%).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,7 +57,10 @@ def score(coach: Coach, items: list[dict]) -> tuple[float, float, list[str]]:
         right_i += ok_i
         right_c += ok_c
         if not (ok_i and ok_c):
-            misses.append(f"{item['interaction']}/{item['customer']} read as {result['interaction']}/{result['customer']}: {item['text']}")
+            misses.append(
+                f"{item['interaction']}/{item['customer']} read as {result['interaction']}/{result['customer']}: "
+                f"{item['text']}"
+            )
     return right_i / len(items), right_c / len(items), misses
 
 
@@ -67,7 +71,9 @@ def reader() -> Coach:
 
 def test_held_out_sets_are_not_near_copies_of_training_examples():
     """A test line reworded into knowledge/examples would make the figures here say nothing about new text."""
-    held_out = [item["text"] for name in (*FLOORS, "real_dev.yaml") for item in load(name)] + [item["opening"] for item in load("vague.yaml")]
+    held_out = [item["text"] for name in (*FLOORS, "real_dev.yaml") for item in load(name)] + [
+        item["opening"] for item in load("vague.yaml")
+    ]
     near = []
     for example in shipped_knowledge().examples:
         match = process.extractOne(example.text, held_out, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_COPY)
@@ -101,7 +107,10 @@ async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
     (reply,) = await coach.handle(say(item["opening"]))
     asked = 0
     while reply.kind == "question":
-        again = reply.text in (DIDNT_CATCH, NOTHING_TO_GUESS_FROM)  # the typed answer did not land: the agent presses the button
+        again = reply.text in (
+            DIDNT_CATCH,
+            NOTHING_TO_GUESS_FROM,
+        )  # the typed answer did not land: the agent presses the button
         asked += not again
         assert asked <= 3, item["opening"]
         question = next(q for q in shipped_knowledge().questions.values() if q.text == reply.title)
@@ -110,8 +119,13 @@ async def run_vague(item: dict, *, typed: bool) -> tuple[int, bool]:
         else:
             truth = item["interaction"] if question.asks == "interaction" else item["customer"]
             option = max(question.options, key=lambda o: o.signals.get(truth, 0.0))
-            (reply,) = await coach.handle(say(choice=f"d|{(await coach.store.get_dialog(say().dialog_key))['id']}|{question.id}|{option.id}"))
-    right = reply.title.startswith(f"{shipped_knowledge().interactions[item['interaction']].name} interaction · {shipped_knowledge().customers[item['customer']].name} customer")
+            (reply,) = await coach.handle(
+                say(choice=f"d|{(await coach.store.get_dialog(say().dialog_key))['id']}|{question.id}|{option.id}")
+            )
+    right = reply.title.startswith(
+        f"{shipped_knowledge().interactions[item['interaction']].name} interaction · "
+        f"{shipped_knowledge().customers[item['customer']].name} customer"
+    )
     return asked, right
 
 
@@ -123,7 +137,7 @@ async def test_vague_openings(typed: bool):
     mean = sum(a for a, _ in results) / len(results)
     right = sum(r for _, r in results) / len(results)
     print(f"\nvague {len(items)} ({'typed' if typed else 'buttons'}): mean questions {mean:.2f}, right {right:.1%}")
-    wrong = [item["opening"] for item, (_, r) in zip(items, results) if not r]
+    wrong = [item["opening"] for item, (_, r) in zip(items, results, strict=True) if not r]
     assert mean <= MAX_MEAN_QUESTIONS
     assert right >= FLOOR_VAGUE_RIGHT["typed" if typed else "buttons"], wrong
 

@@ -1,4 +1,5 @@
 """app.py as a person uses it: the piped console, classify, and start-up with broken knowledge."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,35 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = {"interaction", "customer", "secondary_customer", "confidence", "interaction_confidence", "customer_confidence", "cues", "missing"}
+KEYS = {
+    "interaction",
+    "customer",
+    "secondary_customer",
+    "confidence",
+    "interaction_confidence",
+    "customer_confidence",
+    "cues",
+    "missing",
+}
 
 
-def run(args: list[str], *, stdin: str = "", env: dict[str, str] | None = None, tmp: Path) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
+def run(
+    args: list[str], *, stdin: str = "", env: dict[str, str] | None = None, tmp: Path
+) -> subprocess.CompletedProcess:
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))
+    }
     environment.update({"COACH_DB": str(tmp / "coach.sqlite3"), "HOME": str(tmp)})
     environment.update(env or {})
-    return subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=60, env=environment)
+    return subprocess.run(
+        [sys.executable, "app.py", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
 
 
 def test_piped_console_reads_one_message_per_line(tmp_path: Path):
@@ -39,7 +61,9 @@ def test_console_dialog_survives_a_restart(tmp_path: Path):
 
 
 def test_empty_variables_count_as_unset(tmp_path: Path):
-    result = run([], stdin="help\n", env={"SLACK_BOT_TOKEN": "", "MicrosoftAppId": "", "COACH_KNOWLEDGE_DIR": ""}, tmp=tmp_path)
+    result = run(
+        [], stdin="help\n", env={"SLACK_BOT_TOKEN": "", "MicrosoftAppId": "", "COACH_KNOWLEDGE_DIR": ""}, tmp=tmp_path
+    )
     assert result.returncode == 0 and "how to use me" in result.stdout
 
 
@@ -69,9 +93,15 @@ def test_classify_jsonl_keeps_order_and_reports_bad_lines(tmp_path: Path):
 @pytest.mark.slow
 def test_every_copy_of_the_bot_reads_a_text_alike(tmp_path: Path):
     """Set order changes with PYTHONHASHSEED: a typo with two equally near known words was mended by turns to either."""
-    texts = [item["text"] for path in sorted((ROOT / "tests" / "data").glob("situations*.yaml")) for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    texts = [
+        item["text"]
+        for path in sorted((ROOT / "tests" / "data").glob("situations*.yaml"))
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))
+    ]
     stdin = "".join(json.dumps({"text": text}) + "\n" for text in texts)
-    first, second = (run(["classify", "--jsonl"], stdin=stdin, env={"PYTHONHASHSEED": seed}, tmp=tmp_path) for seed in ("1", "2"))
+    first, second = (
+        run(["classify", "--jsonl"], stdin=stdin, env={"PYTHONHASHSEED": seed}, tmp=tmp_path) for seed in ("1", "2")
+    )
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert len(first.stdout.splitlines()) == len(texts)
     assert first.stdout == second.stdout
@@ -110,7 +140,9 @@ def test_a_terminal_chat_leaves_cleanly(tmp_path: Path, keys: bytes):
     """In a real terminal (a pty), Ctrl-C at the prompt leaves like Ctrl-D and "quit": exit 0, no traceback."""
     import pty
 
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))
+    }
     environment.update({"COACH_DB": str(tmp_path / "coach.sqlite3"), "HOME": str(tmp_path), "COLUMNS": "60"})
     pid, fd = pty.fork()
     if pid == 0:  # the child: the chat, in the pty

@@ -1,4 +1,5 @@
 """The conversation core through its one entry point, ``Coach.handle``, on the shipped knowledge."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -47,7 +48,10 @@ async def test_rich_description_is_answered_at_once(coach: Coach):
     assert [c.label for c in reply.choices] == ["More", "Right", "Not quite", "Start over"]
     more = only(await coach.handle(say(choice=reply.choices[0].value)))
     titles = [s.title for s in more.sections]
-    assert titles[:3] == ["What this is", "Hold on to", "What this customer needs"] and titles[3] == "Script (de-escalation)"
+    assert (
+        titles[:3] == ["What this is", "Hold on to", "What this customer needs"]
+        and titles[3] == "Script (de-escalation)"
+    )
     assert titles[-2:] == ["After the contact", "Why"] and "furious" in more.sections[-1].lines[0]
 
 
@@ -118,7 +122,9 @@ async def test_skip_gives_best_guess(coach: Coach):
     assert only(await coach.handle(say("customer wants a refund, what do i do"))).kind == "question"
     reply = only(await coach.handle(say("just tell me")))
     assert reply.kind == "answer" and reply.text in ("Sure.", "Fairly sure.", "Best guess.")
-    assert reply.title == "Critical interaction · Customer type not clear"  # nothing shown of the customer: no type named
+    assert (
+        reply.title == "Critical interaction · Customer type not clear"
+    )  # nothing shown of the customer: no type named
 
 
 async def test_skip_with_only_the_customer_shown_names_no_contact_type(coach: Coach):
@@ -153,7 +159,9 @@ async def test_skip_button_and_more(coach: Coach):
     assert answer.kind == "answer"
     more = only(await coach.handle(say("more")))
     assert more.kind == "answer" and more.sections[0].title == "What this is"
-    assert more.sections[-1].title == "Why" and any(line.startswith("Interaction: Critical") for line in more.sections[-1].lines)
+    assert more.sections[-1].title == "Why" and any(
+        line.startswith("Interaction: Critical") for line in more.sections[-1].lines
+    )
 
 
 async def test_start_over_and_help_keep_working_mid_dialog(coach: Coach):
@@ -172,7 +180,11 @@ async def test_start_over_and_help_keep_working_mid_dialog(coach: Coach):
 async def test_a_new_situation_replaces_an_answered_one(coach: Coach):
     only(await coach.handle(say(RICH)))
     first_id = (await coach.store.get_dialog(say().dialog_key))["id"]
-    reply = only(await coach.handle(say("we called him to offer the premium upgrade, he has been a member for 10 years and loves it")))
+    reply = only(
+        await coach.handle(
+            say("we called him to offer the premium upgrade, he has been a member for 10 years and loves it")
+        )
+    )
     assert reply.kind == "answer" and reply.title.startswith("Planned")
     assert (await coach.store.get_dialog(say().dialog_key))["id"] != first_id
 
@@ -292,10 +304,21 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
 
 def test_plainly_angry_comes_first_whatever_else_the_text_says(coach: Coach):
     """DOMAIN.md rule 7: twelve years of loyalty make loyal the secondary, not the type, once she is swearing."""
-    result = coach.classify("gold member with us 12 years, knows everyone by name, today she is swearing at the desk about the new locker fee")
+    result = coach.classify(
+        "gold member with us 12 years, knows everyone by name, today she is swearing at the desk about the new locker "
+        "fee"
+    )
     assert (result["customer"], result["secondary_customer"]) == ("angry", "loyal")
-    assert coach.classifier.decide(coach.classifier.read("gold member with us 12 years, swearing at the desk")).confidence_of("customer") >= 0.9
-    assert coach.classify("regular for years, not angry at all, just asking about the new class times")["customer"] == "loyal"
+    assert (
+        coach.classifier.decide(
+            coach.classifier.read("gold member with us 12 years, swearing at the desk")
+        ).confidence_of("customer")
+        >= 0.9
+    )
+    assert (
+        coach.classify("regular for years, not angry at all, just asking about the new class times")["customer"]
+        == "loyal"
+    )
 
 
 def test_building_a_coach_leaves_the_garbage_collector_as_it_found_it():
@@ -312,34 +335,60 @@ def test_building_a_coach_leaves_the_garbage_collector_as_it_found_it():
 
 
 def test_an_organisations_ascii_emoticon_is_read():
-    """The shipped emoji are all non-ASCII, so plain text skips the emoji pass; an overlay's ">:(" must not be skipped."""
+    """The shipped emoji are all non-ASCII, so plain text skips the emoji pass; an overlay's ">:(" must not be
+    skipped."""
     language = shipped_knowledge().language
-    reader = TextReader(language=dataclasses.replace(language, emoji={**language.emoji, ">:(": "angry"}), vocabulary=set())
+    reader = TextReader(
+        language=dataclasses.replace(language, emoji={**language.emoji, ">:(": "angry"}), vocabulary=set()
+    )
     assert [t.word for t in reader.tokens("cx on the phone >:(")][-1] == "angry"
 
 
 def test_the_model_reads_a_set_of_words_alike_in_any_order(coach: Coach):
     """Two copies of the bot hold the same words in sets of different order; a plain float sum would differ."""
     model = coach.classifier.interaction_model
-    words = sorted(features(coach.classifier.reader.tokens(RICH + ", second week with us, quoted the spec sheet and three competitors")))
-    readings = {tuple(model.log_posterior(set(random.Random(seed).sample(words, len(words)))).values()) for seed in range(50)}
+    words = sorted(
+        features(
+            coach.classifier.reader.tokens(RICH + ", second week with us, quoted the spec sheet and three competitors")
+        )
+    )
+    readings = {
+        tuple(model.log_posterior(set(random.Random(seed).sample(words, len(words)))).values()) for seed in range(50)
+    }
     assert len(readings) == 1
 
 
 def test_real_words_are_not_mended_into_nearby_cue_words(coach: Coach):
     """One letter from a cue word is not a typo when it is a word of its own: no breach at the beach."""
     read = coach.classifier.reader
-    mended = {word: read.correct(word) for word in ("beach", "cooking", "treat", "scammed", "clauses", "furios", "recieved", "custmer")}
-    assert mended == {
-        "beach": "beach", "cooking": "cooking", "treat": "treat", "scammed": "scammed", "clauses": "clauses",
-        "furios": "furious", "recieved": "received", "custmer": "customer",
+    mended = {
+        word: read.correct(word)
+        for word in ("beach", "cooking", "treat", "scammed", "clauses", "furios", "recieved", "custmer")
     }
-    assert "surprise" not in coach.classifier.read("cx was cooking when she rang, asks where the spare filters are").cue  # not "choking"
+    assert mended == {
+        "beach": "beach",
+        "cooking": "cooking",
+        "treat": "treat",
+        "scammed": "scammed",
+        "clauses": "clauses",
+        "furios": "furious",
+        "recieved": "received",
+        "custmer": "customer",
+    }
+    assert (
+        "surprise" not in coach.classifier.read("cx was cooking when she rang, asks where the spare filters are").cue
+    )  # not "choking"
 
 
 async def test_the_agents_own_words_are_not_read_as_the_situation(coach: Coach):
-    """"bit stuck" is the agent, not a stuck product; "asap" after "need coaching" is the agent's hurry."""
-    for opening in ("help pls", "need coaching asap", "bit stuck here", "dunno how to handle this", "not sure about this"):
+    """ "bit stuck" is the agent, not a stuck product; "asap" after "need coaching" is the agent's hurry."""
+    for opening in (
+        "help pls",
+        "need coaching asap",
+        "bit stuck here",
+        "dunno how to handle this",
+        "not sure about this",
+    ):
         assert only(await coach.handle(say(opening))).kind == "question", opening
         assert coach.classify(opening)["cues"] == [], opening
     assert coach.classify("the washing machine door is stuck, help pls")["cues"] == ["stuck"]
@@ -349,5 +398,14 @@ async def test_the_agents_own_words_are_not_read_as_the_situation(coach: Coach):
 def test_classify_reports_missing_questions(coach: Coach):
     vague = coach.classify(VAGUE)
     assert vague["missing"] and len(vague["missing"]) <= 3
-    assert set(vague) == {"interaction", "customer", "secondary_customer", "confidence", "interaction_confidence", "customer_confidence", "cues", "missing"}
+    assert set(vague) == {
+        "interaction",
+        "customer",
+        "secondary_customer",
+        "confidence",
+        "interaction_confidence",
+        "customer_confidence",
+        "cues",
+        "missing",
+    }
     assert coach.classify(RICH)["missing"] == []

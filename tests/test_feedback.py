@@ -2,11 +2,12 @@
 
 Counts are kept per ISO week and team only: no text and no agent anywhere (bot/report.py).
 """
+
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,12 @@ MANAGER = "MGR"
 
 
 def coach_on(store, clock: Clock | None = None) -> Coach:
-    return Coach(knowledge=shipped_knowledge(), store=store, managers=Managers.parse(f"test:{MANAGER}"), **({"clock": clock} if clock else {}))
+    return Coach(
+        knowledge=shipped_knowledge(),
+        store=store,
+        managers=Managers.parse(f"test:{MANAGER}"),
+        **({"clock": clock} if clock else {}),
+    )
 
 
 def button(reply: Reply, label: str) -> str:
@@ -52,7 +58,9 @@ async def test_not_quite_then_a_pick_redoes_the_answer_and_the_report_counts_it(
     assert [c.label for c in answer.choices] == ["More", "Right", "Not quite", "Start over"]
     (menu,) = await coach.handle(say(choice=button(answer, "Not quite")))
     assert menu.kind == "question" and "Planned interaction" in [c.label for c in menu.choices]
-    assert not any(c.label == answer.title.split(" interaction")[0] + " interaction" for c in menu.choices)  # the type read is not offered
+    assert not any(
+        c.label == answer.title.split(" interaction")[0] + " interaction" for c in menu.choices
+    )  # the type read is not offered
     (redone,) = await coach.handle(say(choice=button(menu, "Planned interaction")))
     assert redone.kind == "answer" and redone.title.startswith("Planned interaction")
     assert "Right" not in [c.label for c in redone.choices] and "Redone" in redone.text
@@ -150,7 +158,10 @@ async def test_two_copies_on_postgres_count_a_thousand_double_taps_once_each(pg_
         state = await stores[0].get_dialog(say(user="U0").dialog_key)
         for n in range(1, 1000):
             await stores[0].put_dialog(say(user=f"U{n}").dialog_key, {**state, "id": f"d{n:04d}"}, copies[0].clock())
-        taps = [say(choice=button(template, "Right").replace(state["id"], f"d{n:04d}" if n else state["id"]), user=f"U{n}") for n in range(1000)]
+        taps = [
+            say(choice=button(template, "Right").replace(state["id"], f"d{n:04d}" if n else state["id"]), user=f"U{n}")
+            for n in range(1000)
+        ]
         await asyncio.gather(*(copy.handle(tap) for tap in taps for copy in copies))
         rows = await stores[0].tallies([period_at(copies[0].clock())])
         confirmed = sum(r["n"] for r in rows if r["metric"] == "confirmed")
@@ -174,7 +185,11 @@ def test_console_not_quite_then_a_pick_shows_in_the_report_and_as_json(tmp_path:
     printed = run(["report", "--since", "2020-01-06"], env=env, tmp=tmp_path)
     assert printed.returncode == 0, printed.stderr
     figures = json.loads(printed.stdout)
-    assert figures["all"]["corrected"] == 1 and figures["all"]["answered"] == 1 and list(figures["teams"]) == ["console:local"]
+    assert (
+        figures["all"]["corrected"] == 1
+        and figures["all"]["answered"] == 1
+        and list(figures["teams"]) == ["console:local"]
+    )
     assert not any(b"quokkaword" in p.read_bytes() for p in tmp_path.rglob("coach.sqlite3*"))
 
 
@@ -195,7 +210,9 @@ async def two_hundred_dialogs_with_feedback(coach: Coach) -> None:
             await coach.handle(say(choice=menu.choices[0].value, user=user))
 
 
-async def test_after_200_dialogs_no_typed_word_is_in_sqlite_its_wal_or_the_debug_log(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+async def test_after_200_dialogs_no_typed_word_is_in_sqlite_its_wal_or_the_debug_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.DEBUG)
     store = SQLiteStore(path=tmp_path / "c.db")
     await two_hundred_dialogs_with_feedback(coach_on(store))
@@ -205,7 +222,9 @@ async def test_after_200_dialogs_no_typed_word_is_in_sqlite_its_wal_or_the_debug
 
 
 @pytest.mark.slow
-async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(pg_target: PgTarget, caplog: pytest.LogCaptureFixture):
+async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(
+    pg_target: PgTarget, caplog: pytest.LogCaptureFixture
+):
     import asyncpg
 
     from bot.store.postgres import PostgresStore
@@ -220,7 +239,10 @@ async def test_after_200_dialogs_no_typed_word_is_in_a_postgres_dump(pg_target: 
         await store.close()
     con = await asyncpg.connect(pg_target.dsn)
     try:
-        tables = [r["tablename"] for r in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", pg_target.schema)]
+        tables = [
+            r["tablename"]
+            for r in await con.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", pg_target.schema)
+        ]
         dump = ""
         for table in tables:
             dump += str(await con.fetch(f'SELECT * FROM "{pg_target.schema}"."{table}"'))

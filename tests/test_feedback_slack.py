@@ -1,4 +1,5 @@
 """Issue 16 on Slack, end to end: answer, Not quite, a pick, then the counts in the manager's report and on /metrics."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,12 @@ def text_of(blocks: list[dict]) -> str:
 
 async def test_a_correction_on_slack_shows_in_the_managers_report_and_on_metrics(api: FakeSlackApi):
     metrics = Metrics()
-    coach = Coach(knowledge=shipped_knowledge(), store=MeteredStore(inner=MemoryStore(), metrics=metrics), managers=Managers.parse(f"slack:{HUMAN}"), meter=metrics)
+    coach = Coach(
+        knowledge=shipped_knowledge(),
+        store=MeteredStore(inner=MemoryStore(), metrics=metrics),
+        managers=Managers.parse(f"slack:{HUMAN}"),
+        meter=metrics,
+    )
     runner, url = await start_bot(api, coach)
     try:
         async with aiohttp.ClientSession() as session:

@@ -1,4 +1,5 @@
 """Issue 16 on Teams, end to end: answer, Not quite, a pick, then the counts in the manager's report and on /metrics."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -16,7 +17,12 @@ from tests.test_teams_clients import MANAGER, RecordingConnector, Teams, answer_
 
 async def test_a_correction_on_teams_shows_in_the_managers_report_and_on_metrics():
     metrics = Metrics()
-    coach = Coach(knowledge=shipped_knowledge(), store=MeteredStore(inner=MemoryStore(), metrics=metrics), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER}"))
+    coach = Coach(
+        knowledge=shipped_knowledge(),
+        store=MeteredStore(inner=MemoryStore(), metrics=metrics),
+        clock=Clock(),
+        managers=Managers.parse(f"teams:{MANAGER}"),
+    )
     connector = await RecordingConnector().start()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())

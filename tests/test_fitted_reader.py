@@ -1,4 +1,5 @@
 """The fitted reader kept between starts: read back only when nothing it depends on changed."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,12 @@ from bot import fitted_reader
 from bot.classify import Classifier
 from tests.conftest import shipped_knowledge
 
-LINES = ["cx furious, blender smoked on day 2", "regular here for her usual order", "need a script asap", "we rang him about the upgrade"]
+LINES = [
+    "cx furious, blender smoked on day 2",
+    "regular here for her usual order",
+    "need a script asap",
+    "we rang him about the upgrade",
+]
 
 
 def readings(classifier: Classifier) -> list:

@@ -1,4 +1,5 @@
 """Knowledge loading: the shipped files are complete, and every kind of mistake names file and line."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,7 +21,10 @@ def test_shipped_knowledge_is_complete():
     assert list(k.customers)[0] == "angry"
     assert {(i, c) for i in (*INTERACTIONS, ANY) for c in (*CUSTOMERS, ANY)} == set(k.scripts)
     assert all(3 <= len(s.steps) <= 6 for s in k.scripts.values())
-    assert all(s.hold_on.point in (k.interactions[s.interaction].key_points if s.interaction != ANY else k.key_points) for s in k.scripts.values())
+    assert all(
+        s.hold_on.point in (k.interactions[s.interaction].key_points if s.interaction != ANY else k.key_points)
+        for s in k.scripts.values()
+    )
     assert {"front-desk", "support", "sales", "marketing", "delivery", "billing"} <= set(k.departments)
     assert len(k.tips) >= 20 and {t.theme for t in k.tips} == set(TIP_THEMES)
     assert len(k.examples) >= 300
@@ -117,7 +121,8 @@ def test_overlay_replaces_by_id_and_extends(tmp_path: Path):
         encoding="utf-8",
     )
     (overlay / "examples" / "ours.yaml").write_text(
-        "examples:\n  - text: the tractor dealer called about the harvest plan\n    interaction: planned\n    customer: loyal\n",
+        "examples:\n  - text: the tractor dealer called about the harvest plan\n    interaction: planned\n    "
+        "customer: loyal\n",
         encoding="utf-8",
     )
     k = load_knowledge(overlay=overlay)
@@ -136,10 +141,18 @@ def test_overlay_mistakes_name_the_overlay_file(tmp_path: Path):
 
 
 def test_check_knowledge_command(knowledge_copy: Path):
-    ok = subprocess.run([sys.executable, "app.py", "check-knowledge"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "app.py", "check-knowledge"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert ok.returncode == 0, ok.stderr
     assert "knowledge OK" in ok.stdout
     _edit(knowledge_copy / "questions.yaml", "asks: customer", "asks: weather")
-    bad = subprocess.run([sys.executable, "app.py", "check-knowledge", str(knowledge_copy)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "app.py", "check-knowledge", str(knowledge_copy)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert "unknown dimension 'weather'" in bad.stderr and str(knowledge_copy / "questions.yaml") in bad.stderr

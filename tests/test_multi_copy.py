@@ -8,6 +8,7 @@ PostgreSQL answers or when the knowledge a copy would load is not complete.
 Not here: the weekly tips of the tips issue (two tip runs for one week on both copies giving one
 post per channel); they are tested with the tips themselves.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,7 +49,14 @@ async def start(pg_target: PgTarget, api: FakeSlackApi, session: aiohttp.ClientS
 
     async def start_copies(count: int = 2, *, dsn: str | None = None, ready: bool = True, **env: str) -> list[Served]:
         url = database_url(dsn or pg_target.dsn, pg_target.schema)
-        copies = list(await asyncio.gather(*(Served.start(serve_env(api, tmp_path / f"copy{len(started) + n}", DATABASE_URL=url, **env)) for n in range(count))))
+        copies = list(
+            await asyncio.gather(
+                *(
+                    Served.start(serve_env(api, tmp_path / f"copy{len(started) + n}", DATABASE_URL=url, **env))
+                    for n in range(count)
+                )
+            )
+        )
         started.extend(copies)
         if ready:
             await asyncio.gather(*(copy.until(session, "/readyz", 200) for copy in copies))
@@ -76,7 +84,9 @@ async def total(copies: list[Served], session: aiohttp.ClientSession, name: str,
 # ---------------------------------------------------------------------------------------- shared state
 
 
-async def test_a_dialog_opened_on_one_copy_continues_on_the_other(start, api: FakeSlackApi, session, pg_target: PgTarget):
+async def test_a_dialog_opened_on_one_copy_continues_on_the_other(
+    start, api: FakeSlackApi, session, pg_target: PgTarget
+):
     a, b = await start(2)
     slack = Harness(api, a.url, session, None)
     dm = slack.fresh("event_message_im.json", text=VAGUE, ts="1700000100.000001")
@@ -96,7 +106,9 @@ async def test_a_dialog_opened_on_one_copy_continues_on_the_other(start, api: Fa
         update = (await api.wait_for("chat.update", clicks, timeout=10))[-1]
         blocks = blocks_of(update)
         (state,) = (await dialogs(pg_target)).values()
-        assert state["id"] == opened["id"] and len(state["answers"]) == clicks, f"copy {copy.url} did not continue the dialog: {header(blocks)}"
+        assert state["id"] == opened["id"] and len(state["answers"]) == clicks, (
+            f"copy {copy.url} did not continue the dialog: {header(blocks)}"
+        )
         if " interaction · " in header(blocks):
             break
     assert " interaction · " in header(blocks)
@@ -129,7 +141,9 @@ async def test_an_event_and_its_retries_on_both_copies_at_once_give_one_reply(st
     for n in range(1, ROUNDS + 1):
         body = to_a.fresh("event_message_im.json", text=RICH, ts=f"1700000200.{n:06d}", user=f"U{n:05d}")
         body["event"].pop("blocks", None)
-        answers = await asyncio.gather(to_a.event(body), to_b.event(body), to_a.event(body, retry_num=1), to_b.event(body, retry_num=2))
+        answers = await asyncio.gather(
+            to_a.event(body), to_b.event(body), to_a.event(body, retry_num=1), to_b.event(body, retry_num=2)
+        )
         assert [status for status, _ in answers] == [200] * 4
     await api.wait_for("chat.postMessage", ROUNDS, timeout=20)
     await api.settle(0.3)
@@ -152,7 +166,9 @@ async def command(slack: Harness, name: str, text: str = RICH) -> str:
     raise AssertionError(f"nothing posted to response_url {name}")
 
 
-async def test_lost_database_apologises_reports_not_ready_and_recovers(start, api: FakeSlackApi, session, pg_target: PgTarget):
+async def test_lost_database_apologises_reports_not_ready_and_recovers(
+    start, api: FakeSlackApi, session, pg_target: PgTarget
+):
     proxy = TcpProxy.for_dsn(pg_target.dsn)
     await proxy.start()
     try:
@@ -183,7 +199,9 @@ async def test_lost_database_apologises_reports_not_ready_and_recovers(start, ap
         await proxy.stop()
 
 
-async def test_a_copy_started_while_the_database_is_down_serves_then_connects(start, api: FakeSlackApi, session, pg_target: PgTarget):
+async def test_a_copy_started_while_the_database_is_down_serves_then_connects(
+    start, api: FakeSlackApi, session, pg_target: PgTarget
+):
     proxy = TcpProxy.for_dsn(pg_target.dsn)
     await proxy.start()
     await proxy.cut()  # nothing listens on the proxy's port until restore()

@@ -4,10 +4,10 @@ Most tests run in-process on loopback. The last ones start ``python app.py serve
 pointed at the fake Web API; they need complete knowledge (the shipped folder, or it with
 COACH_KNOWLEDGE_DIR laid over) and skip, saying so, while it is not.
 """
+
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -251,8 +251,14 @@ async def test_healthz_readyz_and_metrics(ops):
         text = await response.text()
     families = {family.name for family in text_string_to_metric_families(text)}
     assert {
-        "coach_turns", "coach_replies", "coach_turn_seconds", "coach_turns_in_flight", "coach_identified",
-        "coach_dedupe_hits", "coach_errors", "coach_ready",
+        "coach_turns",
+        "coach_replies",
+        "coach_turn_seconds",
+        "coach_turns_in_flight",
+        "coach_identified",
+        "coach_dedupe_hits",
+        "coach_errors",
+        "coach_ready",
     } <= families
     assert sample(text, "coach_turns_total", platform="slack") == 1
     assert sample(text, "coach_turn_seconds_bucket", platform="slack", le="+Inf") == 1
@@ -315,7 +321,10 @@ def test_without_an_app_id_the_server_listens_on_loopback_unless_host_says_other
 
 
 def test_search_path_in_database_url_names_the_schema():
-    assert dsn_and_schema("postgresql://u@h:5432/db?search_path=coach&sslmode=disable") == ("postgresql://u@h:5432/db?sslmode=disable", "coach")
+    assert dsn_and_schema("postgresql://u@h:5432/db?search_path=coach&sslmode=disable") == (
+        "postgresql://u@h:5432/db?sslmode=disable",
+        "coach",
+    )
     assert dsn_and_schema("postgres://u@h/db") == ("postgres://u@h/db", None)
     assert dsn_and_schema("postgresql://u@h/db?search_path=a,b") == ("postgresql://u@h/db?search_path=a,b", None)
     with pytest.raises(CoachError, match="postgresql://"):
@@ -324,7 +333,11 @@ def test_search_path_in_database_url_names_the_schema():
 
 def settings(database_url: str | None, tmp_path: Path) -> dict[str, Any]:
     """What ``open_store`` gets from the settings read out of DATABASE_URL and COACH_DB."""
-    read = Settings.from_env({"DATABASE_URL": database_url, "COACH_DB": str(tmp_path / "c.db")} if database_url else {"COACH_DB": str(tmp_path / "c.db")})
+    read = Settings.from_env(
+        {"DATABASE_URL": database_url, "COACH_DB": str(tmp_path / "c.db")}
+        if database_url
+        else {"COACH_DB": str(tmp_path / "c.db")}
+    )
     return {"database_url": read.database_url, "db_path": read.db_path}
 
 
@@ -369,7 +382,10 @@ def knowledge_or_skip() -> None:
     try:
         load_knowledge(overlay=os.environ.get("COACH_KNOWLEDGE_DIR") or None)
     except KnowledgeError as error:
-        pytest.skip(f"the knowledge a served copy would load is not complete yet ({len(error.problems)} problem(s)); python app.py check-knowledge")
+        pytest.skip(
+            f"the knowledge a served copy would load is not complete yet ({len(error.problems)} problem(s)); python "
+            "app.py check-knowledge"
+        )
 
 
 class Served:
@@ -393,7 +409,14 @@ class Served:
     @classmethod
     async def start(cls, env: dict[str, str], *, timeout: float = 60.0) -> Served:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "app.py"), "serve", cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            sys.executable,
+            str(ROOT / "app.py"),
+            "serve",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         served = cls(process)
         deadline = time.monotonic() + timeout
@@ -411,7 +434,7 @@ class Served:
         try:
             async with session.get(self.url + path, timeout=aiohttp.ClientTimeout(total=5)) as response:
                 return response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             return 0
 
     async def until(self, session: aiohttp.ClientSession, path: str, status: int, *, within: float = 20.0) -> None:
@@ -430,7 +453,7 @@ class Served:
             self.process.send_signal(signal.SIGTERM)
         try:
             code = await asyncio.wait_for(self.process.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.process.kill()
             code = await self.process.wait()
         await asyncio.wait_for(self._reader, 5)
@@ -442,8 +465,14 @@ def serve_env(api: FakeSlackApi, tmp_path: Path, **extra: str) -> dict[str, str]
     drop = ("SLACK_", "Microsoft", "DATABASE_URL", "COACH_DB", "PORT", "HOST")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env.update(
-        PORT="0", HOST="127.0.0.1", LOG_LEVEL="INFO", XDG_DATA_HOME=str(tmp_path / "xdg"), PYTHONUNBUFFERED="1",
-        SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api.url,
+        PORT="0",
+        HOST="127.0.0.1",
+        LOG_LEVEL="INFO",
+        XDG_DATA_HOME=str(tmp_path / "xdg"),
+        PYTHONUNBUFFERED="1",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=api.url,
     )
     env.update(extra)
     return env
@@ -468,7 +497,9 @@ async def test_sigterm_finishes_the_turn_in_flight_then_exits(tmp_path: Path):
         async with aiohttp.ClientSession() as session:
             await served.until(session, "/readyz", 200)
             slack = Harness(api, served.url, session, None)
-            await slack.event(slack.fresh("event_message_im.json", text="hello", ts="1700000001.000001"))  # warms Bolt up (auth.test)
+            await slack.event(
+                slack.fresh("event_message_im.json", text="hello", ts="1700000001.000001")
+            )  # warms Bolt up (auth.test)
             await api.wait_for("chat.postMessage")
             api.delay = 1.5
             dm = slack.fresh("event_message_im.json", text=SECRET_WORDS, ts="1700000001.000002")

@@ -1,4 +1,5 @@
 """The outbox deliverer: sent once by its maker, or by any copy after the maker died; retried, then given up."""
+
 from __future__ import annotations
 
 import asyncio

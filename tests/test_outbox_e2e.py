@@ -6,6 +6,7 @@ had not sent waits in the store's outbox (adapters/outbox.py): a restarted copy 
 file, or the other copy on the same PostgreSQL database, sends it once the dead copy's lease has
 run out. Every DM gets its answer; only a post in flight at the kill may come twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,12 +39,17 @@ async def api():
 async def dms_then_kill(copy: Served, api: FakeSlackApi, session: aiohttp.ClientSession) -> list[str]:
     """Send AGENTS DMs at once, all acknowledged, then SIGKILL the copy; the DM channels, one per agent."""
     slack = Harness(api, copy.url, session, None)
-    await slack.event(slack.fresh("event_message_im.json", text="warm up", ts="1700000000.000001", user="UWARM", channel="DWARM"))
+    await slack.event(
+        slack.fresh("event_message_im.json", text="warm up", ts="1700000000.000001", user="UWARM", channel="DWARM")
+    )
     await api.wait_for("chat.postMessage")
     api.calls.clear()
     api.post_delay = 0.4
     channels = [f"DKILL{n:02d}" for n in range(AGENTS)]
-    bodies = [slack.fresh("event_message_im.json", text=RICH, ts=f"1700000001.{n:06d}", user=f"UKILL{n:02d}", channel=c) for n, c in enumerate(channels)]
+    bodies = [
+        slack.fresh("event_message_im.json", text=RICH, ts=f"1700000001.{n:06d}", user=f"UKILL{n:02d}", channel=c)
+        for n, c in enumerate(channels)
+    ]
     answers = await asyncio.gather(*(slack.event(body) for body in bodies))
     assert [status for status, _ in answers] == [200] * AGENTS
     copy.process.kill()
@@ -90,7 +96,9 @@ async def test_kill_9_on_postgres_the_surviving_copy_delivers(api: FakeSlackApi,
     knowledge_or_skip()
     url = database_url(pg_target.dsn, pg_target.schema)
     async with aiohttp.ClientSession() as session:
-        copies = await asyncio.gather(*(Served.start(serve_env(api, tmp_path / f"copy{n}", DATABASE_URL=url)) for n in range(2)))
+        copies = await asyncio.gather(
+            *(Served.start(serve_env(api, tmp_path / f"copy{n}", DATABASE_URL=url)) for n in range(2))
+        )
         await asyncio.gather(*(c.until(session, "/readyz", 200) for c in copies))
         doomed, survivor = copies
         try:

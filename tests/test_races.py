@@ -4,6 +4,7 @@ Two copies of the coach on one SQLite file stand in for two copies behind a load
 PostgreSQL contract test in tests/test_store_contract.py races the store itself). A barrier makes
 both turns load the dialog before either saves, the interleaving that lost answers before.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,9 @@ async def two_copies(tmp_path: Path) -> tuple[Coach, Coach, Coach]:
     barrier = asyncio.Barrier(2)
     path = tmp_path / "coach.db"
     plain = Coach(knowledge=shipped_knowledge(), store=SQLiteStore(path=path))
-    racers = [Coach(knowledge=shipped_knowledge(), store=LoadsTogether(SQLiteStore(path=path), barrier)) for _ in range(2)]
+    racers = [
+        Coach(knowledge=shipped_knowledge(), store=LoadsTogether(SQLiteStore(path=path), barrier)) for _ in range(2)
+    ]
     return plain, racers[0], racers[1]
 
 
@@ -58,7 +61,11 @@ async def test_two_answers_at_once_take_exactly_one(tmp_path: Path, typed: bool)
         plain, a, b = await two_copies(tmp_path / str(trial))
         (question,) = await plain.handle(say("cx on the line, need help"))
         assert question.kind == "question"
-        turns = [say("1"), say("2")] if typed else [say(choice=choice_for(question, 0)), say(choice=choice_for(question, 1))]
+        turns = (
+            [say("1"), say("2")]
+            if typed
+            else [say(choice=choice_for(question, 0)), say(choice=choice_for(question, 1))]
+        )
         (first,), (second,) = await asyncio.gather(a.handle(turns[0]), b.handle(turns[1]))
         titles = [first.title, second.title]
         assert titles.count(ANSWERED) == 1, titles
@@ -67,7 +74,11 @@ async def test_two_answers_at_once_take_exactly_one(tmp_path: Path, typed: bool)
         winner = first if second.title == ANSWERED else second
         # What the winner shows is what the store now waits for.
         if winner.kind == "question":
-            assert state["pending"] and not state["done"] and winner.title == plain.knowledge.questions[state["pending"]].text
+            assert (
+                state["pending"]
+                and not state["done"]
+                and winner.title == plain.knowledge.questions[state["pending"]].text
+            )
 
 
 async def test_a_late_skip_from_an_earlier_card_changes_nothing(tmp_path: Path):
@@ -76,7 +87,11 @@ async def test_a_late_skip_from_an_earlier_card_changes_nothing(tmp_path: Path):
     (second,) = await coach.handle(say(choice=choice_for(first, 0)))
     assert second.kind == "question" and second.title != first.title
     before = await coach.store.load_dialog(say().dialog_key)
-    old_skip = next(c.value for c in first.choices if c.value.endswith("|skip")) if any(c.value.endswith("|skip") for c in first.choices) else None
+    old_skip = (
+        next(c.value for c in first.choices if c.value.endswith("|skip"))
+        if any(c.value.endswith("|skip") for c in first.choices)
+        else None
+    )
     stale = old_skip or f"d|{before[0]['id']}|{before[0]['asked'][0]}|skip"
     for late in (stale, choice_for(first, 1)):
         (reply,) = await coach.handle(say(choice=late))
@@ -92,7 +107,10 @@ async def test_an_old_cards_start_over_clears_nothing_and_the_current_one_does(t
     old_start_over = next(c.value for c in old.choices if c.label == "Start over")
     (live,) = await coach.handle(say("cx on the line, need help"))  # a new situation, its question pending
     before = await coach.store.load_dialog(say().dialog_key)
-    for stale in (old_start_over, "c|start-over"):  # this app's earlier cards, then cards from before buttons were bound
+    for stale in (
+        old_start_over,
+        "c|start-over",
+    ):  # this app's earlier cards, then cards from before buttons were bound
         (reply,) = await coach.handle(say(choice=stale))
         assert reply.kind == "error" and "ended" in reply.title
     assert await coach.store.load_dialog(say().dialog_key) == before

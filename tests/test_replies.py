@@ -1,4 +1,5 @@
 """The answer an agent reads mid-call: short, in any trade's words, the situation's step first, honest labels."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,8 @@ import yaml
 
 from adapters.console import render
 from bot.coach import Coach
-from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
 from bot.errors import KnowledgeError
+from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
 from bot.messages import Reply
 from bot.replies import NOTHING_TO_GUESS_FROM
 from bot.store.memory import MemoryStore
@@ -51,7 +52,11 @@ async def answer_to(coach: Coach, text: str, user: str = "U1") -> Reply:
         if reply.kind != "question":
             break
         # With nothing to guess from, "skip" asks again: the agent then picks the first option.
-        turn = say(choice=reply.choices[0].value, user=user) if reply.text == NOTHING_TO_GUESS_FROM else say("skip", user=user)
+        turn = (
+            say(choice=reply.choices[0].value, user=user)
+            if reply.text == NOTHING_TO_GUESS_FROM
+            else say("skip", user=user)
+        )
         (reply,) = await coach.handle(turn)
     return reply
 
@@ -72,7 +77,9 @@ async def test_short_answer_is_types_hold_on_and_three_lines_and_the_rest_is_beh
     assert shown_words(reply) <= MAX_WORDS
     (more,) = await coach.handle(say(choice=reply.choices[0].value))
     titles = [s.title for s in more.sections]
-    assert {"What this is", "What this customer needs", "Script (de-escalation)", "After the contact", "Why"} <= set(titles)
+    assert {"What this is", "What this customer needs", "Script (de-escalation)", "After the contact", "Why"} <= set(
+        titles
+    )
 
 
 async def test_words_before_the_first_option_on_a_labelled_set():

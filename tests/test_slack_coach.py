@@ -1,4 +1,5 @@
 """Slack end to end on the real Coach and the shipped knowledge: signed requests in, fake Web API out."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -24,8 +25,11 @@ async def slack(api: FakeSlackApi, coach: Coach):
 def within_limits(blocks: list[dict], limit: int = translate.MAX_MESSAGE_BLOCKS) -> bool:
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
     headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
-    return len(blocks) <= limit and all(len(t) <= 3000 for t in sections) and all(len(t) <= 150 for t in headers) and all(
-        len(e["text"]["text"]) <= 75 and len(e["value"]) <= 2000 for e in buttons(blocks)
+    return (
+        len(blocks) <= limit
+        and all(len(t) <= 3000 for t in sections)
+        and all(len(t) <= 150 for t in headers)
+        and all(len(e["text"]["text"]) <= 75 and len(e["value"]) <= 2000 for e in buttons(blocks))
     )
 
 
@@ -47,7 +51,9 @@ async def test_dm_dialog_from_opening_to_answer(slack: Harness):
         if " interaction · " in header(blocks):
             break
     assert " interaction · " in header(blocks)
-    assert any(b["type"] == "section" and b["text"]["text"].startswith("*Say") and "\n1. " in b["text"]["text"] for b in blocks)
+    assert any(
+        b["type"] == "section" and b["text"]["text"].startswith("*Say") and "\n1. " in b["text"]["text"] for b in blocks
+    )
     await slack.api.settle()
     assert len(slack.api.of("chat.postMessage")) == 1
 
@@ -62,7 +68,14 @@ async def test_mention_is_answered_in_its_thread(slack: Harness):
     assert header(blocks).startswith("Critical interaction · Angry customer") and within_limits(blocks)
     more = [b for b in buttons(blocks) if b["text"]["text"] == "More"]
     if more:  # the full script replaces the short one in place
-        await slack.click(more[0], channel="C111", user="W222", team="T111", message_ts=posted.answer["ts"], thread_ts=mention["event"]["ts"])
+        await slack.click(
+            more[0],
+            channel="C111",
+            user="W222",
+            team="T111",
+            message_ts=posted.answer["ts"],
+            thread_ts=mention["event"]["ts"],
+        )
         expanded = blocks_of((await slack.api.wait_for("chat.update"))[0])
         assert header(expanded).startswith("Critical interaction") and within_limits(expanded)
 

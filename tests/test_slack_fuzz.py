@@ -7,6 +7,7 @@ then sends it over loopback HTTP signed, signed and then damaged, forged, stale,
 slack_sdk cannot read. Bounded: ``derandomize`` makes the run the same every time, and the number
 of examples is fixed (FUZZ_EXAMPLES).
 """
+
 from __future__ import annotations
 
 import copy
@@ -35,12 +36,16 @@ from tests.slack_signing import signed_headers
 from tests.test_slack_hostile import raw_post, tracebacks
 from tests.test_slack_http import FORM, JSON, SECRET, Harness, ScriptedCoach, fixture, fixture_text, start_bot
 
-FUZZ_EXAMPLES = int(os.environ.get("COACH_SLACK_FUZZ_EXAMPLES") or 150)  # set it higher (and a seed) for a long local run
+FUZZ_EXAMPLES = int(
+    os.environ.get("COACH_SLACK_FUZZ_EXAMPLES") or 150
+)  # set it higher (and a seed) for a long local run
 FUZZ = settings(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
     database=None,  # nothing written into the work tree
-    derandomize=not os.environ.get("COACH_SLACK_FUZZ_EXAMPLES"),  # by default the same examples every run: reproducible, not a flake
+    derandomize=not os.environ.get(
+        "COACH_SLACK_FUZZ_EXAMPLES"
+    ),  # by default the same examples every run: reproducible, not a flake
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -66,11 +71,55 @@ STATUSES: dict[int, int] = {}  # what the fuzz got back, for a look with -s
 
 # Strings that broke something somewhere once: ids no store takes, entities, mentions, huge ones.
 NASTY_TEXT = st.sampled_from(
-    ["", "\x00", "U1\x00", "\ud800", "a\udfffb", "\r\n", "C1\r\nX: 1", "&amp;amp;", "&lt;@W111&gt;", "<@W111>", "<!channel>", "x" * 3000, "é" * 700,
-     "payload", "event_callback", "block_actions", "message", "/tip", "add", "1e999", "-1", "null", "[]", "{}", "\u2028", "\ufeff"]
+    [
+        "",
+        "\x00",
+        "U1\x00",
+        "\ud800",
+        "a\udfffb",
+        "\r\n",
+        "C1\r\nX: 1",
+        "&amp;amp;",
+        "&lt;@W111&gt;",
+        "<@W111>",
+        "<!channel>",
+        "x" * 3000,
+        "é" * 700,
+        "payload",
+        "event_callback",
+        "block_actions",
+        "message",
+        "/tip",
+        "add",
+        "1e999",
+        "-1",
+        "null",
+        "[]",
+        "{}",
+        "\u2028",
+        "\ufeff",
+    ]
 )
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=40), NASTY_TEXT)
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "type", "team_id", "user", "channel", "event", "text", "value", "action_id"]), inner, max_size=3), max_leaves=8)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    NASTY_TEXT,
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["id", "type", "team_id", "user", "channel", "event", "text", "value", "action_id"]),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
 MUTATION = st.one_of(
     st.tuples(st.just("set"), st.integers(min_value=0), VALUES),
     st.tuples(st.just("delete"), st.integers(min_value=0), st.none()),
@@ -82,9 +131,15 @@ BYTES = st.one_of(
     st.tuples(st.just("insert"), st.integers(min_value=0), st.binary(min_size=1, max_size=8)),
     st.tuples(st.just("replace"), st.integers(min_value=0), st.binary(min_size=1, max_size=1)),
 )
-HEADERS = st.sampled_from(["signed", "signed", "signed", "damaged_after_signing", "forged", "stale", "no_signature", "bad_timestamp", "junk"])
-CONTENT_TYPES = st.sampled_from([None, None, None, None, JSON, FORM, "text/plain", "application/json; charset=utf-8", ""])
-JUNK_HEADER = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30)
+HEADERS = st.sampled_from(
+    ["signed", "signed", "signed", "damaged_after_signing", "forged", "stale", "no_signature", "bad_timestamp", "junk"]
+)
+CONTENT_TYPES = st.sampled_from(
+    [None, None, None, None, JSON, FORM, "text/plain", "application/json; charset=utf-8", ""]
+)
+JUNK_HEADER = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=30
+)
 
 
 DEEP = "__deep__"
@@ -126,7 +181,9 @@ def encode(mode: str, body: Any, ascii_only: bool) -> tuple[bytes, str]:
 
     def to_json(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=ascii_only)
-        return _DEEP_MARKER.sub(lambda m: "[" * min(int(m.group(1)), 3000) + "0" + "]" * min(int(m.group(1)), 3000), text)
+        return _DEEP_MARKER.sub(
+            lambda m: "[" * min(int(m.group(1)), 3000) + "0" + "]" * min(int(m.group(1)), 3000), text
+        )
 
     if mode == "json":
         return to_json(body).encode("utf-8", "surrogatepass"), JSON
@@ -184,7 +241,15 @@ async def slack(api: FakeSlackApi):
     junk=JUNK_HEADER,
 )
 async def test_mutated_requests_never_get_a_5xx_nor_log_a_traceback(
-    slack: Harness, caplog: pytest.LogCaptureFixture, base: str, mutations: list, ascii_only: bool, byte_change: Any, how: str, content_type: str | None, junk: str
+    slack: Harness,
+    caplog: pytest.LogCaptureFixture,
+    base: str,
+    mutations: list,
+    ascii_only: bool,
+    byte_change: Any,
+    how: str,
+    content_type: str | None,
+    junk: str,
 ):
     mode, body = BASES[base]
     body = copy.deepcopy(body)
@@ -227,14 +292,49 @@ class _Request:
     headers = {"Content-Type": JSON}
 
 
-BOLT_APP = build_bolt_app(coach=ScriptedCoach(), client=AsyncWebClient(token="xoxb-fuzz", base_url="http://127.0.0.1:9/"), signing_secret=SECRET)
-ALL_ARGS = ["logger", "client", "req", "request", "resp", "response", "context", "body", "options", "shortcut", "action", "view", "command", "event", "message", "step", "ack", "say", "respond", "payload"]
+BOLT_APP = build_bolt_app(
+    coach=ScriptedCoach(),
+    client=AsyncWebClient(token="xoxb-fuzz", base_url="http://127.0.0.1:9/"),
+    signing_secret=SECRET,
+)
+ALL_ARGS = [
+    "logger",
+    "client",
+    "req",
+    "request",
+    "resp",
+    "response",
+    "context",
+    "body",
+    "options",
+    "shortcut",
+    "action",
+    "view",
+    "command",
+    "event",
+    "message",
+    "step",
+    "ack",
+    "say",
+    "respond",
+    "payload",
+]
 
 
-@settings(max_examples=300, deadline=None, database=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(base=st.sampled_from(sorted(BASES)), mutations=st.lists(MUTATION.filter(lambda m: m[0] != "deep"), min_size=1, max_size=5))
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    base=st.sampled_from(sorted(BASES)),
+    mutations=st.lists(MUTATION.filter(lambda m: m[0] != "deep"), min_size=1, max_size=5),
+)
 async def test_what_passes_the_shape_checks_bolt_can_read(base: str, mutations: list):
-    """Whatever ``body_problem`` lets through, Bolt builds its context, its listener arguments and runs its matchers on."""
+    """Whatever ``body_problem`` lets through, Bolt builds its context, its listener arguments and runs its matchers
+    on."""
     body = copy.deepcopy(BASES[base][1])
     for mutation in mutations:
         body = mutate(body, mutation)
@@ -245,7 +345,13 @@ async def test_what_passes_the_shape_checks_bolt_can_read(base: str, mutations: 
     except Refused:
         pytest.fail("body_problem let through a body Bolt cannot build a context for")
     response = BoltResponse(status=200)
-    build_async_required_kwargs(logger=logging.getLogger("fuzz"), required_arg_names=ALL_ARGS, request=request, response=response, next_keys_required=False)
+    build_async_required_kwargs(
+        logger=logging.getLogger("fuzz"),
+        required_arg_names=ALL_ARGS,
+        request=request,
+        response=response,
+        next_keys_required=False,
+    )
     for listener in BOLT_APP._async_listeners:
         if await listener.async_matches(req=request, resp=response):
             break

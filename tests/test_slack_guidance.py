@@ -1,10 +1,12 @@
-"""Issue 15, Slack: where typing needs an @mention, one tap to start in the DM, and a setup doc that matches the manifest.
+"""Issue 15, Slack: where typing needs an @mention, one tap to start in the DM, and a setup doc that matches the
+manifest.
 
 Over loopback HTTP with signed requests, on a real Bolt app and the fake Web API (tests/fakes/slack_api.py),
 with the scripted coach of tests/test_slack_http.py where the adapter's part is checked and the real Coach
 where the shipped words matter. Every message checked is also parsed and validated with slack_sdk's
 Block Kit models, as tests/test_vendor_schemas.py does.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,7 +47,13 @@ def valid_block_kit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def hints(blocks: list[dict[str, Any]]) -> list[str]:
-    return [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"] if e["text"] in (translate.QUESTION_HINT, translate.CHANNEL_HINT)]
+    return [
+        e["text"]
+        for b in blocks
+        if b["type"] == "context"
+        for e in b["elements"]
+        if e["text"] in (translate.QUESTION_HINT, translate.CHANNEL_HINT)
+    ]
 
 
 async def harness(api: FakeSlackApi, coach: Any):
@@ -79,7 +87,9 @@ def as_w111(api: FakeSlackApi) -> None:
 # ---------------------------------------------------------------------------------------- 1. @mentions in channels
 
 
-async def test_a_question_card_in_a_channel_thread_says_to_mention_the_bot_and_keeps_saying_it(as_w111, scripted: Harness):
+async def test_a_question_card_in_a_channel_thread_says_to_mention_the_bot_and_keeps_saying_it(
+    as_w111, scripted: Harness
+):
     mention = scripted.fresh("event_app_mention_channel.json", text="<@W111> customer on the line")
     thread = mention["event"]["ts"]
     await scripted.event(mention)
@@ -115,7 +125,9 @@ async def test_the_dm_says_nothing_about_mentions(scripted: Harness):
     await scripted.event(dm)
     welcome, question = await scripted.api.wait_for("chat.postMessage", 2)
     assert header(blocks_of(question)).startswith("Question 1")
-    await scripted.click(buttons(blocks_of(question))[0], channel=DM, user=HUMAN, team="T043DB835ML", message_ts=question.answer["ts"])
+    await scripted.click(
+        buttons(blocks_of(question))[0], channel=DM, user=HUMAN, team="T043DB835ML", message_ts=question.answer["ts"]
+    )
     update = (await scripted.api.wait_for("chat.update"))[0]
     for call in (welcome, question, update):
         assert call.body["channel"] == DM and hints(valid_block_kit(blocks_of(call))) == []
@@ -163,7 +175,9 @@ def test_the_hint_survives_a_reply_cut_to_fit():
     )
     blocks = valid_block_kit(translate.to_blocks(reply, hint=translate.QUESTION_HINT))
     assert hints(blocks) == [translate.QUESTION_HINT] and blocks[-1]["type"] == "actions"
-    assert any(e["text"] == "_Shortened to fit in Slack._" for b in blocks if b["type"] == "context" for e in b["elements"])
+    assert any(
+        e["text"] == "_Shortened to fit in Slack._" for b in blocks if b["type"] == "context" for e in b["elements"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -191,12 +205,24 @@ async def test_opening_the_dm_sets_the_prompts_after_the_one_welcome(scripted: H
         assert (await scripted.event(scripted.fresh("event_app_home_opened_messages.json")))[0] == 200
     await scripted.api.wait_for(PROMPTS, 2)
     await scripted.api.settle()
-    assert [c.method for c in scripted.api.posted()] == ["chat.postMessage", PROMPTS, PROMPTS]  # welcome once, then the prompts
+    assert [c.method for c in scripted.api.posted()] == [
+        "chat.postMessage",
+        PROMPTS,
+        PROMPTS,
+    ]  # welcome once, then the prompts
     for call in scripted.api.of(PROMPTS):
         assert call.answer == {"ok": True}
         assert call.body["channel_id"] == DM and "thread_ts" not in call.body  # agent view: for the whole DM
-        assert call.body["prompts"] == translate.suggested_prompts() and call.body["title"] == translate.SUGGESTED_PROMPTS_TITLE
-    assert [p["title"] for p in translate.suggested_prompts()] == ["Customer is upset", "Something nobody has seen", "Checklist for my department", "This week's tip"]
+        assert (
+            call.body["prompts"] == translate.suggested_prompts()
+            and call.body["title"] == translate.SUGGESTED_PROMPTS_TITLE
+        )
+    assert [p["title"] for p in translate.suggested_prompts()] == [
+        "Customer is upset",
+        "Something nobody has seen",
+        "Checklist for my department",
+        "This week's tip",
+    ]
 
 
 async def test_the_home_tab_sets_no_prompts(scripted: Harness):
@@ -207,7 +233,9 @@ async def test_the_home_tab_sets_no_prompts(scripted: Harness):
 
 
 @pytest.mark.parametrize("failure", ["missing_scope", "http_500", "slow"])
-async def test_failing_prompts_never_cost_the_welcome(scripted: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, failure: str):
+async def test_failing_prompts_never_cost_the_welcome(
+    scripted: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, failure: str
+):
     caplog.set_level(logging.INFO)
     api = scripted.api
     if failure == "missing_scope":  # an app made from the older manifest, without assistant:write
@@ -224,7 +252,9 @@ async def test_failing_prompts_never_cost_the_welcome(scripted: Harness, caplog:
     assert welcome.body["channel"] == DM and header(blocks_of(welcome)) == "Hi! I'm Frontline Coach."
     warnings = [r for r in caplog.records if "suggested prompts not set" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
-    assert {"missing_scope": "missing_scope", "http_500": "ratelimited", "slow": "TimeoutError"}[failure] in warnings[0].getMessage()
+    assert {"missing_scope": "missing_scope", "http_500": "ratelimited", "slow": "TimeoutError"}[failure] in warnings[
+        0
+    ].getMessage()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     # The DM goes on as usual: a message is answered, and opening the tab again does not greet again.
     dm = scripted.fresh("event_message_im.json", text="customer is furious")
@@ -266,7 +296,7 @@ def test_the_manifest_declares_the_same_prompts_under_agent_view():
     assert "app_home_opened" in manifest()["settings"]["event_subscriptions"]["bot_events"]
 
 
-# ---------------------------------------------------------------------------------------- 3. the setup doc and the manifest's comment
+# ----------------------------------------------------------------------- 3. the setup doc and the manifest's comment
 
 _NUMBERS = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 
@@ -282,7 +312,9 @@ def test_the_doc_lists_exactly_the_scopes_the_manifest_asks_for():
 
 def test_the_manifest_comment_and_the_doc_count_the_urls_there_are():
     text = (ROOT / "adapters/slack/manifest.yaml").read_text(encoding="utf-8")
-    urls = [line for line in text.splitlines() if not line.lstrip().startswith("#") and "https://coach.example.com" in line]
+    urls = [
+        line for line in text.splitlines() if not line.lstrip().startswith("#") and "https://coach.example.com" in line
+    ]
     header_comment = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     counts = {_NUMBERS[word] for word in re.findall(r"\b(\w+) URLs\b", header_comment)}
     assert counts == {len(urls)} == {5}

@@ -6,6 +6,7 @@ read, bodies too large, and slash commands whose response_url goes nowhere. The 
 scripted coach records every call, so "400 before any store" is checked, not assumed; the same
 cases run against SQLite and PostgreSQL (skipped when no server answers; see tests/pg.py).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,9 @@ from tests.test_slack_http import FIXTURES, FORM, JSON, SECRET, Harness, Scripte
 SECRET_ID = "QX9SECRETID"  # part of every bad id below: it must never reach the log
 
 
-SWEEPS = frozenset({"claim_outbox", "purge_outbox"})  # the outbox sweeper's own rounds, every few seconds, whatever arrives
+SWEEPS = frozenset(
+    {"claim_outbox", "purge_outbox"}
+)  # the outbox sweeper's own rounds, every few seconds, whatever arrives
 
 
 class SpyStore:
@@ -121,7 +124,12 @@ def hostile_requests() -> list[tuple[str, str | bytes, str, int]]:
     cases: list[tuple[str, str | bytes, str, int]] = [
         ("event body nested 5,000 deep", '{"type": "event_callback", "event": ' + deep(5000) + "}", JSON, 400),
         ("objects nested 2,000 deep", '{"a": ' * 2000 + "1" + "}" * 2000, JSON, 400),
-        ("payload= nested 5,000 deep", "payload=" + quote('{"type": "block_actions", "actions": ' + deep(5000) + "}"), FORM, 400),
+        (
+            "payload= nested 5,000 deep",
+            "payload=" + quote('{"type": "block_actions", "actions": ' + deep(5000) + "}"),
+            FORM,
+            400,
+        ),
         ("payload= objects nested 3,000 deep", "payload=" + quote('{"x": ' * 3000 + "0" + "}" * 3000), FORM, 400),
         ("event null", json.dumps({**event_body(), "event": None}), JSON, 400),
         ("event a list", json.dumps({**event_body(), "event": [1, 2]}), JSON, 400),
@@ -139,7 +147,12 @@ def hostile_requests() -> list[tuple[str, str | bytes, str, int]]:
         ("actions empty", action_payload(actions=[]), FORM, 400),
         ("actions of numbers", action_payload(actions=[1]), FORM, 400),
         ("action without action_id", action_payload(actions=[{"value": "x"}]), FORM, 400),
-        ("action value an object", action_payload(actions=[{"action_id": "coach-choice-0", "value": {"a": 1}}]), FORM, 400),
+        (
+            "action value an object",
+            action_payload(actions=[{"action_id": "coach-choice-0", "value": {"a": 1}}]),
+            FORM,
+            400,
+        ),
         ("action user a string", action_payload(user="W111"), FORM, 400),
         ("command a number", json.dumps({"command": 5, "text": "tip"}), JSON, 400),
         ("command text with NUL", command_form(text="tip\x00add"), FORM, 400),
@@ -157,7 +170,12 @@ def hostile_requests() -> list[tuple[str, str | bytes, str, int]]:
         cases += [
             (f"event channel {kind}", json.dumps(event_body(channel=bad)), JSON, 400),
             (f"event user {kind}", json.dumps(event_body(user="U" + bad[1:])), JSON, 400),
-            (f"event team_id {kind}", json.dumps({**event_body(), "team_id": "T" + bad[1:], "authorizations": []}), JSON, 400),
+            (
+                f"event team_id {kind}",
+                json.dumps({**event_body(), "team_id": "T" + bad[1:], "authorizations": []}),
+                JSON,
+                400,
+            ),
             (f"event ts {kind}", json.dumps(event_body(ts=bad)), JSON, 400),
             (f"action user.id {kind}", action_payload(user={"id": "U" + bad[1:], "team_id": "T111"}), FORM, 400),
             (f"action channel.id {kind}", action_payload(channel={"id": bad}), FORM, 400),
@@ -178,7 +196,13 @@ HOSTILE = hostile_requests()
 
 @pytest.mark.parametrize(("name", "body", "content_type", "status"), HOSTILE, ids=[case[0] for case in HOSTILE])
 async def test_hostile_signed_request_is_4xx_before_any_store_and_logs_no_value(
-    slack: Harness, spy: SpyStore, caplog: pytest.LogCaptureFixture, name: str, body: str | bytes, content_type: str, status: int
+    slack: Harness,
+    spy: SpyStore,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    body: str | bytes,
+    content_type: str,
+    status: int,
 ):
     caplog.set_level(logging.DEBUG, logger="adapters")
     got, text = await slack.post(body, content_type=content_type)
@@ -201,7 +225,9 @@ async def test_the_server_carries_on_after_every_hostile_request(slack: Harness,
 
 
 @pytest.mark.parametrize("timestamp", ["abc", "", "12a", "1e9", "٣٣٣", " 1700000000", "9" * 40])
-async def test_unsigned_request_with_a_timestamp_slack_sdk_cannot_read_is_401(slack: Harness, caplog: pytest.LogCaptureFixture, timestamp: str):
+async def test_unsigned_request_with_a_timestamp_slack_sdk_cannot_read_is_401(
+    slack: Harness, caplog: pytest.LogCaptureFixture, timestamp: str
+):
     body = json.dumps(event_body())
     headers = {"Content-Type": JSON, "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "0" * 64}
     status, _ = await raw_post(slack.url, body.encode(), headers)
@@ -210,7 +236,9 @@ async def test_unsigned_request_with_a_timestamp_slack_sdk_cannot_read_is_401(sl
 
 
 @pytest.mark.parametrize("signature", ["v0=é", "v0=\u00ff" * 3, "", "v0=" + "a" * 500])
-async def test_a_signature_slack_sdk_cannot_compare_is_401(slack: Harness, caplog: pytest.LogCaptureFixture, signature: str):
+async def test_a_signature_slack_sdk_cannot_compare_is_401(
+    slack: Harness, caplog: pytest.LogCaptureFixture, signature: str
+):
     body = json.dumps(event_body())
     headers = {"Content-Type": JSON, "X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": signature}
     status, _ = await raw_post(slack.url, body.encode(), headers)
@@ -298,7 +326,9 @@ async def test_slash_command_with_an_unreachable_response_url_is_answered_at_onc
             started = time.monotonic()
             status, body = await slack.post(command_form(command=command, response_url=url), content_type=FORM)
             assert status == 200 and body == "" and time.monotonic() - started < 1.0, (url, command)
-    await asyncio.sleep(0.8)  # the posts fail in the background, each with one line: retried later from the outbox, or dropped
+    await asyncio.sleep(
+        0.8
+    )  # the posts fail in the background, each with one line: retried later from the outbox, or dropped
     assert tracebacks(caplog.records) == []
     assert sum("outbox item" in r.getMessage() for r in caplog.records) == 12
     assert "hooks/T111" not in caplog.text  # a response_url is a credential: never logged
@@ -307,7 +337,9 @@ async def test_slash_command_with_an_unreachable_response_url_is_answered_at_onc
     await slack.api.wait_for(RESPONSE_URL)
 
 
-async def test_a_listener_failing_right_after_its_ack_does_not_hold_the_request(slack: Harness, caplog: pytest.LogCaptureFixture):
+async def test_a_listener_failing_right_after_its_ack_does_not_hold_the_request(
+    slack: Harness, caplog: pytest.LogCaptureFixture
+):
     """Bolt withdraws the ack of a listener that raises within its 10 ms poll: 3 s, then 404. Ours never raise."""
 
     async def fail(*_: Any, **__: Any) -> bool:
@@ -335,7 +367,18 @@ def test_every_recorded_slack_payload_passes_the_shape_checks():
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("T043DB835ML", True), ("1595926230.009600", True), ("111.111.xxx", True), ("T\x00", False), ("T\r\n", False), ("T\ud800", False), ("T" * 256, False), ("Té", False), ("", False), (5, False)],
+    [
+        ("T043DB835ML", True),
+        ("1595926230.009600", True),
+        ("111.111.xxx", True),
+        ("T\x00", False),
+        ("T\r\n", False),
+        ("T\ud800", False),
+        ("T" * 256, False),
+        ("Té", False),
+        ("", False),
+        (5, False),
+    ],
 )
 def test_slack_ids(value: object, ok: bool):
     problem = slack_id_problem("team", value)
@@ -346,7 +389,16 @@ def test_slack_ids(value: object, ok: bool):
 
 @pytest.mark.parametrize(
     ("value", "ok"),
-    [("https://hooks.slack.com/commands/T1/2/x", True), ("http://127.0.0.1:8080/r", True), ("not a url", False), ("ftp://x/y", False), ("https://", False), ("http://[::1", False), ("http://x:port/", False), (3, False)],
+    [
+        ("https://hooks.slack.com/commands/T1/2/x", True),
+        ("http://127.0.0.1:8080/r", True),
+        ("not a url", False),
+        ("ftp://x/y", False),
+        ("https://", False),
+        ("http://[::1", False),
+        ("http://x:port/", False),
+        (3, False),
+    ],
 )
 def test_response_urls(value: object, ok: bool):
     assert (url_problem("response_url", value) is None) is ok
@@ -371,7 +423,9 @@ async def real_store(store_target: Path | PgTarget):
     await store.close()
 
 
-async def test_bad_ids_are_400_on_sqlite_and_postgresql_and_good_requests_still_work(api: FakeSlackApi, real_store: Any, caplog: pytest.LogCaptureFixture):
+async def test_bad_ids_are_400_on_sqlite_and_postgresql_and_good_requests_still_work(
+    api: FakeSlackApi, real_store: Any, caplog: pytest.LogCaptureFixture
+):
     coach = ScriptedCoach()
     coach.store = SpyStore(real_store)
     runner, url = await start_bot(api, coach)

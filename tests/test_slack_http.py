@@ -3,6 +3,7 @@
 The coach here is scripted (``ScriptedCoach``) so each test can check exactly what the adapter handed
 over and what went back to Slack; tests/test_slack_coach.py runs the same route on the real Coach.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,7 +59,8 @@ class ScriptedCoach:
         return time.time()
 
     async def handle(self, incoming: Incoming, *, outbox: Any = None, claims: Any = ()) -> list[Reply]:
-        """As the real Coach: the replies' outbox items and the claims stored together, a claim seen before gets nothing."""
+        """As the real Coach: the replies' outbox items and the claims stored together, a claim seen before gets
+        nothing."""
         try:
             replies = await self._answer(incoming)
         except Exception:
@@ -100,7 +102,10 @@ class ScriptedCoach:
             kind="question",
             title=f"Question {number}: how does the customer sound?",
             text=f"Quick question {number} of up to 3.",
-            choices=(Choice(label="Angry", value=f"d|1|q{number}|angry"), Choice(label="Calm", value=f"d|1|q{number}|calm")),
+            choices=(
+                Choice(label="Angry", value=f"d|1|q{number}|angry"),
+                Choice(label="Calm", value=f"d|1|q{number}|calm"),
+            ),
         )
 
     def answer(self) -> Reply:
@@ -116,7 +121,11 @@ class ScriptedCoach:
         )
 
     def help(self) -> Reply:
-        return Reply(kind="info", title="Frontline Coach: how to use me", sections=(Section(title="How", lines=("Describe it.",)),))
+        return Reply(
+            kind="info",
+            title="Frontline Coach: how to use me",
+            sections=(Section(title="How", lines=("Describe it.",)),),
+        )
 
     def welcome(self) -> Reply:
         return Reply(kind="info", title="Hi! I'm Frontline Coach.", text="Tell me what is going on.")
@@ -132,7 +141,12 @@ class ScriptedCoach:
                 choices=tuple(Choice(label=d.title(), value=f"c|checklist|{d}") for d in self.knowledge.departments),
                 private=True,
             )
-        return Reply(kind="info", title=f"Checklist: {department.title()}", sections=(Section(title="", lines=("Check the till.",), numbered=True),), private=True)
+        return Reply(
+            kind="info",
+            title=f"Checklist: {department.title()}",
+            sections=(Section(title="", lines=("Check the till.",), numbered=True),),
+            private=True,
+        )
 
 
 class Harness:
@@ -146,14 +160,23 @@ class Harness:
         self._ids = 0
 
     async def post(
-        self, body: str | bytes, *, content_type: str | None = JSON, timestamp: int | None = None, retry_num: int | None = None, secret: str = SECRET, headers: dict[str, str] | None = None
+        self,
+        body: str | bytes,
+        *,
+        content_type: str | None = JSON,
+        timestamp: int | None = None,
+        retry_num: int | None = None,
+        secret: str = SECRET,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         sent = signed_headers(secret, body, content_type=content_type or "", timestamp=timestamp, retry_num=retry_num)
         if content_type is None:
             del sent["Content-Type"]
         sent.update(headers or {})
         data = body.encode("utf-8") if isinstance(body, str) else body
-        async with self.session.post(self.url + EVENTS_PATH, data=data, headers=sent, skip_auto_headers=["Content-Type"]) as response:
+        async with self.session.post(
+            self.url + EVENTS_PATH, data=data, headers=sent, skip_auto_headers=["Content-Type"]
+        ) as response:
             return response.status, await response.text()
 
     async def event(self, body: dict[str, Any], **options: Any) -> tuple[int, str]:
@@ -167,24 +190,50 @@ class Harness:
         body["event"].update(event_changes)
         return body
 
-    async def command(self, command: str, text: str = "", *, response_url: str = "cmd", trigger_id: str | None = None) -> tuple[int, str]:
-        """A slash command as Slack sends it, with a new trigger_id (as Slack gives every invocation) unless one is given."""
+    async def command(
+        self, command: str, text: str = "", *, response_url: str = "cmd", trigger_id: str | None = None
+    ) -> tuple[int, str]:
+        """A slash command as Slack sends it, with a new trigger_id (as Slack gives every invocation) unless one is
+        given."""
         fields = dict(parse_qsl(fixture_text("slash_command.form.txt"), keep_blank_values=True))
         self._ids += 1
-        fields.update(command=command, text=text, response_url=self.api.response_url(response_url), trigger_id=trigger_id or f"{fields['trigger_id']}-{self._ids}")
+        fields.update(
+            command=command,
+            text=text,
+            response_url=self.api.response_url(response_url),
+            trigger_id=trigger_id or f"{fields['trigger_id']}-{self._ids}",
+        )
         return await self.post(urlencode(fields), content_type=FORM)
 
-    async def click(self, button: dict[str, Any], *, channel: str, user: str, team: str, message_ts: str | None, thread_ts: str | None = None, ephemeral: bool = False, response_url: str = "click") -> tuple[int, str]:
+    async def click(
+        self,
+        button: dict[str, Any],
+        *,
+        channel: str,
+        user: str,
+        team: str,
+        message_ts: str | None,
+        thread_ts: str | None = None,
+        ephemeral: bool = False,
+        response_url: str = "click",
+    ) -> tuple[int, str]:
         """Press ``button`` (a Block Kit element the bot sent) the way block_actions_button.json does it."""
         body = copy.deepcopy(fixture("block_actions_button.json"))
         body["user"].update(id=user, team_id=team)
         body["team"]["id"] = team
         body["channel"]["id"] = channel
-        body["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": ephemeral}
+        body["container"] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        }
         if not ephemeral:
             body["message"] = {"type": "message", "ts": message_ts, **({"thread_ts": thread_ts} if thread_ts else {})}
         body["response_url"] = self.api.response_url(response_url)
-        body["actions"] = [{**body["actions"][0], "action_id": button["action_id"], "text": button["text"], "value": button["value"]}]
+        body["actions"] = [
+            {**body["actions"][0], "action_id": button["action_id"], "text": button["text"], "value": button["value"]}
+        ]
         return await self.post("payload=" + quote(json.dumps(body)), content_type=FORM)
 
 
@@ -202,7 +251,9 @@ def blocks_of(call) -> list[dict[str, Any]]:
 
 
 async def start_bot(api: FakeSlackApi, coach: Any, env: dict[str, str] | None = None):
-    config = slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url, **(env or {})})
+    config = slack_config(
+        {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url, **(env or {})}
+    )
     web_app = web.Application()
     mount_slack(web_app, coach, config)
     runner = web.AppRunner(web_app, access_log=None)
@@ -249,13 +300,17 @@ async def test_dm_dialog_from_welcome_to_answer_updates_one_message(slack: Harne
     question = (await api.wait_for("chat.postMessage", 2))[1]
     assert question.body["channel"] == DM and "thread_ts" not in question.body
     assert header(blocks_of(question)).startswith("Question 1")
-    assert slack.coach.seen[0] == Incoming(platform="slack", workspace=TEAM, conversation=DM, user=HUMAN, text="customer on the line, need help")
+    assert slack.coach.seen[0] == Incoming(
+        platform="slack", workspace=TEAM, conversation=DM, user=HUMAN, text="customer on the line, need help"
+    )
     ts = question.answer["ts"]
 
     # Each click updates that message in place: question 2, then the answer. No new messages pile up.
     await slack.click(buttons(blocks_of(question))[0], channel=DM, user=HUMAN, team=TEAM, message_ts=ts)
     second = (await api.wait_for("chat.update"))[0]
-    assert second.body["channel"] == DM and second.body["ts"] == ts and header(blocks_of(second)).startswith("Question 2")
+    assert (
+        second.body["channel"] == DM and second.body["ts"] == ts and header(blocks_of(second)).startswith("Question 2")
+    )
     await slack.click(buttons(blocks_of(second))[1], channel=DM, user=HUMAN, team=TEAM, message_ts=ts)
     answer = (await api.wait_for("chat.update", 2))[1]
     assert answer.body["ts"] == ts and header(blocks_of(answer)) == "Critical interaction · Angry customer"
@@ -316,7 +371,9 @@ async def test_mention_arriving_also_as_message_gets_one_reply(as_w111, slack: H
     mention = slack.fresh("event_app_mention_channel.json", text="<@W111> customer is furious", channel="D111")
     same = slack.fresh("event_message_im_bolt.json", text=mention["event"]["text"], ts=mention["event"]["ts"])
     # In a channel the message event (if subscribed) is never answered: only the mention is.
-    in_channel = slack.fresh("event_message_channel_thread_reply.json", text=mention["event"]["text"], ts=mention["event"]["ts"])
+    in_channel = slack.fresh(
+        "event_message_channel_thread_reply.json", text=mention["event"]["text"], ts=mention["event"]["ts"]
+    )
     for body in (mention, same, in_channel):
         assert (await slack.event(body))[0] == 200
     await slack.api.wait_for("chat.postMessage")
@@ -336,7 +393,14 @@ async def test_button_in_a_thread_updates_that_message_and_keeps_the_thread(as_w
     await slack.event(mention)
     question = (await slack.api.wait_for("chat.postMessage"))[0]
     thread = mention["event"]["ts"]
-    await slack.click(buttons(blocks_of(question))[0], channel="C111", user="W222", team="T111", message_ts=question.answer["ts"], thread_ts=thread)
+    await slack.click(
+        buttons(blocks_of(question))[0],
+        channel="C111",
+        user="W222",
+        team="T111",
+        message_ts=question.answer["ts"],
+        thread_ts=thread,
+    )
     updated = (await slack.api.wait_for("chat.update"))[0]
     assert updated.body["ts"] == question.answer["ts"] and updated.body["channel"] == "C111"
     assert slack.coach.seen[1].conversation == slack.coach.seen[0].conversation == f"C111:{thread}"
@@ -344,7 +408,9 @@ async def test_button_in_a_thread_updates_that_message_and_keeps_the_thread(as_w
 
 async def test_private_reply_to_a_button_in_a_channel_is_ephemeral_and_the_message_stays(as_w111, slack: Harness):
     stale = {"action_id": "coach-choice-0", "text": {"type": "plain_text", "text": "Old"}, "value": "d|gone|q1|x"}
-    await slack.click(stale, channel="C111", user="W222", team="T111", message_ts="1700000000.000009", thread_ts="1595926230.009600")
+    await slack.click(
+        stale, channel="C111", user="W222", team="T111", message_ts="1700000000.000009", thread_ts="1595926230.009600"
+    )
     ephemeral = (await slack.api.wait_for("chat.postEphemeral"))[0]
     assert ephemeral.body["user"] == "W222" and ephemeral.body["thread_ts"] == "1595926230.009600"
     await slack.api.settle()
@@ -363,7 +429,9 @@ async def test_private_reply_to_a_button_in_a_channel_is_ephemeral_and_the_messa
         ("/tip", "", "tip", "Tip of the week"),
     ],
 )
-async def test_slash_commands_answer_only_the_caller(slack: Harness, command: str, text: str, core_text: str, title: str):
+async def test_slash_commands_answer_only_the_caller(
+    slack: Harness, command: str, text: str, core_text: str, title: str
+):
     status, body = await slack.command(command, text)
     assert status == 200 and body == ""
     sent = (await slack.api.wait_for(RESPONSE_URL))[0]
@@ -383,7 +451,9 @@ async def test_button_on_an_ephemeral_reply_replaces_it_through_response_url(sla
     await slack.command("/checklist")
     departments = (await slack.api.wait_for(RESPONSE_URL))[0]
     pick = buttons(departments.body["blocks"])[1]
-    await slack.click(pick, channel="C111", user="W111", team="T111", message_ts="111.222", ephemeral=True, response_url="ephemeral")
+    await slack.click(
+        pick, channel="C111", user="W111", team="T111", message_ts="111.222", ephemeral=True, response_url="ephemeral"
+    )
     replaced = (await slack.api.wait_for(RESPONSE_URL, 2))[1]
     assert replaced.path == "/response/ephemeral" and replaced.body["replace_original"] is True
     assert header(replaced.body["blocks"]) == "Checklist: Electronics"
@@ -414,7 +484,12 @@ async def test_app_home_publishes_tip_checklists_and_usage_without_chat(slack: H
     view = json.loads(view) if isinstance(view, str) else view
     assert published.body["user_id"] == HUMAN and view["type"] == "home" and len(view["blocks"]) <= 100
     headers = [b["text"]["text"] for b in view["blocks"] if b["type"] == "header"]
-    assert headers == ["Tip of the week", "Frontline Coach: how to use me", "Checklist: Bakery", "Checklist: Electronics"]
+    assert headers == [
+        "Tip of the week",
+        "Frontline Coach: how to use me",
+        "Checklist: Bakery",
+        "Checklist: Electronics",
+    ]
     assert not any(b["type"] == "actions" for b in view["blocks"])
     await slack.api.settle()
     assert slack.api.of("chat.postMessage") == []
@@ -503,14 +578,19 @@ async def test_mention_from_another_bot_is_ignored(as_w111, slack: Harness):
         ("<xml/>", "application/xml", 415),
     ],
 )
-async def test_malformed_bodies_get_4xx_and_the_server_carries_on(slack: Harness, body: str | bytes, content_type: str | None, status: int):
+async def test_malformed_bodies_get_4xx_and_the_server_carries_on(
+    slack: Harness, body: str | bytes, content_type: str | None, status: int
+):
     assert (await slack.post(body, content_type=content_type))[0] == status
     assert (await slack.event(slack.fresh("event_message_im.json", text="customer is furious")))[0] == 200
     await slack.api.wait_for("chat.postMessage")
 
 
 async def test_odd_but_well_formed_json_is_4xx_not_500(slack: Harness):
-    for body in ('{"type": "event_callback", "event": "x", "authorizations": 3}', '{"team": 5, "user": [], "enterprise": 1}'):
+    for body in (
+        '{"type": "event_callback", "event": "x", "authorizations": 3}',
+        '{"team": 5, "user": [], "enterprise": 1}',
+    ):
         status, _ = await slack.post(body)
         assert 400 <= status < 500
 
@@ -550,7 +630,9 @@ async def test_agents_words_never_reach_the_log(slack: Harness, caplog: pytest.L
     assert "Quimby" not in caplog.text and "4417" not in caplog.text
 
 
-async def test_a_failing_turn_gets_an_apology_and_the_words_stay_out_of_the_log(slack: Harness, caplog: pytest.LogCaptureFixture):
+async def test_a_failing_turn_gets_an_apology_and_the_words_stay_out_of_the_log(
+    slack: Harness, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     await slack.event(slack.fresh("event_message_im.json", text=f"explode {SECRET_WORDS}"))
     posted = (await slack.api.wait_for("chat.postMessage"))[0]

@@ -5,6 +5,7 @@ again. Commands act once per trigger_id, through the store's atomic claim, on th
 SQLite and PostgreSQL (skipped when no server answers). Slack sends ``&``, ``<``, ``>`` as
 ``&amp;``, ``&lt;``, ``&gt;``; the coach gets them back once and the reply escapes them once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +27,18 @@ from tests.conftest import Clock, shipped_knowledge
 from tests.fakes.slack_api import RESPONSE_URL, FakeSlackApi
 from tests.pg import PgTarget
 from tests.slack_signing import signed_headers
-from tests.test_slack_http import DM, FORM, HUMAN, SECRET, TEAM, Harness, ScriptedCoach, blocks_of, fixture_text, start_bot
+from tests.test_slack_http import (
+    DM,
+    FORM,
+    HUMAN,
+    SECRET,
+    TEAM,
+    Harness,
+    ScriptedCoach,
+    blocks_of,
+    fixture_text,
+    start_bot,
+)
 
 MANAGER, WORKSPACE, CHANNEL = "W111", "T111", "C111"  # who sends slash_command.form.txt, and where
 
@@ -52,14 +64,18 @@ async def store(store_target: str | Path | PgTarget):
 
 @pytest.fixture
 async def slack(api: FakeSlackApi, store: Any):
-    coach = Coach(knowledge=shipped_knowledge(), store=store, clock=Clock(), managers=Managers.parse(f"slack:{MANAGER}"))
+    coach = Coach(
+        knowledge=shipped_knowledge(), store=store, clock=Clock(), managers=Managers.parse(f"slack:{MANAGER}")
+    )
     runner, url = await start_bot(api, coach)
     async with aiohttp.ClientSession() as session:
         yield Harness(api, url, session, coach)
     await runner.cleanup()
 
 
-def signed_command(text: str, *, command: str = "/tip", trigger_id: str | None = "4242.1717.abcdef", response_url: str) -> tuple[bytes, dict[str, str]]:
+def signed_command(
+    text: str, *, command: str = "/tip", trigger_id: str | None = "4242.1717.abcdef", response_url: str
+) -> tuple[bytes, dict[str, str]]:
     """One signed slash command, frozen: the exact bytes and headers a replay sends again."""
     fields = dict(parse_qsl(fixture_text("slash_command.form.txt"), keep_blank_values=True))
     fields.update(command=command, text=text, response_url=response_url)
@@ -87,7 +103,9 @@ async def test_a_replayed_tip_add_queues_one_tip(slack: Harness, store: Any):
 
 
 async def test_replays_sent_all_at_once_still_act_once(slack: Harness, store: Any):
-    body, headers = signed_command("add Smile when you pick up", trigger_id="777.888.999", response_url=slack.api.response_url("burst"))
+    body, headers = signed_command(
+        "add Smile when you pick up", trigger_id="777.888.999", response_url=slack.api.response_url("burst")
+    )
     assert await asyncio.gather(*(send(slack, body, headers) for _ in range(5))) == [200] * 5
     await slack.api.wait_for(RESPONSE_URL)
     await slack.api.settle()
@@ -97,7 +115,9 @@ async def test_replays_sent_all_at_once_still_act_once(slack: Harness, store: An
 async def test_every_state_changing_tip_word_acts_once_per_trigger(slack: Harness, store: Any):
     words = ["add First tip", "subscribe", "schedule friday 14:30", "remove 1", "unsubscribe", "post-now"]
     for number, words_said in enumerate(words):
-        body, headers = signed_command(words_said, trigger_id=f"100.{number}.x", response_url=slack.api.response_url(f"w{number}"))
+        body, headers = signed_command(
+            words_said, trigger_id=f"100.{number}.x", response_url=slack.api.response_url(f"w{number}")
+        )
         for _ in range(3):
             assert await send(slack, body, headers) == 200
         await slack.api.wait_for(RESPONSE_URL, number + 1)
@@ -109,21 +129,28 @@ async def test_every_state_changing_tip_word_acts_once_per_trigger(slack: Harnes
 
 async def test_two_real_invocations_of_the_same_text_both_act(slack: Harness, store: Any):
     for trigger in ("1.1.a", "1.2.b"):
-        body, headers = signed_command("add Same words twice", trigger_id=trigger, response_url=slack.api.response_url(trigger))
+        body, headers = signed_command(
+            "add Same words twice", trigger_id=trigger, response_url=slack.api.response_url(trigger)
+        )
         assert await send(slack, body, headers) == 200
     await slack.api.wait_for(RESPONSE_URL, 2)
     assert [t["text"] for t in await store.queued_tips("slack", WORKSPACE)] == ["Same words twice"] * 2
 
 
 async def test_a_trigger_id_shared_by_two_different_commands_is_not_a_replay(slack: Harness, store: Any):
-    """A replay says exactly what the original said (the signature covers it); recorded fixtures reuse one trigger_id."""
+    """A replay says exactly what the original said (the signature covers it); recorded fixtures reuse one
+    trigger_id."""
     for number, text in enumerate(("add One", "add Two")):
-        body, headers = signed_command(text, trigger_id="111.111.xxx", response_url=slack.api.response_url(f"s{number}"))
+        body, headers = signed_command(
+            text, trigger_id="111.111.xxx", response_url=slack.api.response_url(f"s{number}")
+        )
         assert await send(slack, body, headers) == 200
         assert await send(slack, body, headers) == 200
     await slack.api.wait_for(RESPONSE_URL, 2)
     await slack.api.settle()
-    assert [t["text"] for t in await store.queued_tips("slack", WORKSPACE)] == ["One", "Two"] and len(slack.api.of(RESPONSE_URL)) == 2
+    assert [t["text"] for t in await store.queued_tips("slack", WORKSPACE)] == ["One", "Two"] and len(
+        slack.api.of(RESPONSE_URL)
+    ) == 2
 
 
 async def test_without_a_trigger_id_the_signature_tells_a_replay(slack: Harness, store: Any):
@@ -206,5 +233,15 @@ async def test_event_and_command_text_are_unescaped_exactly_once(scripted: Harne
 
 def test_unescape_undoes_slacks_escaping_and_nothing_else():
     assert translate.unescape("&amp;amp; &amp;lt; &lt;&gt; &quot; &#39; &nbsp;") == "&amp; &lt; <> &quot; &#39; &nbsp;"
-    assert translate.event_to_incoming({"channel": DM, "user": HUMAN, "text": "<@W1> a &amp; b <@U2>", "channel_type": "im"}, team=TEAM, bot_user_id="W1").text == "a & b <@U2>"
-    assert translate.command_to_incoming({"command": "/checklist", "text": "bakery &amp; caf\u00e9"}).text == "checklist bakery & caf\u00e9"
+    assert (
+        translate.event_to_incoming(
+            {"channel": DM, "user": HUMAN, "text": "<@W1> a &amp; b <@U2>", "channel_type": "im"},
+            team=TEAM,
+            bot_user_id="W1",
+        ).text
+        == "a & b <@U2>"
+    )
+    assert (
+        translate.command_to_incoming({"command": "/checklist", "text": "bakery &amp; caf\u00e9"}).text
+        == "checklist bakery & caf\u00e9"
+    )

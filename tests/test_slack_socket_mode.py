@@ -1,11 +1,11 @@
 """Slack in Socket Mode: the client starts and stops with the aiohttp app and talks to a fake Slack WebSocket."""
+
 from __future__ import annotations
 
 import asyncio
 import copy
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from adapters.slack import EVENTS_PATH, mount_slack, slack_config
@@ -56,7 +56,11 @@ async def test_socket_mode_dm_is_acked_answered_and_retries_ignored(api: FakeSla
 async def test_socket_mode_slash_command_acks_over_the_socket(api: FakeSlackApi):
     coach = ScriptedCoach()
     web_app = web.Application()
-    mount_slack(web_app, coach, slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test", "SLACK_API_URL": api.url}))
+    mount_slack(
+        web_app,
+        coach,
+        slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_APP_TOKEN": "xapp-test", "SLACK_API_URL": api.url}),
+    )
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()
     try:

@@ -1,4 +1,5 @@
 """Slack settings and the pure translation: payload fields to Incoming, Reply to Block Kit within Slack's limits."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.slack import SlackConfig, slack_config
-from adapters.slack import translate
+from adapters.slack import SlackConfig, slack_config, translate
 from adapters.slack.route import Refused, parse_slack_body
 from bot.errors import ConfigError
 from bot.messages import Choice, Reply, Section
@@ -44,7 +44,10 @@ def test_socket_mode_needs_no_signing_secret():
         ({"SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-1"}, ("SLACK_BOT_TOKEN",)),
         ({"SLACK_BOT_TOKEN": "xapp-1", "SLACK_APP_TOKEN": "xoxb-1"}, ("SLACK_BOT_TOKEN", "xoxb-")),
         ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, ("SLACK_APP_TOKEN", "xapp-")),
-        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.internal"}, ("SLACK_API_URL",)),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack.internal"},
+            ("SLACK_API_URL",),
+        ),
     ],
 )
 def test_partial_configuration_names_what_is_missing(env: dict[str, str], named: tuple[str, ...]):
@@ -56,12 +59,16 @@ def test_partial_configuration_names_what_is_missing(env: dict[str, str], named:
 
 
 def test_api_url_override_gets_its_trailing_slash():
-    config = slack_config({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/api"})
+    config = slack_config(
+        {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "http://127.0.0.1:9/api"}
+    )
     assert config.api_url == "http://127.0.0.1:9/api/"
 
 
 def test_secrets_stay_out_of_repr():
-    config = slack_config({"SLACK_BOT_TOKEN": "xoxb-SECRET", "SLACK_SIGNING_SECRET": "SIGN", "SLACK_APP_TOKEN": "xapp-SECRET"})
+    config = slack_config(
+        {"SLACK_BOT_TOKEN": "xoxb-SECRET", "SLACK_SIGNING_SECRET": "SIGN", "SLACK_APP_TOKEN": "xapp-SECRET"}
+    )
     assert "SECRET" not in repr(config) and "SIGN" not in repr(config)
 
 
@@ -79,7 +86,12 @@ def test_mention_token_is_removed_wherever_it_is():
 
 
 def test_broadcast_markup_never_reaches_the_core():
-    command = {"command": "/tip", "text": "add <!channel> <!here|here> Smile <!subteam^S0614TZR7|@leads> when you answer", "team_id": "T1", "user_id": "U1"}
+    command = {
+        "command": "/tip",
+        "text": "add <!channel> <!here|here> Smile <!subteam^S0614TZR7|@leads> when you answer",
+        "team_id": "T1",
+        "user_id": "U1",
+    }
     assert translate.command_to_incoming(command).text == "tip add Smile when you answer"
     event = {"channel": "D1", "user": "U1", "text": "<@W111> <!everyone> customer is furious", "channel_type": "im"}
     assert translate.event_to_incoming(event, team="T1", bot_user_id="W111").text == "customer is furious"
@@ -118,7 +130,14 @@ def test_edits_and_deletions_are_not_new_messages():
 
 @pytest.mark.parametrize(
     ("command", "text", "core"),
-    [("/coach", "", "help"), ("/coach", "  cx  angry ", "cx angry"), ("/checklist", "", "checklist"), ("/checklist", "bakery", "checklist bakery"), ("/tip", "", "tip"), ("/hello-world", "Hi", "Hi")],
+    [
+        ("/coach", "", "help"),
+        ("/coach", "  cx  angry ", "cx angry"),
+        ("/checklist", "", "checklist"),
+        ("/checklist", "bakery", "checklist bakery"),
+        ("/tip", "", "tip"),
+        ("/hello-world", "Hi", "Hi"),
+    ],
 )
 def test_slash_commands_are_the_core_words(command: str, text: str, core: str):
     assert translate.command_text(command, text) == core
@@ -132,7 +151,12 @@ def test_command_fixture_to_incoming():
 def test_action_fixture_to_incoming():
     body = fixture("block_actions_button.json")
     incoming = translate.action_to_incoming(body, body["actions"][0])
-    assert (incoming.workspace, incoming.conversation, incoming.user, incoming.choice) == ("T111", "C111", "W111", "click_me_123")
+    assert (incoming.workspace, incoming.conversation, incoming.user, incoming.choice) == (
+        "T111",
+        "C111",
+        "W111",
+        "click_me_123",
+    )
     assert translate.action_place(body) == ("C111", "111.222", None, True)
 
 
@@ -164,7 +188,10 @@ def test_answer_renders_header_sections_numbered_script_and_buttons():
         kind="answer",
         title="Critical interaction · Angry customer",
         text="Sure (90%): you wrote “refund” & <shouting>.",
-        sections=(Section(title="Hold on to", lines=("Opportunity",)), Section(title="Script", lines=("Listen.", "Apologise."), numbered=True)),
+        sections=(
+            Section(title="Hold on to", lines=("Opportunity",)),
+            Section(title="Script", lines=("Listen.", "Apologise."), numbered=True),
+        ),
         choices=(Choice(label="More", value="d|abc|more"), Choice(label="Start over", value="c|start-over")),
     )
     blocks = translate.to_blocks(reply)
@@ -173,7 +200,10 @@ def test_answer_renders_header_sections_numbered_script_and_buttons():
     assert blocks[1]["text"]["text"] == "Sure (90%): you wrote “refund” &amp; &lt;shouting&gt;."
     assert blocks[2]["text"]["text"] == "*Hold on to*\n• Opportunity"
     assert blocks[3]["text"]["text"] == "*Script*\n1. Listen.\n2. Apologise."
-    assert [(e["action_id"], e["value"]) for e in blocks[4]["elements"]] == [("coach-choice-0", "d|abc|more"), ("coach-choice-1", "c|start-over")]
+    assert [(e["action_id"], e["value"]) for e in blocks[4]["elements"]] == [
+        ("coach-choice-0", "d|abc|more"),
+        ("coach-choice-1", "c|start-over"),
+    ]
     message = translate.to_message(reply)
     assert message["text"].startswith("Critical interaction · Angry customer\n")
 
@@ -184,11 +214,14 @@ def test_oversized_reply_is_shortened_within_every_limit():
         title="T" * 200,
         text="x & y " * 1000,
         sections=tuple(Section(title=f"Part {n}", lines=("line " * 300,) * 12, numbered=True) for n in range(30)),
-        choices=tuple(Choice(label="L" * 100, value=f"d|1|{n}") for n in range(30)) + (Choice(label="too big", value="v" * 2500),),
+        choices=tuple(Choice(label="L" * 100, value=f"d|1|{n}") for n in range(30))
+        + (Choice(label="too big", value="v" * 2500),),
     )
     blocks = translate.to_blocks(reply)
     assert len(blocks) <= translate.MAX_MESSAGE_BLOCKS
-    assert blocks[0]["type"] == "section" and blocks[0]["text"]["text"].startswith("*TTT")  # a title too long for a header
+    assert blocks[0]["type"] == "section" and blocks[0]["text"]["text"].startswith(
+        "*TTT"
+    )  # a title too long for a header
     for block in blocks:
         if block["type"] == "section":
             assert len(block["text"]["text"]) <= 3000
@@ -204,13 +237,23 @@ def test_oversized_reply_is_shortened_within_every_limit():
 
 def test_long_section_continues_in_the_next_block_rather_than_being_cut():
     lines = tuple(f"step {n} " + "w" * 500 for n in range(12))
-    blocks = translate.to_blocks(Reply(kind="info", title="", sections=(Section(title="Script", lines=lines, numbered=True),)))
+    blocks = translate.to_blocks(
+        Reply(kind="info", title="", sections=(Section(title="Script", lines=lines, numbered=True),))
+    )
     text = "\n".join(b["text"]["text"] for b in blocks)
     assert len(blocks) >= 2 and all(f"{n + 1}. step {n} " in text for n in range(12))
 
 
 def test_home_view_has_no_buttons_and_fits_100_blocks():
-    parts = [Reply(kind="info", title=f"Checklist {n}", sections=(Section(title="", lines=("a",) * 3),), choices=(Choice(label="x", value="y"),)) for n in range(80)]
+    parts = [
+        Reply(
+            kind="info",
+            title=f"Checklist {n}",
+            sections=(Section(title="", lines=("a",) * 3),),
+            choices=(Choice(label="x", value="y"),),
+        )
+        for n in range(80)
+    ]
     view = translate.home_view(parts)
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     assert not any(b["type"] == "actions" for b in view["blocks"])
@@ -222,11 +265,23 @@ def test_home_view_has_no_buttons_and_fits_100_blocks():
 def test_manifest_asks_for_exactly_what_the_adapter_uses():
     import yaml
 
-    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "adapters" / "slack" / "manifest.yaml").read_text())
+    manifest = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "adapters" / "slack" / "manifest.yaml").read_text()
+    )
     assert {c["command"] for c in manifest["features"]["slash_commands"]} == set(translate.SLASH_COMMANDS)
     assert all(c["url"].endswith("/slack/events") for c in manifest["features"]["slash_commands"])
     settings = manifest["settings"]
     assert sorted(settings["event_subscriptions"]["bot_events"]) == ["app_home_opened", "app_mention", "message.im"]
     assert settings["interactivity"]["is_enabled"] is True
-    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "assistant:write", "chat:write", "commands", "im:history", "usergroups:read"]
-    assert manifest["features"]["app_home"]["home_tab_enabled"] and manifest["features"]["app_home"]["messages_tab_enabled"]
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
+        "app_mentions:read",
+        "assistant:write",
+        "chat:write",
+        "commands",
+        "im:history",
+        "usergroups:read",
+    ]
+    assert (
+        manifest["features"]["app_home"]["home_tab_enabled"]
+        and manifest["features"]["app_home"]["messages_tab_enabled"]
+    )

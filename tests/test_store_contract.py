@@ -4,15 +4,17 @@ A backend is given as a way to open a store on some storage, and to open a secon
 same storage, as a second copy of the bot would (for memory there is only one instance). PostgreSQL
 tests use tests/pg.py: a fresh schema on COACH_TEST_PG_DSN, skipped with the reason when no server answers.
 """
+
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -25,7 +27,7 @@ from tests.pg import DSN_ENV, PgTarget, TcpProxy, probe, via
 NOW = 1_795_000_000.0
 
 UNICODE_STATE: dict[str, Any] = {
-    "text": "Ça va? 你好 مرحبا Привет 😀👍🏽 \"quoted\" back\\slash \n\t",
+    "text": 'Ça va? 你好 مرحبا Привет 😀👍🏽 "quoted" back\\slash \n\t',
     "nul": "a\x00b",
     "nested": {"answers": ["non, pas fâché", "ñ", 3, 2.5, True, None], "empty": {}, "list": []},
     "emoji_key_😀": "value",
@@ -162,8 +164,16 @@ async def test_save_dialog_is_compare_and_set_on_the_version(store: Store) -> No
     assert await store.load_dialog("k") is None
 
 
-def outbox_item(item_id: str, *, token: str = "copy-a", lease_until: float = NOW + 30, **payload: Any) -> dict[str, Any]:
-    return {"id": item_id, "platform": "slack", "payload": {"text": "Ça 😀", **payload}, "token": token, "lease_until": lease_until}
+def outbox_item(
+    item_id: str, *, token: str = "copy-a", lease_until: float = NOW + 30, **payload: Any
+) -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "platform": "slack",
+        "payload": {"text": "Ça 😀", **payload},
+        "token": token,
+        "lease_until": lease_until,
+    }
 
 
 async def test_a_lost_save_queues_none_of_its_outbox(store: Store) -> None:
@@ -270,9 +280,7 @@ async def test_claim_race_has_exactly_one_winner(backend: Backend, store: Store,
     """50 concurrent claims of one key, half through a second instance on the same storage."""
     other = await backend.open()
     key = f"Ev-race-{round_}"
-    results = await asyncio.gather(*(
-        (store if i % 2 else other).claim("slack-event", key, NOW) for i in range(50)
-    ))
+    results = await asyncio.gather(*((store if i % 2 else other).claim("slack-event", key, NOW) for i in range(50)))
     assert results.count(True) == 1, results
 
 
@@ -306,7 +314,7 @@ async def test_sqlite_claims_in_one_loop_turn_share_a_transaction_and_each_gets_
     keys = [f"Ev{i % 40}" for i in range(100)]
     results = await asyncio.gather(*(store.claim("slack-event", key, NOW) for key in keys))
     assert sum(results) == 40
-    assert {key for key, won in zip(keys, results) if won} == {f"Ev{i}" for i in range(40)}
+    assert {key for key, won in zip(keys, results, strict=True) if won} == {f"Ev{i}" for i in range(40)}
     cancelled = asyncio.ensure_future(store.claim("slack-event", "Ev-cancelled", NOW))
     await asyncio.sleep(0)  # the claim is queued for this loop turn's commit
     cancelled.cancel()
@@ -375,9 +383,9 @@ async def test_identified_counts_per_period(store: Store) -> None:
 
 async def test_concurrent_counts_from_two_instances_add_up(backend: Backend, store: Store) -> None:
     other = await backend.open()
-    await asyncio.gather(*(
-        (store if i % 2 else other).count_identified("2026-W48", "surprise", "loyal") for i in range(200)
-    ))
+    await asyncio.gather(
+        *((store if i % 2 else other).count_identified("2026-W48", "surprise", "loyal") for i in range(200))
+    )
     assert await store.identified_counts("2026-W48") == {("surprise", "loyal"): 200}
     assert await other.identified_counts("2026-W48") == {("surprise", "loyal"): 200}
 
@@ -419,7 +427,9 @@ async def test_week_tip_race_over_many_weeks_never_uses_a_tip_twice(backend: Bac
     other = await backend.open()
     ids = [await store.add_tip("slack", "T1", f"tip {n}", "U1", NOW) for n in range(10)]
     weeks = [f"2026-W{w:02d}" for w in range(1, 13)]
-    results = await asyncio.gather(*((store if i % 2 else other).week_tip("slack", "T1", weeks[i // 4]) for i in range(4 * len(weeks))))
+    results = await asyncio.gather(
+        *((store if i % 2 else other).week_tip("slack", "T1", weeks[i // 4]) for i in range(4 * len(weeks)))
+    )
     by_week: dict[str, set] = {}
     for i, result in enumerate(results):
         by_week.setdefault(weeks[i // 4], set()).add(result["id"] if result else None)
@@ -439,10 +449,22 @@ async def test_tip_schedule_put_replace_get(store: Store) -> None:
 async def test_tip_subscriptions(store: Store) -> None:
     assert await store.subscribe_tips("slack", "C1", "T1", "C1:1700.1", NOW) is True
     assert await store.subscribe_tips("slack", "C1", "T1", "C1", NOW) is False
-    assert await store.subscribe_tips("teams", "19:x@thread.skype", "tenant", "19:x@thread.skype;messageid=1", NOW) is True
+    assert (
+        await store.subscribe_tips("teams", "19:x@thread.skype", "tenant", "19:x@thread.skype;messageid=1", NOW) is True
+    )
     assert await store.tip_subscriptions() == [
-        {"platform": "slack", "channel": "C1", "workspace": "T1", "conversation": "C1:1700.1"},  # the first request's place stays
-        {"platform": "teams", "channel": "19:x@thread.skype", "workspace": "tenant", "conversation": "19:x@thread.skype;messageid=1"},
+        {
+            "platform": "slack",
+            "channel": "C1",
+            "workspace": "T1",
+            "conversation": "C1:1700.1",
+        },  # the first request's place stays
+        {
+            "platform": "teams",
+            "channel": "19:x@thread.skype",
+            "workspace": "tenant",
+            "conversation": "19:x@thread.skype;messageid=1",
+        },
     ]
     assert await store.unsubscribe_tips("slack", "C1") is True
     assert await store.unsubscribe_tips("slack", "C1") is False
@@ -459,14 +481,26 @@ async def test_tip_post_claim_send_post(store: Store) -> None:
     assert await store.finish_tip_post(*args, "a", NOW + 2) is True
     assert await store.finish_tip_post(*args, "a", NOW + 3) is False
     assert await store.claim_tip_post(*args, "T1", "d", NOW + 9999, NOW + 99999) is False
-    assert await store.claim_tip_post("slack", "C1", "2026-W11", "T1", "e", NOW, NOW + 600) is True  # next week is its own
+    assert (
+        await store.claim_tip_post("slack", "C1", "2026-W11", "T1", "e", NOW, NOW + 600) is True
+    )  # next week is its own
     (row,) = await store.tip_posts("slack", period="2026-W10")
     assert row == {
-        "channel": "C1", "workspace": "T1", "period": "2026-W10", "state": "posted", "source": "manager", "tip": "7",
-        "text": "Smile 😀", "claimed": NOW, "posted": NOW + 2, "lease_until": NOW + 600,
+        "channel": "C1",
+        "workspace": "T1",
+        "period": "2026-W10",
+        "state": "posted",
+        "source": "manager",
+        "tip": "7",
+        "text": "Smile 😀",
+        "claimed": NOW,
+        "posted": NOW + 2,
+        "lease_until": NOW + 600,
     }
     assert [r["period"] for r in await store.tip_posts("slack", channel="C1")] == ["2026-W10", "2026-W11"]
-    assert [r["period"] for r in await store.tip_posts("slack", workspace="T1", channel="C1", period="2026-W11")] == ["2026-W11"]
+    assert [r["period"] for r in await store.tip_posts("slack", workspace="T1", channel="C1", period="2026-W11")] == [
+        "2026-W11"
+    ]
     assert await store.tip_posts("slack", workspace="T2") == [] and await store.tip_posts("teams") == []
 
 
@@ -487,9 +521,14 @@ async def test_tip_post_lease_expiry_and_retry(store: Store) -> None:
 @pytest.mark.parametrize("round_", range(2))
 async def test_tip_post_claim_race_has_exactly_one_winner(backend: Backend, store: Store, round_: int) -> None:
     other = await backend.open()
-    results = await asyncio.gather(*(
-        (store if i % 2 else other).claim_tip_post("slack", "C1", f"2026-W{round_ + 1:02d}", "T1", f"t{i}", NOW, NOW + 600) for i in range(40)
-    ))
+    results = await asyncio.gather(
+        *(
+            (store if i % 2 else other).claim_tip_post(
+                "slack", "C1", f"2026-W{round_ + 1:02d}", "T1", f"t{i}", NOW, NOW + 600
+            )
+            for i in range(40)
+        )
+    )
     assert results.count(True) == 1
 
 
@@ -615,7 +654,9 @@ async def test_pg_server_gone_raises_fast_and_recovers(pg_target: PgTarget) -> N
 
     proxy = TcpProxy.for_dsn(pg_target.dsn)
     await proxy.start()
-    store = await _connect(pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1)
+    store = await _connect(
+        pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1
+    )
     try:
         await store.put_dialog("k", {"a": 1}, NOW)
         await proxy.cut()
@@ -637,7 +678,9 @@ async def test_pg_silent_server_times_out_instead_of_hanging(pg_target: PgTarget
 
     proxy = TcpProxy.for_dsn(pg_target.dsn)
     await proxy.start()
-    store = await _connect(pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1)
+    store = await _connect(
+        pg_target, dsn=via(pg_target.dsn, proxy.host, proxy.port), connect_timeout=1, command_timeout=1
+    )
     try:
         await store.ping()
         proxy.freeze()
@@ -687,14 +730,13 @@ async def _eventually(call: Callable[[], Awaitable[Any]], within: float = 10.0) 
             await asyncio.sleep(0.1)
 
 
-
 async def test_a_sqlite_file_from_before_versions_keeps_its_dialogs(tmp_path: Path) -> None:
     """A file made by the previous release (user_version 1, dialogs without a version) is upgraded in place."""
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
     db.executescript(
-        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);"
-        "CREATE TABLE claims (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
+        "CREATE TABLE dialogs (key TEXT PRIMARY KEY, state TEXT NOT NULL, touched REAL NOT NULL);CREATE TABLE claims "
+        "(scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;"
         """INSERT INTO dialogs VALUES ('k', '{"step": 1}', 1.0); PRAGMA user_version = 1;"""
     )
     db.close()
@@ -713,7 +755,9 @@ async def test_claims_made_with_a_turn_are_all_or_nothing(store: Store) -> None:
     with pytest.raises(AlreadyClaimed):  # a retry of the same delivery: nothing of it is written
         await store.save_dialog("k", {"n": 2}, NOW, version=1, claims=[("ev", "e1")], outbox=[outbox_item("o2")])
     assert await store.get_dialog("k") == {"n": 1}
-    assert not await store.save_dialog("k", {"n": 3}, NOW, version=0, claims=[("ev", "e2")])  # lost the race: claim rolled back
+    assert not await store.save_dialog(
+        "k", {"n": 3}, NOW, version=0, claims=[("ev", "e2")]
+    )  # lost the race: claim rolled back
     assert await store.claim("ev", "e2", NOW)
     await store.put_outbox([outbox_item("o3")], NOW, claims=[("ev", "e3")])
     with pytest.raises(AlreadyClaimed):
@@ -732,7 +776,10 @@ async def test_tallies_add_up_per_week_team_metric_and_key(store: Store) -> None
     await store.tally("2026-W49", "teams:tenant", "confirmed", "all")
     await store.tally("2026-W48", "slack:T1", "confirmed", "all")
     rows = await store.tallies(["2026-W49"], "slack:T1")
-    assert {(r["metric"], r["key"]): r["n"] for r in rows} == {("confirmed", "all"): 3, ("corrected", "interaction:critical>planned"): 1}
+    assert {(r["metric"], r["key"]): r["n"] for r in rows} == {
+        ("confirmed", "all"): 3,
+        ("corrected", "interaction:critical>planned"): 1,
+    }
     everyone = await store.tallies(["2026-W48", "2026-W49"])
     assert sum(r["n"] for r in everyone if r["metric"] == "confirmed") == 5
     assert await store.tallies([]) == []
@@ -740,7 +787,9 @@ async def test_tallies_add_up_per_week_team_metric_and_key(store: Store) -> None
 
 async def test_tallies_from_two_instances_at_once_lose_nothing(backend: Backend, store: Store) -> None:
     other = store if not backend.shared else await backend.open()
-    await asyncio.gather(*(s.tally("2026-W49", "slack:T1", "confirmed", "all") for _ in range(100) for s in (store, other)))
+    await asyncio.gather(
+        *(s.tally("2026-W49", "slack:T1", "confirmed", "all") for _ in range(100) for s in (store, other))
+    )
     (row,) = await store.tallies(["2026-W49"])
     assert row["n"] == 200
 

@@ -4,6 +4,7 @@ Tokens are signed here with a locally made RSA key; the SDK's own channel valida
 from a loopback OpenID/JWKS fake. Outbound replies use a credentials factory with a fixed token,
 so nothing talks to Azure AD.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,16 +43,16 @@ class FixedTokenFactory(ServiceClientCredentialsFactory):
         return FixedTokenCredentials(app_id=app_id, oauth_scope=oauth_scope)
 
 
-@pytest.fixture
-async def issuer(monkeypatch):
+@pytest.fixture(name="issuer")  # named apart from its function so that modules importing it can take `issuer`
+async def issuer_fixture(monkeypatch):
     fake = await FakeTokenIssuer().start()
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", fake.metadata_url)
     yield fake
     await fake.stop()
 
 
-@pytest.fixture
-async def secured(issuer: FakeTokenIssuer):
+@pytest.fixture(name="secured")
+async def secured_fixture(issuer: FakeTokenIssuer):
     connector = await FakeConnector().start()
     coach = FakeCoach()
     app = web.Application()
@@ -99,19 +100,35 @@ def _forged_none_alg(claims: dict) -> str:
         pytest.param(lambda issuer, url: bearer("a.b.c"), id="three garbage parts"),
         pytest.param(lambda issuer, url: {"Authorization": "Basic dXNlcjpwYXNz"}, id="basic auth"),
         pytest.param(lambda issuer, url: {"Authorization": "Bearer"}, id="bearer without token"),
-        pytest.param(lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url=url, lifetime=-3600)), id="expired"),
-        pytest.param(lambda issuer, url: bearer(issuer.stranger_token(app_id=APP_ID, service_url=url)), id="wrongly signed"),
-        pytest.param(lambda issuer, url: bearer(issuer.token(app_id="another-bot", service_url=url)), id="other audience"),
-        pytest.param(lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url="https://evil.example/")), id="other service url"),
-        pytest.param(lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url=url, iss="https://evil.example")), id="other issuer"),
-        pytest.param(lambda issuer, url: bearer(_forged_none_alg(issuer.claims(app_id=APP_ID, service_url=url))), id="alg none"),
+        pytest.param(
+            lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url=url, lifetime=-3600)), id="expired"
+        ),
+        pytest.param(
+            lambda issuer, url: bearer(issuer.stranger_token(app_id=APP_ID, service_url=url)), id="wrongly signed"
+        ),
+        pytest.param(
+            lambda issuer, url: bearer(issuer.token(app_id="another-bot", service_url=url)), id="other audience"
+        ),
+        pytest.param(
+            lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url="https://evil.example/")),
+            id="other service url",
+        ),
+        pytest.param(
+            lambda issuer, url: bearer(issuer.token(app_id=APP_ID, service_url=url, iss="https://evil.example")),
+            id="other issuer",
+        ),
+        pytest.param(
+            lambda issuer, url: bearer(_forged_none_alg(issuer.claims(app_id=APP_ID, service_url=url))), id="alg none"
+        ),
     ],
 )
 async def test_bad_or_missing_tokens_get_401_and_nothing_is_processed(secured, issuer, make_headers):
     post, connector, coach, _ = secured
     assert await post(make_headers(issuer, connector.url)) == 401
     assert coach.seen == [] and connector.sent == []
-    assert await coach.store.get_conversation("teams", fixture("message_personal.json", "")["conversation"]["id"]) is None
+    assert (
+        await coach.store.get_conversation("teams", fixture("message_personal.json", "")["conversation"]["id"]) is None
+    )
 
 
 async def test_unknown_key_id_gets_401(secured, issuer):
@@ -146,7 +163,9 @@ async def test_token_checks_do_not_block_the_event_loop(secured, issuer):
             last = now
 
     tick = asyncio.create_task(ticker())
-    statuses = await asyncio.gather(*(post(bearer(token)) for _ in range(10)), *(post(bearer("garbage")) for _ in range(10)))
+    statuses = await asyncio.gather(
+        *(post(bearer(token)) for _ in range(10)), *(post(bearer("garbage")) for _ in range(10))
+    )
     done.set()
     await tick
     assert sorted(statuses) == [201] * 10 + [401] * 10

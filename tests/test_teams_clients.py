@@ -5,6 +5,7 @@ Every test runs the real Coach behind a real botbuilder CloudAdapter on loopback
 the Emulator or the Agents Playground), with a fake Bot Framework connector that records the method,
 the path and the raw body of every call, and answers each with an activity id, as Teams does.
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,12 +19,20 @@ import aiohttp
 import jsonschema
 import pytest
 from aiohttp import web
-
-from adapters.teams import TeamsConfig, mount_teams
 from botbuilder.schema import Activity
 
+from adapters.teams import TeamsConfig, mount_teams
 from adapters.teams.bot import PROMPT_STARTERS, for_place
-from adapters.teams.cards import CARD_BUDGET, MAX_ACTIVITY_BYTES, MAX_SUMMARY_CHARS, _size, _size_bound, literal, to_activity, to_card
+from adapters.teams.cards import (
+    CARD_BUDGET,
+    MAX_ACTIVITY_BYTES,
+    MAX_SUMMARY_CHARS,
+    _size,
+    _size_bound,
+    literal,
+    to_activity,
+    to_card,
+)
 from adapters.teams.wire import CONNECTOR_MODELS, CardSerializer
 from bot.coach import Coach
 from bot.messages import Choice, Reply, Section
@@ -90,7 +99,9 @@ class RecordingConnector(FakeConnector):
 class Teams:
     """Posts activities as Teams would and tells what the bot did with each."""
 
-    def __init__(self, *, url: str, session: aiohttp.ClientSession, connector: RecordingConnector, coach: Coach) -> None:
+    def __init__(
+        self, *, url: str, session: aiohttp.ClientSession, connector: RecordingConnector, coach: Coach
+    ) -> None:
         self.url = url
         self.session = session
         self.connector = connector
@@ -105,7 +116,15 @@ class Teams:
             payload = json.loads(text) if text and response.content_type == "application/json" else None
             return response.status, payload, self.connector.calls[before:]
 
-    def message(self, text: str | None = None, *, value: dict | None = None, reply_to: str | None = None, name: str = "message_personal.json", **extra: Any) -> dict:
+    def message(
+        self,
+        text: str | None = None,
+        *,
+        value: dict | None = None,
+        reply_to: str | None = None,
+        name: str = "message_personal.json",
+        **extra: Any,
+    ) -> dict:
         body = fixture(name, self.connector.url)
         body["id"] = f"turn-{next(self._ids)}"
         if value is not None:
@@ -135,7 +154,9 @@ class Teams:
 
 @pytest.fixture
 async def teams():
-    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER}"))
+    coach = Coach(
+        knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER}")
+    )
     connector = await RecordingConnector().start()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())
@@ -181,7 +202,9 @@ async def test_expect_replies_gets_200_with_the_cards_as_json(teams: Teams):
     assert isinstance(card, dict) and card["type"] == "AdaptiveCard"  # JSON, not a Python repr
     assert activity["type"] == "message" and activity["replyToId"].startswith("turn-")
     valid(card)
-    normal = await teams.say(RICH, **{"from": {"id": "29:other", "aadObjectId": "0f0f0f0f-0000-0000-0000-000000000001"}})
+    normal = await teams.say(
+        RICH, **{"from": {"id": "29:other", "aadObjectId": "0f0f0f0f-0000-0000-0000-000000000001"}}
+    )
     assert strip_values(card) == strip_values(normal.card)  # the same card a normal turn posts
     assert activity["summary"] == normal.body["summary"]
 
@@ -194,14 +217,18 @@ async def test_expect_replies_for_a_welcome_and_a_button(teams: Teams):
     assert title(payload["activities"][0]["attachments"][0]["content"]) == "Hi! I'm Frontline Coach."
     question = await teams.say(VAGUE)
     option = buttons(question.card)[0]["data"]
-    status, payload, calls = await teams.post(teams.message(value=option, reply_to=question.id, deliveryMode="expectReplies"))
+    status, payload, calls = await teams.post(
+        teams.message(value=option, reply_to=question.id, deliveryMode="expectReplies")
+    )
     assert status == 200 and calls == []  # no update in place: the caller has the replies
     (activity,) = payload["activities"]
     assert activity["attachments"][0]["content"]["type"] == "AdaptiveCard"
 
 
 async def test_expect_replies_with_nothing_to_say_is_an_empty_list(teams: Teams):
-    body = teams.message("just chatting", name="message_channel_mention.json", deliveryMode="expectReplies", entities=[])
+    body = teams.message(
+        "just chatting", name="message_channel_mention.json", deliveryMode="expectReplies", entities=[]
+    )
     status, payload, _ = await teams.post(body)
     assert status == 200 and payload == {"activities": []}
 
@@ -211,7 +238,9 @@ def test_the_serializer_writes_expected_replies_as_json():
 
     activity = to_activity(Reply(kind="info", title="t", text="x"))
     body = CardSerializer(CONNECTOR_MODELS).body(ExpectedReplies(activities=[activity]), "ExpectedReplies")
-    assert json.loads(json.dumps(body))["activities"][0]["attachments"][0]["content"]["body"][0]["items"][0]["text"] == "t"
+    assert (
+        json.loads(json.dumps(body))["activities"][0]["attachments"][0]["content"]["body"][0]["items"][0]["text"] == "t"
+    )
 
 
 # ---------------------------------------------------------------------- 3. where @mentions are needed
@@ -236,7 +265,12 @@ async def test_personal_welcome_has_no_mention_note(teams: Teams):
 
 async def test_group_chat_welcome_names_the_group_chat(teams: Teams):
     body = fixture("conversation_update_bot_added_team.json", teams.connector.url)
-    body["conversation"] = {"isGroup": True, "conversationType": "groupChat", "id": "19:group-chat@thread.v2", "tenantId": "t"}
+    body["conversation"] = {
+        "isGroup": True,
+        "conversationType": "groupChat",
+        "id": "19:group-chat@thread.v2",
+        "tenantId": "t",
+    }
     _, _, (welcome,) = await teams.post(body)
     assert "In this group chat" in texts(welcome.card)
 
@@ -246,7 +280,9 @@ async def test_question_cards_in_a_channel_say_to_mention_the_bot(teams: Teams):
     header = texts(question.card)[:2]
     assert "type your answer after @My Combined" in header[1]
     # a button pressed there needs no mention; the next question says the same (the bot's name as Teams gives it)
-    calls = await teams.press(question, buttons(question.card)[0]["title"], name="message_channel_mention.json", entities=[])
+    calls = await teams.press(
+        question, buttons(question.card)[0]["title"], name="message_channel_mention.json", entities=[]
+    )
     (new,) = [c for c in calls if c.method == "POST"]
     assert new.card["body"][0]["style"] == "emphasis"  # "Routine" leaves the customer to ask about
     assert "type your answer after @teams2" in texts(new.card)[1]
@@ -261,7 +297,10 @@ def test_a_question_without_type_your_answer_gets_the_mention_sentence():
     channel = Activity().deserialize(fixture("message_channel_mention.json", "http://127.0.0.1:1/"))
     personal = Activity().deserialize(fixture("message_personal.json", "http://127.0.0.1:1/"))
     again = Reply(kind="question", title="Who is the customer?", text="I didn't catch that. Pick one, or say “skip”.")
-    assert for_place(again, channel).text == "I didn't catch that. Pick one, or say “skip”. To type an answer here, start with @My Combined."
+    assert (
+        for_place(again, channel).text
+        == "I didn't catch that. Pick one, or say “skip”. To type an answer here, start with @My Combined."
+    )
     assert for_place(again, personal) is again
     info = Reply(kind="info", title="Tip of the week", text="type your answer")
     assert for_place(info, channel) is info  # only questions invite a typed answer
@@ -405,7 +444,9 @@ async def test_universal_action_submit_is_answered_with_the_turns_card(teams: Te
 
 
 async def test_universal_action_execute_and_a_foreign_card(teams: Teams):
-    status, body, _ = await teams.post(card_action(teams, {"type": "Action.Execute", "verb": "food", "data": {"item": "vegan"}}))
+    status, body, _ = await teams.post(
+        card_action(teams, {"type": "Action.Execute", "verb": "food", "data": {"item": "vegan"}})
+    )
     assert status == 200 and body["statusCode"] == 200
     assert title(body["value"]) == "That button isn't one of mine."
 
@@ -421,7 +462,11 @@ async def test_universal_action_execute_and_a_foreign_card(teams: Teams):
 async def test_malformed_universal_actions_get_an_error_body_not_a_5xx(teams: Teams, action, status, code):
     http_status, body, calls = await teams.post(card_action(teams, action))
     assert http_status == 200 and calls == []
-    assert body["statusCode"] == status and body["type"] == "application/vnd.microsoft.error" and body["value"]["code"] == code
+    assert (
+        body["statusCode"] == status
+        and body["type"] == "application/vnd.microsoft.error"
+        and body["value"]["code"] == code
+    )
 
 
 async def test_a_failing_core_gives_an_error_body_not_a_5xx(teams: Teams, monkeypatch):
@@ -443,7 +488,13 @@ async def add_tips(teams: Teams, texts_: list[str]) -> None:
 
 
 async def test_a_list_of_100_tips_of_500_characters_stays_under_28_kb(teams: Teams):
-    await add_tips(teams, [f"{n:03d} " + ("Greet every caller by name, listen to the end, and say what happens next. " * 7)[:496] for n in range(100)])
+    await add_tips(
+        teams,
+        [
+            f"{n:03d} " + ("Greet every caller by name, listen to the end, and say what happens next. " * 7)[:496]
+            for n in range(100)
+        ],
+    )
     listed = await teams.say("tip list")
     assert listed.size < MAX_ACTIVITY_BYTES
     card = listed.card
@@ -481,11 +532,16 @@ def test_any_reply_fits_in_the_card_budget():
     valid(card)
 
 
-@pytest.mark.parametrize("text", ["\\" * 40, "*_~`[]" * 10, "😀" * 30, "“é”\x01\n- " * 10, '"quoted"' * 8, "plain words " * 5])
+@pytest.mark.parametrize(
+    "text", ["\\" * 40, "*_~`[]" * 10, "😀" * 30, "“é”\x01\n- " * 10, '"quoted"' * 8, "plain words " * 5]
+)
 def test_the_quick_size_bound_is_never_below_the_real_size(text: str):
     for kind in ("question", "answer", "info"):
         reply = Reply(
-            kind=kind, title=text, text=text, sections=(Section(title=text, lines=(text, text), numbered=True), Section(title="", lines=(text,))),
+            kind=kind,
+            title=text,
+            text=text,
+            sections=(Section(title=text, lines=(text, text), numbered=True), Section(title="", lines=(text,))),
             choices=tuple(Choice(label=text[:60], value=f"d|x|q|{n}") for n in range(8)),
         )
         assert _size(to_card(reply)) <= _size_bound(reply)
@@ -505,7 +561,11 @@ async def test_a_tip_with_a_disguised_link_is_shown_as_written(teams: Teams):
     listed = await teams.say("tip list")
     (line,) = [t for t in texts(listed.card) if "evil.example" in t]
     assert not LINK.search(line)
-    assert line.replace("\\", "").replace("\u200b", "").endswith("[click](https://evil.example) for the *new* refund_policy")
+    assert (
+        line.replace("\\", "")
+        .replace("\u200b", "")
+        .endswith("[click](https://evil.example) for the *new* refund_policy")
+    )
     assert "\\*new\\*" in line and "refund_policy" in line  # "_" inside a word is no emphasis
 
 
@@ -521,7 +581,9 @@ def test_literal_escapes_what_teams_reads_as_markdown():
     assert literal("- one\n2. two\n> quote\n# head") == "\\- one\n2\\. two\n\\> quote\n\\# head"
     assert literal("3.5 stars, -5 degrees, C# and 50% off") == "3.5 stars, -5 degrees, C# and 50% off"
     assert literal("back\\slash") == "back\\\\slash"
-    assert literal("America/New_York, refund_policy") == "America/New_York, refund_policy"  # "_" inside a word is no emphasis
+    assert (
+        literal("America/New_York, refund_policy") == "America/New_York, refund_policy"
+    )  # "_" inside a word is no emphasis
 
 
 # ---------------------------------------------------------------------- 8. prompt starters
@@ -531,7 +593,12 @@ def test_the_manifest_offers_the_prompt_starters():
     manifest = json.loads((ROOT / "teams-app/manifest.json").read_text(encoding="utf-8"))
     (commands,) = [c["commands"] for c in manifest["bots"][0]["commandLists"]]
     titles = [c["title"] for c in commands]
-    assert titles[:4] == ["Customer is upset", "Something nobody has seen", "Checklist for my department", "This week's tip"]
+    assert titles[:4] == [
+        "Customer is upset",
+        "Something nobody has seen",
+        "Checklist for my department",
+        "This week's tip",
+    ]
     assert {t.lower() for t in titles} >= set(PROMPT_STARTERS)
 
 

@@ -1,4 +1,5 @@
 """Teams end to end with the real Coach: a 1:1 dialog to its answer, card buttons, and each command."""
+
 from __future__ import annotations
 
 import aiohttp
@@ -26,7 +27,9 @@ async def teams():
     async with aiohttp.ClientSession() as session:
         counter = iter(range(1, 10_000))
 
-        async def say(text: str | None = None, *, value: dict | None = None, name: str = "message_personal.json") -> dict:
+        async def say(
+            text: str | None = None, *, value: dict | None = None, name: str = "message_personal.json"
+        ) -> dict:
             """Send one message or card submit; return the card of the single reply."""
             body = fixture(name, connector.url)
             body["id"] = f"turn-{next(counter)}"
@@ -96,7 +99,9 @@ async def test_typed_answer_to_a_question(teams):
 
 
 async def test_card_submit_in_a_channel_needs_no_mention(teams):
-    card = await teams("<at>My Combined</at> customer wants a refund, what do i do", name="message_channel_mention.json")
+    card = await teams(
+        "<at>My Combined</at> customer wants a refund, what do i do", name="message_channel_mention.json"
+    )
     assert is_question(card)
     skip = next(b for b in buttons(card) if b["title"].lower().startswith("skip"))
     answer = await teams(value=skip["data"], name="message_channel_mention.json")

@@ -6,6 +6,7 @@ Each case goes over loopback HTTP to the real CloudAdapter with the real Coach (
 the Emulator), replies to the fake connector. Bounded: 150 cases, derandomized (the same cases on
 every run), two seconds each at most.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,27 @@ SERVICE_URL = "{connector}"  # replaced by the fake connector's URL when sent, u
 DEEP = "{deep}"  # replaced by arrays nested that deep in the encoded body (json.dumps itself stops near 1000)
 BODIES = sorted(path.name for path in FIXTURES.glob("*.json") if path.name != "http_request_headers.json")
 HOSTILE = [
-    "", " ", "\r\n", "a\r\nb", "\x00", "a\x00b", "\ud800", "x\udfff", "\u2028", "😡", "ß" * 3, "x" * 600, "<at>Frontline Coach</at>",
-    "tip add x", "d|abc|q1|angry", "http://[::1", "https://", "../../", "%0d%0a", "19:a@thread.skype;messageid=1", "NaN",
+    "",
+    " ",
+    "\r\n",
+    "a\r\nb",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "x\udfff",
+    "\u2028",
+    "😡",
+    "ß" * 3,
+    "x" * 600,
+    "<at>Frontline Coach</at>",
+    "tip add x",
+    "d|abc|q1|angry",
+    "http://[::1",
+    "https://",
+    "../../",
+    "%0d%0a",
+    "19:a@thread.skype;messageid=1",
+    "NaN",
 ]
 
 
@@ -66,7 +86,9 @@ class Endpoint:
 
     async def post(self, raw: bytes) -> int:
         raw = raw.replace(SERVICE_URL.encode(), self.connector.url.encode())
-        async with self.session.post(self.url + "/api/messages", data=raw, headers={"Content-Type": "application/json"}) as response:
+        async with self.session.post(
+            self.url + "/api/messages", data=raw, headers={"Content-Type": "application/json"}
+        ) as response:
             await response.read()
             return response.status
 

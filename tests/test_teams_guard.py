@@ -3,6 +3,7 @@
 Over loopback HTTP through the real CloudAdapter (auth off, as with the Emulator), with the fake
 connector from tests/fakes. Token-related checks are in test_teams_tokens.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import logging
 import pytest
 
 from adapters import bounded_json
-from tests.test_teams_http import Harness, fixture, harness  # noqa: F401  (the fixture)
+from tests.test_teams_http import Harness, fixture, harness_fixture  # noqa: F401  (the fixture "harness")
 
 SECRET_ID = "19:SECRET-conversation-id"  # a value that must never reach the log
 
@@ -64,11 +65,17 @@ def _set(path: str, value):
 
 
 BAD_IDS = [
-    pytest.param(_set("conversation.id", SECRET_ID + "\r\nX-Injected: 1"), "conversation.id", id="conversation id with CR/LF"),
+    pytest.param(
+        _set("conversation.id", SECRET_ID + "\r\nX-Injected: 1"), "conversation.id", id="conversation id with CR/LF"
+    ),
     pytest.param(_set("conversation.id", SECRET_ID + "\n"), "conversation.id", id="conversation id with LF"),
     pytest.param(_set("conversation.id", SECRET_ID + "\x00"), "conversation.id", id="conversation id with NUL"),
-    pytest.param(_set("conversation.id", SECRET_ID + "\ud800"), "surrogate", id="conversation id with a lone surrogate"),
-    pytest.param(_set("conversation.id", SECRET_ID + "x" * 3000), "conversation.id", id="conversation id over 512 characters"),
+    pytest.param(
+        _set("conversation.id", SECRET_ID + "\ud800"), "surrogate", id="conversation id with a lone surrogate"
+    ),
+    pytest.param(
+        _set("conversation.id", SECRET_ID + "x" * 3000), "conversation.id", id="conversation id over 512 characters"
+    ),
     pytest.param(_set("from.aadObjectId", SECRET_ID + "\r\n"), "from.aadObjectId", id="aad object id with CR/LF"),
     pytest.param(_set("from.aadObjectId", SECRET_ID + "x" * 600), "from.aadObjectId", id="aad object id over-long"),
     pytest.param(_set("from.id", SECRET_ID + "\udc00"), "surrogate", id="from id with a lone low surrogate"),
@@ -80,11 +87,15 @@ BAD_IDS = [
 
 
 @pytest.mark.parametrize("mutate, field", BAD_IDS)
-async def test_ids_the_store_cannot_hold_get_400_and_a_log_line_without_the_value(harness: Harness, caplog, mutate, field):
+async def test_ids_the_store_cannot_hold_get_400_and_a_log_line_without_the_value(
+    harness: Harness, caplog, mutate, field
+):
     caplog.set_level(logging.DEBUG)
     body = fixture("message_personal.json", harness.connector.url)
     mutate(body)
-    status, text = await harness.post(body)  # json.dumps writes a lone surrogate as a \ud800 escape, as a hostile client would
+    status, text = await harness.post(
+        body
+    )  # json.dumps writes a lone surrogate as a \ud800 escape, as a hostile client would
     assert status == 400 and field in text
     assert harness.coach.seen == [] and harness.connector.sent == []
     assert await harness.coach.store.get_conversation("teams", body["conversation"]["id"]) is None
@@ -104,12 +115,16 @@ MALFORMED = [
     pytest.param(_set("channelData", ["tenant"]), "channelData", id="channelData a list"),
     pytest.param(_set("value", ["coach_choice"]), "value", id="card submit value a list"),
     pytest.param(_set("value", {"coach_choice": 5}), "value.coach_choice", id="card submit choice a number"),
-    pytest.param(_set("value", {"coach_choice": "d|x|q1\r\n"}), "value.coach_choice", id="card submit choice with CR/LF"),
+    pytest.param(
+        _set("value", {"coach_choice": "d|x|q1\r\n"}), "value.coach_choice", id="card submit choice with CR/LF"
+    ),
     pytest.param(_set("deliveryMode", 3), "deliveryMode", id="deliveryMode a number"),
     pytest.param(_set("serviceUrl", "http://[::1"), "serviceUrl", id="service url with a broken IPv6 host"),
     pytest.param(_set("serviceUrl", "http://bad host/"), "serviceUrl", id="service url with a space"),
     pytest.param(_set("serviceUrl", "https://smba.trafficmanager.net/\r\n"), "serviceUrl", id="service url with CR/LF"),
-    pytest.param(_set("serviceUrl", "http://127.0.0.1:99999/"), "serviceUrl", id="service url with a port out of range"),
+    pytest.param(
+        _set("serviceUrl", "http://127.0.0.1:99999/"), "serviceUrl", id="service url with a port out of range"
+    ),
     pytest.param(_set("serviceUrl", "ftp://example.com/"), "serviceUrl", id="service url not http"),
     pytest.param(_set("serviceUrl", "https:///no-host"), "serviceUrl", id="service url without a host"),
     pytest.param(_set("timestamp", "yesterday"), "activity", id="timestamp not a date"),
@@ -142,7 +157,12 @@ async def test_members_added_must_be_accounts(harness: Harness, caplog):
 async def test_invokes_are_acknowledged_not_501_and_never_500(harness: Harness, caplog):
     """The stock handler answers 501 to an unknown invoke, and a 500 with a traceback to a malformed Action.Execute."""
     caplog.set_level(logging.INFO)
-    for name, value in (("adaptiveCard/action", [1]), ("adaptiveCard/action", {"action": 1}), ("signin/verifyState", None), ("task/fetch", {"data": {}})):
+    for name, value in (
+        ("adaptiveCard/action", [1]),
+        ("adaptiveCard/action", {"action": 1}),
+        ("signin/verifyState", None),
+        ("task/fetch", {"data": {}}),
+    ):
         body = fixture("message_personal.json", harness.connector.url)
         body.update(type="invoke", name=name, value=value)
         status, _ = await harness.post(body)

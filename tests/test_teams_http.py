@@ -1,4 +1,5 @@
 """Teams over loopback HTTP: a real CloudAdapter on aiohttp, fixture activities, replies caught by a fake connector."""
+
 from __future__ import annotations
 
 import copy
@@ -64,15 +65,17 @@ class Harness:
         self.session = session
         self.coach = coach
 
-    async def post(self, body: Any, *, headers: dict[str, str] | None = None, raw: bytes | None = None) -> tuple[int, str]:
+    async def post(
+        self, body: Any, *, headers: dict[str, str] | None = None, raw: bytes | None = None
+    ) -> tuple[int, str]:
         data = raw if raw is not None else json.dumps(body).encode()
         sent_headers = {"Content-Type": "application/json", **(headers or {})}
         async with self.session.post(self.url + "/api/messages", data=data, headers=sent_headers) as response:
             return response.status, await response.text()
 
 
-@pytest.fixture
-async def harness(connector: FakeConnector):
+@pytest.fixture(name="harness")  # named apart from its function so that modules importing it can take `harness`
+async def harness_fixture(connector: FakeConnector):
     coach = FakeCoach()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())
@@ -209,14 +212,18 @@ async def test_conversation_reference_is_stored_for_messages(harness: Harness):
     ],
 )
 async def test_malformed_requests_get_4xx(harness: Harness, raw: bytes, content_type: str, status: int):
-    async with harness.session.post(harness.url + "/api/messages", data=raw, headers={"Content-Type": content_type}) as response:
+    async with harness.session.post(
+        harness.url + "/api/messages", data=raw, headers={"Content-Type": content_type}
+    ) as response:
         assert response.status == status
     assert harness.coach.seen == [] and harness.connector.sent == []
 
 
 async def test_no_content_type_gets_415(harness: Harness):
     body = json.dumps(fixture("message_personal.json", harness.connector.url)).encode()
-    async with harness.session.post(harness.url + "/api/messages", data=body, skip_auto_headers=["Content-Type"]) as response:
+    async with harness.session.post(
+        harness.url + "/api/messages", data=body, skip_auto_headers=["Content-Type"]
+    ) as response:
         assert response.status == 415
 
 
@@ -243,7 +250,9 @@ async def test_partial_invoke_without_envelope_gets_400(harness: Harness):
     assert status == 400
 
 
-@pytest.mark.parametrize("activity_type", ["someFutureType", "typing", "messageReaction", "installationUpdate", "event"])
+@pytest.mark.parametrize(
+    "activity_type", ["someFutureType", "typing", "messageReaction", "installationUpdate", "event"]
+)
 async def test_unknown_and_uninteresting_activity_types_are_ignored_politely(harness: Harness, activity_type: str):
     body = fixture("message_personal.json", harness.connector.url)
     body["type"] = activity_type
@@ -273,5 +282,7 @@ async def test_connector_down_gives_500_not_a_crash(harness: Harness):
 
 
 async def test_open_mode_ignores_a_presented_token(harness: Harness):
-    status, _ = await harness.post(fixture("message_personal.json", harness.connector.url), headers={"Authorization": "Bearer whatever"})
+    status, _ = await harness.post(
+        fixture("message_personal.json", harness.connector.url), headers={"Authorization": "Bearer whatever"}
+    )
     assert status == 201 and len(harness.connector.sent) == 1

@@ -4,6 +4,7 @@ The real Coach with COACH_MANAGERS naming one Teams object id, over loopback HTT
 Teams channel ``from.aadObjectId`` comes from the signed-in account; ``from.id`` is picked by the
 client on Web Chat and Direct Line, as is everything in ``from`` there.
 """
+
 from __future__ import annotations
 
 import aiohttp
@@ -27,7 +28,12 @@ REFUSED = "Sorry, that one is for managers."
 
 @pytest.fixture
 async def teams():
-    coach = Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse(f"teams:{MANAGER.upper()}", ids=manager_ids.RULES))
+    coach = Coach(
+        knowledge=shipped_knowledge(),
+        store=MemoryStore(),
+        clock=Clock(),
+        managers=Managers.parse(f"teams:{MANAGER.upper()}", ids=manager_ids.RULES),
+    )
     connector = await FakeConnector().start()
     app = web.Application()
     mount_teams(app, coach, TeamsConfig())
@@ -68,9 +74,15 @@ async def test_the_aad_object_id_on_the_teams_channel_makes_the_manager(teams):
     "change",
     [
         pytest.param(without_aad, id="from.id equal to the manager's object id, no aadObjectId"),
-        pytest.param(lambda body: body["from"].update(id=MANAGER, aadObjectId="00000000-0000-0000-0000-000000000000"), id="from.id equal to it, another aadObjectId"),
+        pytest.param(
+            lambda body: body["from"].update(id=MANAGER, aadObjectId="00000000-0000-0000-0000-000000000000"),
+            id="from.id equal to it, another aadObjectId",
+        ),
         pytest.param(lambda body: body["from"].update(id="29:someone", aadObjectId=None), id="aadObjectId null"),
-        pytest.param(lambda body: (body["from"].pop("aadObjectId"), body["from"].update(id=f"from:{MANAGER}")), id="from.id that already carries the unverified mark"),
+        pytest.param(
+            lambda body: (body["from"].pop("aadObjectId"), body["from"].update(id=f"from:{MANAGER}")),
+            id="from.id that already carries the unverified mark",
+        ),
         pytest.param(lambda body: body.update(channelId="webchat"), id="the manager's aadObjectId on Web Chat"),
         pytest.param(lambda body: body.update(channelId="directline"), id="the manager's aadObjectId on Direct Line"),
         pytest.param(lambda body: body.update(channelId="emulator"), id="the manager's aadObjectId in the Emulator"),

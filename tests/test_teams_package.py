@@ -1,4 +1,5 @@
 """The Teams app package: the manifest on the current schema, the two icons, the zip command."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,15 @@ def test_manifest_is_on_the_current_schema_with_the_bot_in_all_scopes():
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     (commands,) = bot["commandLists"]
     titles = [c["title"] for c in commands["commands"]]
-    assert titles == ["Customer is upset", "Something nobody has seen", "Checklist for my department", "This week's tip", "help", "checklist", "tip"]
+    assert titles == [
+        "Customer is upset",
+        "Something nobody has seen",
+        "Checklist for my department",
+        "This week's tip",
+        "help",
+        "checklist",
+        "tip",
+    ]
     for command in commands["commands"]:
         assert len(command["title"]) <= 32 and len(command["description"]) <= 128
         words = starter_text(command["title"])

@@ -1,8 +1,10 @@
-"""Teams tokens, tightened: checked before the body is parsed, ``exp`` required, and Microsoft's keys fetched with a deadline.
+"""Teams tokens, tightened: checked before the body is parsed, ``exp`` required, and Microsoft's keys fetched with a
+deadline.
 
 Tokens are signed by the loopback issuer of tests/fakes/bf_connector.py. A "hung" metadata endpoint
 is a loopback server that accepts connections and never answers, as in the issue's probe.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +23,13 @@ from adapters.teams import TeamsConfig, mount_teams
 from adapters.teams.checks import token_problem
 from adapters.teams.openid import OpenIdKeys, SigningKeysUnavailable
 from tests.fakes.bf_connector import FakeConnector, FakeTokenIssuer, serve
-from tests.test_teams_auth import APP_ID, FixedTokenFactory, bearer, issuer, secured  # noqa: F401  (fixtures)
+from tests.test_teams_auth import (  # noqa: F401  (the fixtures "issuer" and "secured")
+    APP_ID,
+    FixedTokenFactory,
+    bearer,
+    issuer_fixture,
+    secured_fixture,
+)
 from tests.test_teams_http import FakeCoach, fixture
 
 DEEP = b"[" * 5000 + b"]" * 5000
@@ -44,7 +52,9 @@ async def test_a_token_without_exp_gets_401_and_nothing_is_processed(secured, is
     for bad_exp in (None, "tomorrow", True):
         assert await post(bearer(issuer.token(app_id=APP_ID, service_url=connector.url, exp=bad_exp))) == 401
     assert coach.seen == [] and connector.sent == []
-    assert await post(bearer(issuer.token(app_id=APP_ID, service_url=connector.url))) == 201  # the same issuer, with exp
+    assert (
+        await post(bearer(issuer.token(app_id=APP_ID, service_url=connector.url))) == 201
+    )  # the same issuer, with exp
 
 
 def test_token_problem_reads_the_form_alone():
@@ -55,8 +65,12 @@ def test_token_problem_reads_the_form_alone():
     assert token_problem("Bearer ***.***.***") == "the token is not a JWT"
     deep = jwt.utils.base64url_encode(b"[" * 5000).decode()  # a claims part nested 5000 deep is refused, not parsed
     assert token_problem(f"Bearer {deep}.{deep}.sig") == "the token is not a JWT"
-    assert token_problem("Bearer " + jwt.encode({"iss": "x"}, KEY, algorithm="HS256")) == "the token has no expiry (exp)"
-    assert token_problem("Bearer " + jwt.encode({"exp": 1}, KEY, algorithm="HS256")) is None  # expired, but that is the SDK's to say
+    assert (
+        token_problem("Bearer " + jwt.encode({"iss": "x"}, KEY, algorithm="HS256")) == "the token has no expiry (exp)"
+    )
+    assert (
+        token_problem("Bearer " + jwt.encode({"exp": 1}, KEY, algorithm="HS256")) is None
+    )  # expired, but that is the SDK's to say
 
 
 # ---------------------------------------------------------------------- authentication before parsing
@@ -86,7 +100,12 @@ async def _post_raw(url: str, raw: bytes, headers: dict[str, str]) -> int:
 async def secured_url(issuer):
     connector = await FakeConnector().start()
     app = web.Application()
-    mount_teams(app, FakeCoach(), TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"), credentials_factory=FixedTokenFactory())
+    mount_teams(
+        app,
+        FakeCoach(),
+        TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"),
+        credentials_factory=FixedTokenFactory(),
+    )
     runner, url = await serve(app)
     yield url + "/api/messages", connector
     await runner.cleanup()
@@ -138,13 +157,20 @@ async def hung_endpoint():
     await server.wait_closed()
 
 
-async def test_a_hung_metadata_endpoint_gets_503_within_10_s_without_piling_up_workers(hung_endpoint, monkeypatch, caplog):
+async def test_a_hung_metadata_endpoint_gets_503_within_10_s_without_piling_up_workers(
+    hung_endpoint, monkeypatch, caplog
+):
     metadata_url, held = hung_endpoint
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", metadata_url)
     signer = await FakeTokenIssuer().start()  # signs well-formed tokens; its keys are never reachable here
     connector = await FakeConnector().start()
     app = web.Application()
-    mount_teams(app, FakeCoach(), TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"), credentials_factory=FixedTokenFactory())
+    mount_teams(
+        app,
+        FakeCoach(),
+        TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"),
+        credentials_factory=FixedTokenFactory(),
+    )
     runner, url = await serve(app)
     body = json.dumps(fixture("message_personal.json", connector.url)).encode()
     token = bearer(signer.token(app_id=APP_ID, service_url=connector.url))
@@ -154,7 +180,9 @@ async def test_a_hung_metadata_endpoint_gets_503_within_10_s_without_piling_up_w
 
             async def post(headers: dict[str, str]) -> tuple[int, float, str | None]:
                 started = time.monotonic()
-                async with session.post(url + "/api/messages", data=body, headers={"Content-Type": "application/json", **headers}) as response:
+                async with session.post(
+                    url + "/api/messages", data=body, headers={"Content-Type": "application/json", **headers}
+                ) as response:
                     return response.status, time.monotonic() - started, response.headers.get("Retry-After")
 
             first = await asyncio.gather(*(post(token) for _ in range(30)))
@@ -211,8 +239,15 @@ async def test_tokens_are_accepted_again_once_the_keys_can_be_fetched(monkeypatc
     connector = await FakeConnector().start()
     monkeypatch.setattr(ChannelValidation, "open_id_metadata_endpoint", endpoint.url)
     app = web.Application()
-    mount_teams(app, FakeCoach(), TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"), credentials_factory=FixedTokenFactory())
-    JwtTokenExtractor.metadataCache[endpoint.url] = OpenIdKeys(endpoint.url, timeout=0.3, retry_after=0.5)  # short, for the test
+    mount_teams(
+        app,
+        FakeCoach(),
+        TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"),
+        credentials_factory=FixedTokenFactory(),
+    )
+    JwtTokenExtractor.metadataCache[endpoint.url] = OpenIdKeys(
+        endpoint.url, timeout=0.3, retry_after=0.5
+    )  # short, for the test
     runner, url = await serve(app)
     body = json.dumps(fixture("message_personal.json", connector.url)).encode()
     token = bearer(signer.token(app_id=APP_ID, service_url=connector.url))

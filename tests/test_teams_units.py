@@ -1,4 +1,5 @@
 """Teams pieces without a server: settings, payload predicates, and the Adaptive Card for a Reply."""
+
 from __future__ import annotations
 
 import copy
@@ -38,9 +39,17 @@ def test_no_settings_is_open():
     "env, expected",
     [
         ({"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw"}, TeamsConfig(app_id=APP, app_password="pw")),
-        ({"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "multitenant"}, TeamsConfig(app_id=APP, app_password="pw")),
         (
-            {"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": "t1"},
+            {"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "multitenant"},
+            TeamsConfig(app_id=APP, app_password="pw"),
+        ),
+        (
+            {
+                "MicrosoftAppId": APP,
+                "MicrosoftAppPassword": "pw",
+                "MicrosoftAppType": "SingleTenant",
+                "MicrosoftAppTenantId": "t1",
+            },
             TeamsConfig(app_id=APP, app_password="pw", app_type="SingleTenant", tenant_id="t1"),
         ),
         (
@@ -61,12 +70,32 @@ def test_complete_settings(env, expected):
         ({"MicrosoftAppTenantId": "t1"}, ["MicrosoftAppTenantId", "MicrosoftAppId"]),
         ({"MicrosoftAppType": "SingleTenant"}, ["MicrosoftAppType", "MicrosoftAppId"]),
         ({"MicrosoftAppId": APP}, ["MicrosoftAppPassword"]),
-        ({"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "Personal"}, ["Personal", "SingleTenant"]),
-        ({"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "SingleTenant"}, ["MicrosoftAppTenantId"]),
-        ({"MicrosoftAppId": APP, "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": "t"}, ["MicrosoftAppPassword"]),
-        ({"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppTenantId": "t"}, ["MicrosoftAppTenantId", "SingleTenant"]),
+        (
+            {"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "Personal"},
+            ["Personal", "SingleTenant"],
+        ),
+        (
+            {"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppType": "SingleTenant"},
+            ["MicrosoftAppTenantId"],
+        ),
+        (
+            {"MicrosoftAppId": APP, "MicrosoftAppType": "SingleTenant", "MicrosoftAppTenantId": "t"},
+            ["MicrosoftAppPassword"],
+        ),
+        (
+            {"MicrosoftAppId": APP, "MicrosoftAppPassword": "pw", "MicrosoftAppTenantId": "t"},
+            ["MicrosoftAppTenantId", "SingleTenant"],
+        ),
         ({"MicrosoftAppId": APP, "MicrosoftAppType": "UserAssignedMSI"}, ["MicrosoftAppTenantId"]),
-        ({"MicrosoftAppId": APP, "MicrosoftAppType": "UserAssignedMSI", "MicrosoftAppTenantId": "t", "MicrosoftAppPassword": "pw"}, ["MicrosoftAppPassword"]),
+        (
+            {
+                "MicrosoftAppId": APP,
+                "MicrosoftAppType": "UserAssignedMSI",
+                "MicrosoftAppTenantId": "t",
+                "MicrosoftAppPassword": "pw",
+            },
+            ["MicrosoftAppPassword"],
+        ),
     ],
 )
 def test_partial_or_contradictory_settings_stop_start_up(env, words):
@@ -95,14 +124,25 @@ def test_group_and_mentions():
     assert is_group(mention) and bot_mentions(mention) == ["<at>My Combined</at>"]
     personal = activity("message_personal.json")
     assert not is_group(personal) and bot_mentions(personal) == []
-    assert without_mentions("<at>My Combined</at> checklist  kitchen\n", ["<at>My Combined</at>"]) == "checklist kitchen"
+    assert (
+        without_mentions("<at>My Combined</at> checklist  kitchen\n", ["<at>My Combined</at>"]) == "checklist kitchen"
+    )
 
 
 def test_other_mentions_reach_the_core_as_names():
-    assert without_at_tags("ask <at>Dave Taniguchi</at> about the <AT id=\"0\">huddle</AT>") == "ask Dave Taniguchi about the huddle"
+    assert (
+        without_at_tags('ask <at>Dave Taniguchi</at> about the <AT id="0">huddle</AT>')
+        == "ask Dave Taniguchi about the huddle"
+    )
 
 
-@pytest.mark.parametrize("raw, clean", [("<at>Dave Taniguchi</at> runs the huddle", "Dave Taniguchi runs the huddle"), ("<AT id=\"0\">Dave</AT> too", "Dave too")])
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("<at>Dave Taniguchi</at> runs the huddle", "Dave Taniguchi runs the huddle"),
+        ('<AT id="0">Dave</AT> too', "Dave too"),
+    ],
+)
 def test_a_tip_keeps_a_mentions_name_not_its_tags(raw: str, clean: str):
     assert clean_tip(without_at_tags(raw)) == clean
 
@@ -148,7 +188,11 @@ ANSWER = Reply(
     sections=(
         Section(title="Hold on to", lines=("Opportunity: a problem solved well wins loyalty.",)),
         Section(title="What this customer needs", lines=("To be heard.", "A clear next step.")),
-        Section(title="Script (de-escalation)", lines=("Listen without interrupting.", "Apologise “I'm sorry this happened.”", "Offer the fix."), numbered=True),
+        Section(
+            title="Script (de-escalation)",
+            lines=("Listen without interrupting.", "Apologise “I'm sorry this happened.”", "Offer the fix."),
+            numbered=True,
+        ),
     ),
     choices=(Choice(label="More", value="d|abc|more"), Choice(label="Start over", value="c|start-over")),
 )
@@ -178,18 +222,31 @@ def test_answer_card_has_header_sections_numbered_script_and_buttons():
     flat = texts(card["body"])
     assert flat[:3] == ["Critical interaction · Angry customer", "Sure (91%): you wrote “furious”.", "Hold on to"]
     script = flat[flat.index("Script (de-escalation)") + 1 :]
-    assert script == ["1.", "Listen without interrupting.", "2.", "Apologise “I'm sorry this happened.”", "3.", "Offer the fix."]
+    assert script == [
+        "1.",
+        "Listen without interrupting.",
+        "2.",
+        "Apologise “I'm sorry this happened.”",
+        "3.",
+        "Offer the fix.",
+    ]
     assert "•" in flat and "To be heard." in flat
     assert card["actions"] == [
         {"type": "Action.Submit", "title": "More", "data": {"coach_choice": "d|abc|more"}},
         {"type": "Action.Submit", "title": "Start over", "data": {"coach_choice": "c|start-over"}},
     ]
-    assert card["fallbackText"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."  # short: the text goes out once
+    assert (
+        card["fallbackText"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."
+    )  # short: the text goes out once
     json.dumps(card)  # plain JSON all the way down
 
 
 def test_many_choices_go_into_action_sets():
-    reply = Reply(kind="info", title="Which department?", choices=tuple(Choice(label=f"D{i}", value=f"c|checklist|d{i}") for i in range(8)))
+    reply = Reply(
+        kind="info",
+        title="Which department?",
+        choices=tuple(Choice(label=f"D{i}", value=f"c|checklist|d{i}") for i in range(8)),
+    )
     card = to_card(reply)
     assert "actions" not in card
     sets = [element for element in card["body"] if element["type"] == "ActionSet"]
@@ -203,7 +260,10 @@ def test_reply_without_text_sections_or_choices():
 
 def test_activity_carries_card_and_text_fallback():
     message = to_activity(ANSWER).serialize()
-    assert message["type"] == "message" and message["summary"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."
+    assert (
+        message["type"] == "message"
+        and message["summary"] == "Critical interaction · Angry customer\nSure (91%): you wrote “furious”."
+    )
     assert message["attachments"][0]["contentType"] == "application/vnd.microsoft.card.adaptive"
     assert "text" not in message  # Teams would print it above the card
 
@@ -213,14 +273,18 @@ def test_activity_carries_card_and_text_fallback():
 
 def _wire_reply() -> Activity:
     reply = Reply(
-        kind="answer", title="Critical · angry", text="cues: refund, furious",
+        kind="answer",
+        title="Critical · angry",
+        text="cues: refund, furious",
         sections=(Section(title="Script", lines=("Breathe.", "Say sorry once."), numbered=True),),
         choices=(Choice(label="More", value="more"),),
     )
     activity = to_activity(reply)
     activity.conversation = ConversationAccount(id="a:1")
     activity.reply_to_id = "1234"
-    activity.attachments.append(CardFactory.hero_card(HeroCard(title="stock", buttons=[CardAction(type="imBack", title="x", value="x")])))
+    activity.attachments.append(
+        CardFactory.hero_card(HeroCard(title="stock", buttons=[CardAction(type="imBack", title="x", value="x")]))
+    )
     return activity
 
 

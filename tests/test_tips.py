@@ -1,4 +1,5 @@
 """The tip desk without a platform: sanitising, COACH_MANAGERS, schedules and due weeks, the commands."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,7 +16,7 @@ from bot.tips import MAX_TIP_CHARS, Managers, TipRejected, clean_tip
 from bot.weekly import Schedule, ScheduleError, parse_schedule, zone
 from tests.conftest import Clock, shipped_knowledge
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 # --- sanitising ----------------------------------------------------------------------------------
@@ -55,9 +56,14 @@ def test_too_long_tip_is_refused_with_the_limit():
 
 
 def test_managers_parse_and_match_ids_and_roles():
-    managers = Managers.parse(" slack:U024BE7LH, slack:S0614TZR7 ,, teams:6B703CE3-6D14-4FE6-B90C-DC5F03657AE4 ", ids=manager_ids.RULES)
+    managers = Managers.parse(
+        " slack:U024BE7LH, slack:S0614TZR7 ,, teams:6B703CE3-6D14-4FE6-B90C-DC5F03657AE4 ", ids=manager_ids.RULES
+    )
     assert slack_group_ids(managers.ids("slack")) == {"S0614TZR7"}
-    as_ = lambda platform, user, roles=(): Incoming(platform=platform, workspace="W", conversation="C", user=user, roles=frozenset(roles))  # noqa: E731
+
+    def as_(platform, user, roles=()):
+        return Incoming(platform=platform, workspace="W", conversation="C", user=user, roles=frozenset(roles))
+
     assert managers.allows(as_("slack", "U024BE7LH"))
     assert not managers.allows(as_("slack", "U999"))
     assert managers.allows(as_("slack", "U999", ["slack:S0614TZR7"]))
@@ -84,7 +90,9 @@ def test_bad_time_zone_is_a_config_error():
 
 def test_parse_schedule_any_order_and_keeps_what_is_left_out():
     current = Schedule(timezone="UTC")
-    assert parse_schedule("friday 14:30 Europe/Paris", current) == Schedule(weekday=4, time="14:30", timezone="Europe/Paris")
+    assert parse_schedule("friday 14:30 Europe/Paris", current) == Schedule(
+        weekday=4, time="14:30", timezone="Europe/Paris"
+    )
     assert parse_schedule("9:05 Tue", current) == Schedule(weekday=1, time="09:05", timezone="UTC")
     assert parse_schedule("America/New_York", current) == Schedule(timezone="America/New_York")
     for bad in ("someday", "25:00", "fri 14:30 Nowhere/Town"):
@@ -114,7 +122,13 @@ def test_due_period_in_the_schedules_zone_and_only_within_that_week():
 
 @pytest.fixture
 def desk_coach() -> Coach:
-    return Coach(knowledge=shipped_knowledge(), store=MemoryStore(), clock=Clock(), managers=Managers.parse("test:boss"), timezone="Europe/Paris")
+    return Coach(
+        knowledge=shipped_knowledge(),
+        store=MemoryStore(),
+        clock=Clock(),
+        managers=Managers.parse("test:boss"),
+        timezone="Europe/Paris",
+    )
 
 
 def said(text: str, user: str = "boss") -> Incoming:
@@ -124,7 +138,16 @@ def said(text: str, user: str = "boss") -> Incoming:
 async def test_anyone_gets_this_weeks_tip_and_non_managers_are_refused_politely(desk_coach: Coach):
     (tip,) = await desk_coach.handle(said("tip", user="agent"))
     assert tip.title == "Tip of the week" and tip.text
-    for words in ("tip add Be kind", "tip list", "tip remove 1", "tip schedule friday 10:00", "tip subscribe", "tip post-now", "tip history", "tip stats"):
+    for words in (
+        "tip add Be kind",
+        "tip list",
+        "tip remove 1",
+        "tip schedule friday 10:00",
+        "tip subscribe",
+        "tip post-now",
+        "tip history",
+        "tip stats",
+    ):
         (refusal,) = await desk_coach.handle(said(words, user="agent"))
         assert refusal.title == "Sorry, that one is for managers." and refusal.private, words
     assert await desk_coach.store.queued_tips("test", "W1") == []
@@ -145,10 +168,17 @@ async def test_manager_queues_lists_removes_and_schedules(desk_coach: Coach):
     (shown,) = await desk_coach.handle(said("tip schedule"))
     assert shown.title == "Weekly tip: Monday 09:00 (Europe/Paris)"  # the default, in COACH_TIMEZONE
     (changed,) = await desk_coach.handle(said("tip schedule fri 14:30 America/New_York"))
-    assert changed.title == "Weekly tip: Friday 14:30 (America/New_York)" and "Next post: Friday 20 November" in changed.text
+    assert (
+        changed.title == "Weekly tip: Friday 14:30 (America/New_York)"
+        and "Next post: Friday 20 November" in changed.text
+    )
     (bad,) = await desk_coach.handle(said("tip schedule someday"))
     assert bad.kind == "error" and "not a weekday" in bad.text
-    assert await desk_coach.store.get_tip_schedule("test", "W1") == {"weekday": 4, "time": "14:30", "timezone": "America/New_York"}
+    assert await desk_coach.store.get_tip_schedule("test", "W1") == {
+        "weekday": 4,
+        "time": "14:30",
+        "timezone": "America/New_York",
+    }
 
 
 async def test_stats_are_counts_by_type_only(desk_coach: Coach):

@@ -1,4 +1,5 @@
 """``python app.py tips run --at`` and the weekly job inside ``serve``, as real processes against the loopback fakes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,21 +16,25 @@ from botbuilder.schema import Activity
 from bot.store.sqlite import SQLiteStore
 from tests.fakes.bf_connector import FakeConnector
 from tests.fakes.slack_api import FakeSlackApi
-from tests.test_slack_http import SECRET
-from tests.test_teams_http import fixture as teams_fixture
 from tests.pg import PgTarget
 from tests.test_multi_copy import database_url
+from tests.test_slack_http import SECRET
+from tests.test_teams_http import fixture as teams_fixture
 from tests.test_weekly_tips import SLACK_CHANNEL, SLACK_TEAM, TEAMS_CHANNEL, TEAMS_TENANT, slack_posts, teams_posts
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.timezone.utc).timestamp()
+NOW = dt.datetime(2026, 11, 18, 10, 0, tzinfo=dt.UTC).timestamp()
 
 
 def environment(tmp_path: Path, api: FakeSlackApi, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "COACH_", "DATABASE_URL"))}
     env.update(
-        COACH_DB=str(tmp_path / "coach.sqlite3"), HOME=str(tmp_path), COACH_TIMEZONE="Europe/Paris",
-        SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api.url,
+        COACH_DB=str(tmp_path / "coach.sqlite3"),
+        HOME=str(tmp_path),
+        COACH_TIMEZONE="Europe/Paris",
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=api.url,
     )
     env.update(extra)
     return env
@@ -56,7 +61,13 @@ async def subscribe_both(store, connector: FakeConnector, *, slack_schedule: dic
 
 async def app(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "app.py", *args, cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        sys.executable,
+        "app.py",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode, out.decode(), err.decode()
@@ -80,7 +91,9 @@ async def test_tips_run_at_posts_what_is_due_once(tmp_path: Path, api: FakeSlack
     assert "Say the customer" not in err  # tips are stored, never logged
 
 
-async def test_two_copies_on_postgresql_post_once_per_channel(tmp_path: Path, api: FakeSlackApi, connector: FakeConnector, pg_target: PgTarget):
+async def test_two_copies_on_postgresql_post_once_per_channel(
+    tmp_path: Path, api: FakeSlackApi, connector: FakeConnector, pg_target: PgTarget
+):
     """Two ``tips run`` processes for the same week at the same moment, one database: one post per channel."""
     from bot.store.postgres import PostgresStore
 
@@ -101,14 +114,18 @@ async def test_two_copies_on_postgresql_post_once_per_channel(tmp_path: Path, ap
         ([], {"COACH_MANAGERS": "slack:U024BE7LH,U999"}, "COACH_MANAGERS: 'U999' is not platform:id"),
     ],
 )
-async def test_tips_run_refuses_bad_settings_clearly(tmp_path: Path, api: FakeSlackApi, args: list[str], extra: dict[str, str], message: str):
+async def test_tips_run_refuses_bad_settings_clearly(
+    tmp_path: Path, api: FakeSlackApi, args: list[str], extra: dict[str, str], message: str
+):
     code, _, err = await app("tips", "run", *args, env=environment(tmp_path, api, **extra))
     assert code == 2 and message in err
 
 
 async def serve_once(env: dict[str, str], *, until) -> str:
     """Start ``app.py serve``, await ``until()`` once it listens, stop it with SIGTERM; its log."""
-    process = await asyncio.create_subprocess_exec(sys.executable, "app.py", "serve", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "app.py", "serve", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
+    )
     log = []
     try:
         while not any("serving on" in line for line in log):
@@ -124,8 +141,10 @@ async def serve_once(env: dict[str, str], *, until) -> str:
 
 
 @pytest.mark.slow
-async def test_serve_posts_on_its_own_schedule_once_across_a_restart(tmp_path: Path, api: FakeSlackApi, connector: FakeConnector):
-    now = dt.datetime.now(dt.timezone.utc)
+async def test_serve_posts_on_its_own_schedule_once_across_a_restart(
+    tmp_path: Path, api: FakeSlackApi, connector: FakeConnector
+):
+    now = dt.datetime.now(dt.UTC)
     this_minute = {"weekday": now.weekday(), "time": f"{now:%H:%M}", "timezone": "UTC"}  # due from now on, this week
     await subscribed(tmp_path, connector, slack_schedule=this_minute)
     env = environment(tmp_path, api, PORT="0", COACH_TIMEZONE="UTC")
@@ -139,7 +158,9 @@ async def test_serve_posts_on_its_own_schedule_once_across_a_restart(tmp_path: P
 
     log = await serve_once(env, until=both_posted)
     assert "weekly tips: posted 2, skipped 0, failed 0" in log
-    log = await serve_once(env, until=lambda: asyncio.sleep(1.5))  # a restart in the same week: its first run finds both done
+    log = await serve_once(
+        env, until=lambda: asyncio.sleep(1.5)
+    )  # a restart in the same week: its first run finds both done
     assert slack_posts(api) == [(SLACK_CHANNEL, "Say the customer's name twice.")]
     assert len(teams_posts(connector)) == 1
     assert "Say the customer" not in log

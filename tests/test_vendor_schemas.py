@@ -6,6 +6,7 @@ rendered by the real adapters: each Adaptive Card is validated against Microsoft
 Slack message and the App Home view with slack_sdk's Block Kit models, and both app manifests
 against their schemas (tests/data/schemas, with their sources and licences).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,7 @@ import jsonschema
 import pytest
 import yaml
 from referencing import Registry, Resource
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -63,10 +65,24 @@ async def captured_replies() -> list[Reply]:
     full = await turn(choice=next(c.value for c in redone.choices if c.label == "More"))
     await turn(choice=next(c.value for c in full.choices if c.label == "Didn't help"))
     await turn("cx furious, blender smoked on day 2, third time, wants a refund now <b>&amp;</b> *bold*", user="U2")
-    for text in ("help", "checklist", "checklist billing", "checklist nonsense", "tip", "more", "skip", "report", "frobnicate /x", "🙂", "x" * 3000):
+    for text in (
+        "help",
+        "checklist",
+        "checklist billing",
+        "checklist nonsense",
+        "tip",
+        "more",
+        "skip",
+        "report",
+        "frobnicate /x",
+        "🙂",
+        "x" * 3000,
+    ):
         await turn(text, user="U3")
     for n in range(3):
-        await turn(f"tip add Greet every caller by name and smile [{n}] <https://example.com|click> *now*", user=MANAGER)
+        await turn(
+            f"tip add Greet every caller by name and smile [{n}] <https://example.com|click> *now*", user=MANAGER
+        )
     for text in ("tip list", "tip schedule", "tip history", "tip stats", "report 4", "tip help"):
         await turn(text, user=MANAGER)
     await turn(choice="d|nope|more", user="U4")
@@ -115,7 +131,7 @@ async def test_every_slack_message_is_valid_block_kit(replies: list[Reply]):
 
 async def test_a_broken_block_is_caught():
     (block,) = Block.parse_all([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
-    with pytest.raises(Exception):
+    with pytest.raises(SlackObjectFormationError):
         block.validate_json()
 
 
@@ -128,7 +144,10 @@ async def test_the_app_home_view_is_valid():
 
 def test_the_slack_manifest_is_valid_by_slacks_schema():
     registry = Registry().with_resources(
-        (f"https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/manifest.schema.{v}.json", Resource.from_contents(schema(f"slack-app-manifest.schema.{v}.json")))
+        (
+            f"https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/manifest.schema.{v}.json",
+            Resource.from_contents(schema(f"slack-app-manifest.schema.{v}.json")),
+        )
         for v in ("1.0.0", "2.0.0")
     )
     manifest = yaml.safe_load((ROOT / "adapters/slack/manifest.yaml").read_text(encoding="utf-8"))

@@ -4,6 +4,7 @@ Managers talk to the bot through signed Slack slash commands and Teams activitie
 posts through the real posters (chat.postMessage to the fake Slack Web API, continue_conversation to
 the fake Bot Framework connector). Time is simulated: each run is given the moment to act as of.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,7 +37,7 @@ from tests.test_slack_http import FORM, SECRET, Harness, blocks_of, fixture_text
 from tests.test_teams_http import fixture as teams_fixture
 
 PARIS = ZoneInfo("Europe/Paris")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # Who is who in the fixtures: the slash command comes from W111 in C111 of T111; the Teams channel
 # mention from Dave (AAD 6b703ce3-…); the Teams personal message from another person.
 SLACK_TEAM, SLACK_CHANNEL, SLACK_MANAGER, GROUP, GROUP_MEMBER = "T111", "C111", "W111", "S0614TZR7", "U0GROUPMGR"
@@ -47,12 +48,16 @@ MANAGERS = f"slack:{SLACK_MANAGER}, slack:{GROUP}, teams:{TEAMS_MANAGER}"
 
 
 def make_posters(store: Any, api: FakeSlackApi) -> dict[str, Any]:
-    client = web_client(slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url}))
+    client = web_client(
+        slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url})
+    )
     return {"slack": SlackPoster(client=client), "teams": TeamsPoster(config=TeamsConfig(), store=store)}
 
 
 def make_job(store: Any, api: FakeSlackApi) -> WeeklyJob:
-    return WeeklyJob(store=store, library=shipped_knowledge().tips, posters=make_posters(store, api), default_timezone="Europe/Paris")
+    return WeeklyJob(
+        store=store, library=shipped_knowledge().tips, posters=make_posters(store, api), default_timezone="Europe/Paris"
+    )
 
 
 class Bot:
@@ -66,7 +71,12 @@ class Bot:
         """Start (again): by default on a new SQLite store instance on the same file, as a restarted process would."""
         self.store = store or SQLiteStore(path=self.path)
         self.coach = Coach(
-            knowledge=shipped_knowledge(), store=self.store, clock=self.clock, managers=Managers.parse(MANAGERS), timezone="Europe/Paris", posters=make_posters(self.store, self.api)
+            knowledge=shipped_knowledge(),
+            store=self.store,
+            clock=self.clock,
+            managers=Managers.parse(MANAGERS),
+            timezone="Europe/Paris",
+            posters=make_posters(self.store, self.api),
         )
         self.job = self.coach.tips.job
         self.slack_runner, slack_url = await start_bot(self.api, self.coach)
@@ -138,7 +148,11 @@ def slack_posts(api: FakeSlackApi) -> list[tuple[str, str]]:
 
 def teams_posts(connector: FakeConnector) -> list[tuple[str, str]]:
     """(conversation, tip text) of every new (not a reply) Teams post."""
-    return [(s.conversation_id, card_text(s.body["attachments"][0]["content"])) for s in connector.sent if s.reply_to_id is None]
+    return [
+        (s.conversation_id, card_text(s.body["attachments"][0]["content"]))
+        for s in connector.sent
+        if s.reply_to_id is None
+    ]
 
 
 @pytest.fixture
@@ -164,17 +178,24 @@ async def subscribe_both(bot: Bot) -> None:
 # --- managers and the commands --------------------------------------------------------------------
 
 
-async def test_manager_adds_and_schedules_a_non_manager_is_refused_and_the_post_reaches_both_after_a_restart(bot: Bot, api: FakeSlackApi, connector: FakeConnector):
+async def test_manager_adds_and_schedules_a_non_manager_is_refused_and_the_post_reaches_both_after_a_restart(
+    bot: Bot, api: FakeSlackApi, connector: FakeConnector
+):
     refused = await bot.slash("add Buy everyone donuts", user="U0NOBODY")
     assert header(refused["blocks"]) == "Sorry, that one is for managers."
-    assert card_title(await bot.teams("tip add Buy donuts", name="message_personal.json")) == "Sorry, that one is for managers."
+    assert (
+        card_title(await bot.teams("tip add Buy donuts", name="message_personal.json"))
+        == "Sorry, that one is for managers."
+    )
     assert header((await bot.slash("", user="U0NOBODY"))["blocks"]) == "Tip of the week"  # "tip" alone: anyone
 
     added = await bot.slash("add Greet every caller by name before anything else.")
     assert header(added["blocks"]) == "Tip 1 queued."
     scheduled = await bot.slash("schedule friday 14:30 Europe/Paris")
     assert header(scheduled["blocks"]) == "Weekly tip: Friday 14:30 (Europe/Paris)"
-    assert card_title(await bot.teams("tip schedule")) == "Weekly tip: Monday 09:00 (Europe/Paris)"  # Teams: the default
+    assert (
+        card_title(await bot.teams("tip schedule")) == "Weekly tip: Monday 09:00 (Europe/Paris)"
+    )  # Teams: the default
     await subscribe_both(bot)
 
     # A restart: a new process, a new store instance on the same file.
@@ -232,9 +253,13 @@ async def test_subscribe_unsubscribe_and_post_now(bot: Bot, api: FakeSlackApi, c
 # --- injection ------------------------------------------------------------------------------------
 
 
-async def test_injection_attempts_are_sanitised_before_they_reach_a_channel(bot: Bot, api: FakeSlackApi, connector: FakeConnector):
+async def test_injection_attempts_are_sanitised_before_they_reach_a_channel(
+    bot: Bot, api: FakeSlackApi, connector: FakeConnector
+):
     await subscribe_both(bot)
-    await bot.slash("add <!channel> <!here|here> @everyone <@U024BE7LH> Smile <!subteam^S0614TZR7|@leads> when you answer.")
+    await bot.slash(
+        "add <!channel> <!here|here> @everyone <@U024BE7LH> Smile <!subteam^S0614TZR7|@leads> when you answer."
+    )
     await bot.teams("tip add <at>Dave Taniguchi</at> @here listen first.")
     empty = await bot.slash("add <!channel> <@U024BE7LH>")
     assert header(empty["blocks"]) == "That tip was not queued." and "needs some words" in text_of(empty["blocks"])
@@ -270,7 +295,9 @@ async def test_catch_up_within_the_week_but_never_for_a_week_gone_by(bot: Bot, a
 async def test_a_copy_that_died_after_claiming_is_taken_over_after_its_lease(bot: Bot, api: FakeSlackApi):
     await bot.slash("subscribe")
     due = dt.datetime(2026, 11, 23, 9, 0, tzinfo=PARIS)
-    assert await bot.store.claim_tip_post("slack", SLACK_CHANNEL, "2026-W48", SLACK_TEAM, "dead-copy", due.timestamp(), due.timestamp() + LEASE)
+    assert await bot.store.claim_tip_post(
+        "slack", SLACK_CHANNEL, "2026-W48", SLACK_TEAM, "dead-copy", due.timestamp(), due.timestamp() + LEASE
+    )
     assert (await bot.run(due + dt.timedelta(minutes=1))).posted == []  # the lease still holds
     assert (await bot.run(due + dt.timedelta(seconds=LEASE + 60))).posted == [("slack", SLACK_CHANNEL)]
     assert len(slack_posts(api)) == 1
@@ -280,7 +307,9 @@ async def test_a_copy_that_died_while_sending_is_never_posted_twice(bot: Bot, ap
     await bot.slash("subscribe")
     due = dt.datetime(2026, 11, 23, 9, 0, tzinfo=PARIS).timestamp()
     await bot.store.claim_tip_post("slack", SLACK_CHANNEL, "2026-W48", SLACK_TEAM, "dead-copy", due, due + LEASE)
-    await bot.store.start_tip_post("slack", SLACK_CHANNEL, "2026-W48", "dead-copy", source="library", tip="x", text="X", now=due)
+    await bot.store.start_tip_post(
+        "slack", SLACK_CHANNEL, "2026-W48", "dead-copy", source="library", tip="x", text="X", now=due
+    )
     for hours in (1, 24, 100):
         assert (await bot.run(dt.datetime.fromtimestamp(due + hours * 3600, UTC))).posted == []
     assert slack_posts(api) == []
@@ -306,11 +335,19 @@ WEEKS = 50
 FIRST_MONDAY = dt.datetime(2027, 1, 4, tzinfo=UTC)  # through December 2027: both DST changes on both sides
 # When each scheduler runs within a week (from Monday 00:00 UTC): before anything is due, just after
 # Slack's Monday 09:00 Paris, mid-week, just after Teams' Wednesday 18:00 New York, Sunday night.
-RUN_OFFSETS = (dt.timedelta(hours=6), dt.timedelta(hours=8, minutes=30), dt.timedelta(days=2, hours=12), dt.timedelta(days=3, minutes=30), dt.timedelta(days=6, hours=22))
+RUN_OFFSETS = (
+    dt.timedelta(hours=6),
+    dt.timedelta(hours=8, minutes=30),
+    dt.timedelta(days=2, hours=12),
+    dt.timedelta(days=3, minutes=30),
+    dt.timedelta(days=6, hours=22),
+)
 QUEUED = 20
 
 
-def racer(open_store, api: FakeSlackApi, barrier: threading.Barrier, seed: int, errors: list[BaseException], outcomes: Counter) -> None:
+def racer(
+    open_store, api: FakeSlackApi, barrier: threading.Barrier, seed: int, errors: list[BaseException], outcomes: Counter
+) -> None:
     """One scheduler in its own thread and event loop, with its own store connection: a second process, in effect."""
 
     async def weeks() -> None:
@@ -321,7 +358,9 @@ def racer(open_store, api: FakeSlackApi, barrier: threading.Barrier, seed: int, 
             for week in range(WEEKS):
                 barrier.wait(timeout=60)  # both schedulers work on the same week at the same time
                 for offset in RUN_OFFSETS:
-                    report = await job.run(FIRST_MONDAY + dt.timedelta(weeks=week) + offset + dt.timedelta(seconds=jitter.uniform(0, 30)))
+                    report = await job.run(
+                        FIRST_MONDAY + dt.timedelta(weeks=week) + offset + dt.timedelta(seconds=jitter.uniform(0, 30))
+                    )
                     outcomes[f"{seed}:posted"] += len(report.posted)
                     outcomes[f"{seed}:lost the claim"] += sum(why.startswith("taken") for *_, why in report.skipped)
                     outcomes[f"{seed}:failed"] += len(report.failed)
@@ -342,7 +381,9 @@ def race_on(request: pytest.FixtureRequest) -> PgTarget | None:
     return request.getfixturevalue("pg_target") if request.param == "postgres" else None
 
 
-async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(race_on: PgTarget | None, bot: Bot, api: FakeSlackApi, connector: FakeConnector):
+async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(
+    race_on: PgTarget | None, bot: Bot, api: FakeSlackApi, connector: FakeConnector
+):
     kind = "sqlite" if race_on is None else "postgres"
     if race_on is None:
         path = bot.path
@@ -364,12 +405,17 @@ async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(race_on: Pg
         await bot.start(main_store)
 
     await subscribe_both(bot)
-    assert card_title(await bot.teams("tip schedule wednesday 18:00 America/New_York")) == "Weekly tip: Wednesday 18:00 (America/New_York)"
+    assert (
+        card_title(await bot.teams("tip schedule wednesday 18:00 America/New_York"))
+        == "Weekly tip: Wednesday 18:00 (America/New_York)"
+    )
     for n in range(1, QUEUED + 1):
         await bot.slash(f"add Queued tip number {n}.")
 
     barrier, errors, outcomes = threading.Barrier(2), [], Counter()
-    threads = [threading.Thread(target=racer, args=(open_store, api, barrier, seed, errors, outcomes)) for seed in (1, 2)]
+    threads = [
+        threading.Thread(target=racer, args=(open_store, api, barrier, seed, errors, outcomes)) for seed in (1, 2)
+    ]
     for thread in threads:
         thread.start()
     await asyncio.gather(*(asyncio.to_thread(thread.join, 300) for thread in threads))
@@ -379,13 +425,20 @@ async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(race_on: Pg
 
     expected = {f"2027-W{w:02d}" for w in range(1, WEEKS + 1)}
     for platform, delivered in (("slack", slack_posts(api)), ("teams", teams_posts(connector))):
-        rows = sorted((r for r in await main_store.tip_posts(platform) if r["state"] == "posted"), key=lambda r: r["period"])
+        rows = sorted(
+            (r for r in await main_store.tip_posts(platform) if r["state"] == "posted"), key=lambda r: r["period"]
+        )
         missed = expected - {r["period"] for r in rows}
         duplicates = len(delivered) - len(rows)
-        print(f"{kind} {platform}: {len(delivered)} posts over {WEEKS} weeks, {duplicates} duplicate(s), {len(missed)} missed")
+        print(
+            f"{kind} {platform}: {len(delivered)} posts over {WEEKS} weeks, {duplicates} duplicate(s), {len(missed)} "
+            "missed"
+        )
         assert duplicates == 0 and not missed and len(rows) == WEEKS
         # What reached the platform is exactly the store's one row per week, in week order.
-        assert [text for _, text in delivered] == [translate.escape(r["text"]) if platform == "slack" else r["text"] for r in rows]
+        assert [text for _, text in delivered] == [
+            translate.escape(r["text"]) if platform == "slack" else r["text"] for r in rows
+        ]
         texts = [r["text"] for r in rows]
         if platform == "slack":  # the queue first, each queued tip once, then the library without repeats
             assert texts[:QUEUED] == [f"Queued tip number {n}." for n in range(1, QUEUED + 1)]
@@ -395,4 +448,3 @@ async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(race_on: Pg
         fresh = min(len(library), len(shipped_knowledge().tips))
         assert len(set(library[:fresh])) == fresh
         assert max(Counter(library).values()) <= -(-len(library) // len(shipped_knowledge().tips))
-

@@ -1,9 +1,10 @@
 """Slack adapter: settings from the environment, and the Bolt app mounted on the bot's aiohttp server.
 
-The server (adapters/server.py) calls two things: ``slack_config(env)`` once at start-up (None when Slack is off, ConfigError
-when half-configured) and ``mount_slack(web_app, coach, config)``, which adds POST /slack/events
+The server (adapters/server.py) calls two things: ``slack_config(env)`` once at start-up (None when Slack is off,
+ConfigError when half-configured) and ``mount_slack(web_app, coach, config)``, which adds POST /slack/events
 (HTTP mode) and/or starts the Socket Mode client with the server.
 """
+
 from __future__ import annotations
 
 import logging
@@ -92,7 +93,9 @@ def slack_config(env: Mapping[str, str]) -> SlackConfig | None:
     api_url = env.get(API_URL, DEFAULT_API_URL)
     if urlsplit(api_url).scheme not in ("http", "https") or not urlsplit(api_url).netloc:
         raise ConfigError(_bad_url(api_url))
-    return SlackConfig(bot_token=bot_token, signing_secret=secret, app_token=app_token, api_url=api_url.rstrip("/") + "/")
+    return SlackConfig(
+        bot_token=bot_token, signing_secret=secret, app_token=app_token, api_url=api_url.rstrip("/") + "/"
+    )
 
 
 def web_client(config: SlackConfig) -> AsyncWebClient:
@@ -110,7 +113,9 @@ def mount_slack(web_app: web.Application, coach: CoachPort, config: SlackConfig)
     """
     client = web_client(config)
     deliverer = slack_deliverer(coach, client)
-    bolt_app = build_bolt_app(coach=coach, client=client, signing_secret=config.signing_secret or "", deliverer=deliverer)
+    bolt_app = build_bolt_app(
+        coach=coach, client=client, signing_secret=config.signing_secret or "", deliverer=deliverer
+    )
     web_app[BOLT_APP] = bolt_app
 
     # One HTTP session for every Web API call, so replies reuse connections instead of a new TLS handshake each.
@@ -143,7 +148,12 @@ def mount_slack(web_app: web.Application, coach: CoachPort, config: SlackConfig)
         web_app.on_startup.append(connect)
         web_app.on_cleanup.append(close)
     web_app.on_cleanup.append(close_session)
-    _LOGGER.info("Slack mounted (HTTP %s: %s, Socket Mode: %s)", EVENTS_PATH, "on" if config.http else "off", "on" if config.socket_mode else "off")
+    _LOGGER.info(
+        "Slack mounted (HTTP %s: %s, Socket Mode: %s)",
+        EVENTS_PATH,
+        "on" if config.http else "off",
+        "on" if config.socket_mode else "off",
+    )
 
 
 __all__ = ["EVENTS_PATH", "SlackConfig", "mount_slack", "slack_config"]

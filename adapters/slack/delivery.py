@@ -4,6 +4,7 @@ Why payloads: the turn and what it must send are stored together before Slack ge
 (adapters/outbox.py), so "where" has to be data, not a call in flight. Each payload is one Web API
 call or one response_url post; ``send`` makes it and tells a refusal worth retrying from a hopeless one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,7 +29,9 @@ _HOPELESS = frozenset(
 )
 
 
-def for_conversation(replies: Sequence[Reply], *, channel: str, user: str, thread_ts: str | None) -> list[dict[str, Any]]:
+def for_conversation(
+    replies: Sequence[Reply], *, channel: str, user: str, thread_ts: str | None
+) -> list[dict[str, Any]]:
     """A DM or a mention: each reply posted in order; a private one only to the person, where others could see it."""
     return [_post(reply, channel=channel, user=user, thread_ts=thread_ts) for reply in replies]
 
@@ -37,7 +40,10 @@ def for_command(replies: Sequence[Reply], *, response_url: str | None) -> list[d
     """A slash command: replies only the caller sees, through the command's response_url."""
     if not response_url:
         return []
-    return [{"kind": "respond", "url": response_url, "body": {**translate.to_message(r), "response_type": "ephemeral"}} for r in replies]
+    return [
+        {"kind": "respond", "url": response_url, "body": {**translate.to_message(r), "response_type": "ephemeral"}}
+        for r in replies
+    ]
 
 
 def for_choice(replies: Sequence[Reply], body: Mapping[str, Any], *, user: str) -> list[dict[str, Any]]:
@@ -95,9 +101,17 @@ class Sender:
             raise
 
     async def _respond(self, url: str, body: dict[str, Any]) -> None:
-        webhook = AsyncWebhookClient(url=url, session=self.client.session, timeout=int(RESPONSE_URL_SECONDS), retry_handlers=self.retry_handlers, logger=self.logger)
+        webhook = AsyncWebhookClient(
+            url=url,
+            session=self.client.session,
+            timeout=int(RESPONSE_URL_SECONDS),
+            retry_handlers=self.retry_handlers,
+            logger=self.logger,
+        )
         try:
-            response = await asyncio.wait_for(webhook.send_dict(body), RESPONSE_URL_SECONDS)  # a network error: tried again later
+            response = await asyncio.wait_for(
+                webhook.send_dict(body), RESPONSE_URL_SECONDS
+            )  # a network error: tried again later
         except ValueError as error:  # aiohttp's InvalidURL: no retry will mend the address
             raise Permanent("response_url is not a usable address") from error
         if 400 <= response.status_code < 500 and response.status_code != 429:

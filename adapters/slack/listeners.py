@@ -10,6 +10,7 @@ an event (Slack delivers it again), and is answered directly for a command or a 
 Nothing else may escape a listener: whatever fails in the turn is a log line and an apology
 (``_safely``), never a withdrawn ack.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.manager_ids import slack_group_ids
@@ -45,7 +49,9 @@ from bot.welcome import welcome_once
 
 _LOGGER = logging.getLogger(__name__)
 
-EVENT_SCOPE = "slack-event"  # the scope the server purges (adapters/server.py); message keys share it so they expire too
+EVENT_SCOPE = (
+    "slack-event"  # the scope the server purges (adapters/server.py); message keys share it so they expire too
+)
 EVENT_KEEP = 24 * 3600.0  # seconds a claim in EVENT_SCOPE is kept: Slack retries within minutes, so a day is plenty
 RATE_LIMIT_RETRIES = 3
 CONNECTION_RETRIES = 2
@@ -103,13 +109,19 @@ class DropRetries(AsyncMiddleware):
     def __init__(self, *, coach: CoachPort) -> None:
         self.coach = coach
 
-    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:  # noqa: A002
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+    ) -> BoltResponse | None:  # noqa: A002
         event_id = req.body.get("event_id")
         event = req.body.get("event")
         if isinstance(event, dict) and event.get("type") in _CLAIMED_WITH_THE_TURN:
             return await next()  # its claim is made in the turn's own transaction (SlackTurns._converse)
         if event_id and not await self.coach.store.claim(EVENT_SCOPE, str(event_id), self.coach.clock()):
-            _LOGGER.info("event %s seen before (retry %s): acknowledged, not processed again", event_id, req.headers.get("x-slack-retry-num", ["-"])[0])
+            _LOGGER.info(
+                "event %s seen before (retry %s): acknowledged, not processed again",
+                event_id,
+                req.headers.get("x-slack-retry-num", ["-"])[0],
+            )
             return BoltResponse(status=200, body="")
         return await next()
 
@@ -134,7 +146,7 @@ class SlackTurns:
         groups = slack_group_ids(managers.ids(translate.PLATFORM)) if managers is not None else set()
         self.manager_groups = ManagerGroups(client=client, groups=groups) if groups else None
 
-    # ------------------------------------------------------------------ events (Bolt acks them once the listener returns)
+    # ----------------------------------------------------------- events (Bolt acks them once the listener returns)
 
     async def on_message(self, event: dict, body: dict, context: AsyncBoltContext) -> None:
         """Direct messages only: in channels the bot answers mentions, which come as ``app_mention``."""
@@ -158,14 +170,20 @@ class SlackTurns:
         if event_id:
             claims.append((EVENT_SCOPE, str(event_id)))
         await self._run(
-            incoming, lambda replies: delivery.for_conversation(replies, channel=channel, user=incoming.user, thread_ts=thread_ts), claims, event=True
+            incoming,
+            lambda replies: delivery.for_conversation(
+                replies, channel=channel, user=incoming.user, thread_ts=thread_ts
+            ),
+            claims,
+            event=True,
         )
 
     async def on_home_opened(self, event: dict, context: AsyncBoltContext) -> None:
         await self._safely("app_home_opened", self._home_opened(event, context))
 
     async def _home_opened(self, event: Mapping[str, Any], context: AsyncBoltContext) -> None:
-        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever, and the suggested prompts."""
+        """Home tab: publish tip, usage and checklists. Messages tab: a welcome, once per person ever, and the
+        suggested prompts."""
         user = event.get("user")
         if not user:
             return
@@ -173,7 +191,9 @@ class SlackTurns:
             parts = list(translate.home_parts(self.coach))
             report_for = getattr(self.coach, "report_for", None)
             if report_for is not None:  # a manager's home shows the team's week first
-                person = Incoming(platform=translate.PLATFORM, workspace=context.team_id or "", conversation="home", user=user)
+                person = Incoming(
+                    platform=translate.PLATFORM, workspace=context.team_id or "", conversation="home", user=user
+                )
                 if self.manager_groups is not None:
                     person = replace(person, roles=await self.manager_groups.roles_for(user))
                 report = await report_for(person)
@@ -201,16 +221,23 @@ class SlackTurns:
         """
         try:
             await asyncio.wait_for(
-                self.client.assistant_threads_setSuggestedPrompts(channel_id=channel, title=translate.SUGGESTED_PROMPTS_TITLE, prompts=translate.suggested_prompts()),
+                self.client.assistant_threads_setSuggestedPrompts(
+                    channel_id=channel, title=translate.SUGGESTED_PROMPTS_TITLE, prompts=translate.suggested_prompts()
+                ),
                 PROMPTS_SECONDS,
             )
         except SlackApiError as error:
             data = error.response.data
-            _LOGGER.warning("suggested prompts not set: Slack refused assistant.threads.setSuggestedPrompts (%s)", data.get("error") if isinstance(data, dict) else error.response.status_code)
+            _LOGGER.warning(
+                "suggested prompts not set: Slack refused assistant.threads.setSuggestedPrompts (%s)",
+                data.get("error") if isinstance(data, dict) else error.response.status_code,
+            )
         except Exception as error:  # noqa: BLE001  a convenience: nothing about it may cost the welcome or the ack
-            _LOGGER.warning("suggested prompts not set: assistant.threads.setSuggestedPrompts failed (%s)", type(error).__name__)
+            _LOGGER.warning(
+                "suggested prompts not set: assistant.threads.setSuggestedPrompts failed (%s)", type(error).__name__
+            )
 
-    # ------------------------------------------------------------------ commands and buttons (acked once the turn is stored)
+    # ----------------------------------------------------- commands and buttons (acked once the turn is stored)
 
     async def on_command(self, ack: AsyncAck, command: dict, request: AsyncBoltRequest) -> None:
         """``/coach``, ``/checklist``, ``/tip``: replies only the caller sees, through the command's response_url.
@@ -227,7 +254,11 @@ class SlackTurns:
             first = replay_key is None or await self.coach.store.claim(EVENT_SCOPE, replay_key, self.coach.clock())
         except Exception as error:  # the store is down: say so, as a turn would, rather than act without the claim
             unavailable = isinstance(error, StoreUnavailable)
-            (_LOGGER.warning if unavailable else _LOGGER.error)("could not claim slash command %s (%s); answered with an apology", command.get("command"), type(error).__name__)
+            (_LOGGER.warning if unavailable else _LOGGER.error)(
+                "could not claim slash command %s (%s); answered with an apology",
+                command.get("command"),
+                type(error).__name__,
+            )
             if (meter := getattr(self.coach, "meter", None)) is not None:
                 meter.error(translate.PLATFORM, error)
             self.deliverer.send_unstored(place([STORE_APOLOGY if unavailable else APOLOGY]))
@@ -236,13 +267,17 @@ class SlackTurns:
         if first:
             await self._safely("slash command", self._run(translate.command_to_incoming(command), place, []))
         elif replay_key is not None:
-            _LOGGER.info("slash command %s seen before (same trigger_id): acknowledged, not run again", command.get("command"))
+            _LOGGER.info(
+                "slash command %s seen before (same trigger_id): acknowledged, not run again", command.get("command")
+            )
         await ack()
 
     async def on_choice(self, ack: AsyncAck, body: dict, action: dict) -> None:
         """A button: the first reply replaces the message it was on; private or further replies go beside it."""
         incoming = translate.action_to_incoming(body, action)
-        await self._safely("button", self._run(incoming, lambda replies: delivery.for_choice(replies, body, user=incoming.user), []))
+        await self._safely(
+            "button", self._run(incoming, lambda replies: delivery.for_choice(replies, body, user=incoming.user), [])
+        )
         await ack()
 
     @staticmethod
@@ -250,7 +285,14 @@ class SlackTurns:
         """Anything else Slack sends is acknowledged, so it is neither retried nor logged as unhandled."""
         await ack()
 
-    async def _run(self, incoming: Incoming, place: Callable[[Sequence[Reply]], list[dict[str, Any]]], claims: list[tuple[str, str]], *, event: bool = False) -> None:
+    async def _run(
+        self,
+        incoming: Incoming,
+        place: Callable[[Sequence[Reply]], list[dict[str, Any]]],
+        claims: list[tuple[str, str]],
+        *,
+        event: bool = False,
+    ) -> None:
         """One turn, stored with where its replies go and its claims, then delivered in the background.
 
         A delivery seen before gets nothing. If the store could not keep the turn, an event raises
@@ -292,7 +334,11 @@ class SlackTurns:
             raise  # an event the store could not keep: Bolt answers 500, and Slack delivers it again later
         except SlackApiError as error:
             data = error.response.data
-            _LOGGER.warning("%s: Slack refused a Web API call (%s)", what, data.get("error") if isinstance(data, dict) else error.response.status_code)
+            _LOGGER.warning(
+                "%s: Slack refused a Web API call (%s)",
+                what,
+                data.get("error") if isinstance(data, dict) else error.response.status_code,
+            )
         except _TRANSPORT_ERRORS as error:
             _LOGGER.warning("%s: Slack could not be reached (%s)", what, type(error).__name__)
         except Exception as error:
@@ -303,12 +349,17 @@ def slack_deliverer(coach: CoachPort, client: AsyncWebClient) -> Deliverer:
     """The outbox deliverer for Slack payloads, on the bot's Web API client; ``start`` it with the server."""
     meter = getattr(coach, "meter", None)
     return Deliverer(
-        store=coach.store, platform=translate.PLATFORM, send=delivery.Sender(client, retry_handlers(), logger=_WEBHOOK_LOGGER), clock=coach.clock,
+        store=coach.store,
+        platform=translate.PLATFORM,
+        send=delivery.Sender(client, retry_handlers(), logger=_WEBHOOK_LOGGER),
+        clock=coach.clock,
         track=meter.track if meter is not None else None,
     )
 
 
-def build_bolt_app(*, coach: CoachPort, client: AsyncWebClient, signing_secret: str, deliverer: Deliverer | None = None) -> AsyncApp:
+def build_bolt_app(
+    *, coach: CoachPort, client: AsyncWebClient, signing_secret: str, deliverer: Deliverer | None = None
+) -> AsyncApp:
     """The AsyncApp with the de-duplication middleware and every listener; the catch-alls come last."""
     turns = SlackTurns(coach=coach, client=client, deliverer=deliverer)
     app = AsyncApp(

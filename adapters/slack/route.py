@@ -8,12 +8,14 @@ A client's mistake gets a 4xx and one log line that names the field, never its v
 timestamps and everything else stay Bolt's job (401 for a forged or stale request); the guard only
 makes sure Bolt's verifier is given a timestamp and a signature it can compute with.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -24,6 +26,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from adapters import bounded_json
 from adapters.slack.shapes import body_problem
 from bot.errors import CoachError
+
+if TYPE_CHECKING:
+    from multidict import MultiMapping  # aiohttp's headers: a name may come more than once
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,7 +76,9 @@ def _json_object(text: str, what: str) -> dict:
         value = bounded_json.loads(text)
     except json.JSONDecodeError:
         raise Refused(400, _bad_body(f"{what} is not JSON")) from None
-    except ValueError as error:  # bounded_json's own refusals (too deep, too large) and int() limits say what, not the value
+    except (
+        ValueError
+    ) as error:  # bounded_json's own refusals (too deep, too large) and int() limits say what, not the value
         raise Refused(400, _bad_body(f"{what}: {error}")) from None
     if not isinstance(value, dict):
         raise Refused(400, _bad_body(f"{what} is not a JSON object"))
@@ -96,14 +103,14 @@ def parse_slack_body(text: str, content_type: str) -> dict:
     raise Refused(400, _bad_body("form without payload or command"))
 
 
-def check_headers(headers: Mapping[str, str]) -> None:
+def check_headers(headers: MultiMapping[str]) -> None:
     """Bolt's verifier takes the timestamp as an int and compares signatures as ASCII text: anything else is a 401.
 
     Raises:
         Refused: 401, naming the header.
     """
     for name, pattern in ((TIMESTAMP_HEADER, _TIMESTAMP), (SIGNATURE_HEADER, _SIGNATURE)):
-        for value in headers.getall(name, ()):  # type: ignore[attr-defined]
+        for value in headers.getall(name, ()):
             if not pattern.fullmatch(value):
                 raise Refused(401, _bad_header(name))
 
@@ -122,7 +129,9 @@ def bolt_request(text: str, body: dict, request: web.Request) -> AsyncBoltReques
     try:
         # Bolt takes a parsed body only in its Socket Mode shape; it builds the context from it once,
         # then the request becomes an HTTP one again, with the raw text its signature covers.
-        bolt = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode")
+        bolt = AsyncBoltRequest(
+            body=body, query=request.query_string, headers=dict(request.headers), mode="socket_mode"
+        )
     except (AttributeError, IndexError, KeyError, TypeError):
         raise Refused(400, _bad_body("not a Slack payload")) from None
     bolt.mode = "http"

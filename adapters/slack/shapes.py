@@ -13,6 +13,7 @@ The fields come from Bolt's ``request/internals.py`` (context), ``request/payloa
 ``listener_matcher/builtins.py`` (matching), ``logger/messages.py`` (the unhandled-request warning),
 and from ``translate.py`` for our own listeners.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,13 +28,49 @@ MAX_CHOICE_VALUE = 2000  # Slack's limit on a button's value
 MAX_URL = 2048
 
 # Read by Bolt at every level it looks into (the body, its event, message, view, ...); each is text when present.
-_TEXT_FIELDS = ("type", "subtype", "callback_id", "action_id", "command", "channel_type", "tab", "user_team", "function_execution_id", "bot_access_token", "challenge", "ssl_check", "bot_id")
+_TEXT_FIELDS = (
+    "type",
+    "subtype",
+    "callback_id",
+    "action_id",
+    "command",
+    "channel_type",
+    "tab",
+    "user_team",
+    "function_execution_id",
+    "bot_access_token",
+    "challenge",
+    "ssl_check",
+    "bot_id",
+)
 # Ids that end up in store keys, claims or Incoming, wherever they appear.
-_ID_FIELDS = ("team_id", "user_id", "channel_id", "enterprise_id", "context_team_id", "context_enterprise_id", "app_installed_team_id", "event_id", "trigger_id", "ts", "thread_ts", "message_ts")
+_ID_FIELDS = (
+    "team_id",
+    "user_id",
+    "channel_id",
+    "enterprise_id",
+    "context_team_id",
+    "context_enterprise_id",
+    "app_installed_team_id",
+    "event_id",
+    "trigger_id",
+    "ts",
+    "thread_ts",
+    "message_ts",
+)
 # An id, or an object with an "id" (``"team": "T1"`` in events, ``"team": {"id": "T1"}`` in interactions).
 _ID_OR_OBJECT_FIELDS = ("team", "user", "channel", "enterprise")
 # Objects Bolt looks into with the same extractors; "event" and "view" are read without a type check.
-_OBJECT_FIELDS = ("event", "view", "message", "previous_message", "item", "assistant_thread", "function_data", "container")
+_OBJECT_FIELDS = (
+    "event",
+    "view",
+    "message",
+    "previous_message",
+    "item",
+    "assistant_thread",
+    "function_data",
+    "container",
+)
 _NEVER_NULL = ("event", "view")
 _LIST_FIELDS = ("authorizations", "response_urls")
 # Events whose text goes to the coach.
@@ -47,7 +84,7 @@ _UNSAFE_IN_TEXT = re.compile(r"[\x00\ud800-\udfff]")  # NUL and unpaired surroga
 def slack_id_problem(name: str, value: object) -> str | None:
     """Why ``value`` cannot be a Slack id the stores key on, or None. The core's rule, then Slack's: ASCII, short."""
     problem = id_problem(name, value)
-    if problem is None and (len(value) > MAX_SLACK_ID or not value.isascii()):  # type: ignore[arg-type]
+    if problem is None and isinstance(value, str) and (len(value) > MAX_SLACK_ID or not value.isascii()):
         return f"{name} is not a Slack id (ASCII, at most {MAX_SLACK_ID} characters)"
     return problem
 
@@ -67,7 +104,13 @@ def url_problem(name: str, value: object) -> str | None:
     """Why ``value`` cannot be a ``response_url`` to post to (an absolute http(s) URL), or None."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > MAX_URL or not value.isascii() or not value.isprintable() or " " in value:
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_URL
+        or not value.isascii()
+        or not value.isprintable()
+        or " " in value
+    ):
         return f"{name} is not a URL"
     try:
         parts = urlsplit(value)
@@ -84,7 +127,11 @@ def url_problem(name: str, value: object) -> str | None:
 
 def _plain_id(value: object) -> bool:
     """The common case, answered fast: absent, or short printable ASCII (so no NUL, CR/LF or surrogate)."""
-    return value is None or value == "" or (type(value) is str and len(value) <= MAX_SLACK_ID and value.isascii() and value.isprintable())
+    return (
+        value is None
+        or value == ""
+        or (type(value) is str and len(value) <= MAX_SLACK_ID and value.isascii() and value.isprintable())
+    )
 
 
 def _id_or_object(name: str, value: object) -> str | None:

@@ -3,6 +3,7 @@
 Nothing here talks to Slack or to the core; every function is pure, so it can be read top to bottom
 and tested on the recorded payloads alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,7 +81,8 @@ def is_direct_channel(channel: str) -> bool:
 
 
 def is_shared_channel(channel: str) -> bool:
-    """A channel or a group conversation (C…, G…), where the bot hears only mentions; not a DM (D…) or a user (U…, W…)."""
+    """A channel or a group conversation (C…, G…), where the bot hears only mentions; not a DM (D…) or a user
+    (U…, W…)."""
     return channel.startswith(("C", "G"))
 
 
@@ -93,7 +95,8 @@ def conversation_of(channel: str, thread_ts: str | None) -> str:
 
 
 def unescape(text: str) -> str:
-    """Slack's ``&amp;``, ``&lt;``, ``&gt;`` back to ``&``, ``<``, ``>``, in one pass: exactly once, as Slack escaped them.
+    """Slack's ``&amp;``, ``&lt;``, ``&gt;`` back to ``&``, ``<``, ``>``, in one pass: exactly once, as Slack
+    escaped them.
 
     Slack escapes those three in what people type (message and slash-command text) so that the
     ``<...>`` it adds itself (mentions, channel links, URLs) stay apart. The core works on what was
@@ -111,7 +114,8 @@ def strip_mention(text: str, bot_user_id: str | None) -> str:
 
 
 def without_broadcasts(text: str) -> str:
-    """Slack's broadcast markup (``<!channel>``, ``<!here>``, a user group's ``<!subteam^…>``) taken out of what was typed.
+    """Slack's broadcast markup (``<!channel>``, ``<!here>``, a user group's ``<!subteam^…>``) taken out of what
+    was typed.
 
     The core gets words, and nothing typed here can carry a broadcast into a channel (a manager's tip
     is posted to every subscribed channel). People's mentions (``<@U…>``) are passed on as written.
@@ -236,7 +240,12 @@ def _actions_blocks(reply: Reply) -> list[dict[str, Any]]:
     for index, choice in enumerate(reply.choices):
         if len(choice.value) > MAX_BUTTON_VALUE:
             # An opaque value cannot be shortened; the button is left out rather than breaking the message.
-            _LOGGER.warning("choice %d left out: its value has %d characters (Slack allows %d)", index, len(choice.value), MAX_BUTTON_VALUE)
+            _LOGGER.warning(
+                "choice %d left out: its value has %d characters (Slack allows %d)",
+                index,
+                len(choice.value),
+                MAX_BUTTON_VALUE,
+            )
             continue
         buttons.append(
             {
@@ -291,8 +300,11 @@ def _fit(content: list[dict[str, Any]], actions: list[dict[str, Any]], limit: in
     return content[:room] + [note] + actions
 
 
-def to_blocks(reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS, hint: str | None = None) -> list[dict[str, Any]]:
-    """The reply as Block Kit: header, text, one section per part (numbered for scripts), ``hint`` in grey, then buttons.
+def to_blocks(
+    reply: Reply, *, buttons: bool = True, limit: int = MAX_MESSAGE_BLOCKS, hint: str | None = None
+) -> list[dict[str, Any]]:
+    """The reply as Block Kit: header, text, one section per part (numbered for scripts), ``hint`` in grey, then
+    buttons.
 
     The hint goes with the buttons, so that cutting a long reply to fit never drops it.
     """
@@ -306,7 +318,8 @@ def fallback_text(reply: Reply) -> str:
 
 
 def to_message(reply: Reply, *, hint: str | None = None) -> dict[str, Any]:
-    """Arguments for chat.postMessage / chat.update / a response_url post: ``text`` and ``blocks`` (``hint``: see ``typing_hint``)."""
+    """Arguments for chat.postMessage / chat.update / a response_url post: ``text`` and ``blocks`` (``hint``: see
+    ``typing_hint``)."""
     return {"text": fallback_text(reply), "blocks": to_blocks(reply, hint=hint)}
 
 

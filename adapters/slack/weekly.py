@@ -5,6 +5,7 @@ the subscription came from). ``ManagerGroups`` answers which of the user groups 
 COACH_MANAGERS a person is in, with usergroups.users.list (scope ``usergroups:read``), asking Slack
 at most once per group every ``ttl`` seconds; the core then decides who is a manager.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,10 +44,14 @@ class SlackPoster:
 
     async def post(self, *, channel: str, conversation: str, reply: Reply) -> None:
         try:
-            await self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False, **translate.to_message(reply))
+            await self.client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **translate.to_message(reply)
+            )
         except SlackApiError as error:  # Slack answered, and said no
             data = error.response.data
-            raise PostRejected(f"Slack: {data.get('error') if isinstance(data, dict) else error.response.status_code}") from None
+            raise PostRejected(
+                f"Slack: {data.get('error') if isinstance(data, dict) else error.response.status_code}"
+            ) from None
 
 
 class ManagerGroups:
@@ -59,7 +64,14 @@ class ManagerGroups:
         clock: monotonic seconds (tests move it).
     """
 
-    def __init__(self, *, client: AsyncWebClient, groups: Iterable[str], ttl: float = GROUP_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        client: AsyncWebClient,
+        groups: Iterable[str],
+        ttl: float = GROUP_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.groups = tuple(sorted(groups))
         self.ttl = ttl
@@ -89,7 +101,11 @@ class ManagerGroups:
             except Exception as error:  # missing scope, unknown group, Slack down: nobody gets the role for now
                 data = error.response.data if isinstance(error, SlackApiError) else None
                 detail = data.get("error") if isinstance(data, dict) else type(error).__name__
-                _LOGGER.warning("could not list Slack user group %s (%s); its members are not managers until it can be read", group, detail)
+                _LOGGER.warning(
+                    "could not list Slack user group %s (%s); its members are not managers until it can be read",
+                    group,
+                    detail,
+                )
                 members, keep = (cached[1] if cached is not None else frozenset()), GROUP_RETRY
             self._members[group] = (self.clock() + keep, members)
             return members

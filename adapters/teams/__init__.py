@@ -10,6 +10,7 @@ Settings, with the Bot Framework's usual names (read once at start-up; empty val
 Everything that imports botbuilder or botframework lives in this package, so that moving to the
 Microsoft 365 Agents SDK changes this package and nothing else.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,11 @@ from typing import Any
 
 from aiohttp import web
 from botbuilder.core import TurnContext, serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication, ConfigurationServiceClientCredentialFactory
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+    ConfigurationServiceClientCredentialFactory,
+)
 from botbuilder.schema import Activity, ActivityTypes, ExpectedReplies
 from botframework.connector.auth import ServiceClientCredentialsFactory
 
@@ -60,7 +65,10 @@ class TeamsConfig:
 
 
 def _needs_app_id(present: list[str]) -> str:
-    return f"{', '.join(present)} set without MicrosoftAppId: set MicrosoftAppId too, or unset them to run without authentication (Emulator only)"
+    return (
+        f"{', '.join(present)} set without MicrosoftAppId: set MicrosoftAppId too, or unset them to run without "
+        "authentication (Emulator only)"
+    )
 
 
 def _unknown_app_type(value: str) -> str:
@@ -100,16 +108,26 @@ def teams_config(env: Mapping[str, str]) -> TeamsConfig:
         if not password:
             raise ConfigError(_missing_for_type(app_type, ["MicrosoftAppPassword"]))
         if tenant:
-            raise ConfigError(_not_for_type(app_type, "MicrosoftAppTenantId", "set MicrosoftAppType=SingleTenant for a single-tenant app, or unset it"))
+            raise ConfigError(
+                _not_for_type(
+                    app_type,
+                    "MicrosoftAppTenantId",
+                    "set MicrosoftAppType=SingleTenant for a single-tenant app, or unset it",
+                )
+            )
     elif app_type == "SingleTenant":
-        missing = [name for name, value in (("MicrosoftAppPassword", password), ("MicrosoftAppTenantId", tenant)) if not value]
+        missing = [
+            name for name, value in (("MicrosoftAppPassword", password), ("MicrosoftAppTenantId", tenant)) if not value
+        ]
         if missing:
             raise ConfigError(_missing_for_type(app_type, missing))
     else:  # UserAssignedMSI: the managed identity needs no secret
         if not tenant:
             raise ConfigError(_missing_for_type(app_type, ["MicrosoftAppTenantId"]))
         if password:
-            raise ConfigError(_not_for_type(app_type, "MicrosoftAppPassword", "a managed identity has no password; unset it"))
+            raise ConfigError(
+                _not_for_type(app_type, "MicrosoftAppPassword", "a managed identity has no password; unset it")
+            )
     return TeamsConfig(app_id=app_id, app_password=password, app_type=app_type, tenant_id=tenant)
 
 
@@ -126,7 +144,9 @@ class _SdkSettings:
         self.APP_TENANTID = config.tenant_id
 
 
-def build_authentication(config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> TeamsAuthentication:
+def build_authentication(
+    config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None
+) -> TeamsAuthentication:
     """The stock Bot Framework authentication for ``config``, wrapped to reuse clients and check tokens off-loop.
 
     Args:
@@ -158,26 +178,40 @@ def _unauthorized(reason: str) -> web.Response:
 def _token_refused(error: Exception) -> web.Response:
     """The answer to a failed token check: 503 while the signing keys can't be had, else 401."""
     if isinstance(error, SigningKeysUnavailable):
-        return _problem(503, "the token cannot be checked now", headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))})
+        return _problem(
+            503, "the token cannot be checked now", headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))}
+        )
     return _unauthorized(type(error).__name__)  # the SDK raises PermissionError, jwt errors, IndexError, ...
 
 
 def expected_replies(turn_context: TurnContext) -> dict[str, Any]:
-    """The body of a 200 to ``deliveryMode: expectReplies``: the turn's activities, cards as JSON, as the connector would get them.
+    """The body of a 200 to ``deliveryMode: expectReplies``: the turn's activities, cards as JSON, as the connector
+    would get them.
 
     The SDK builds this body with stock msrest, which writes a ``CardContent`` as its Python repr; the
     ``CardSerializer`` writes it as the card. The invoke response the SDK buffers among them is not a reply.
     """
-    replies = [activity for activity in turn_context.buffered_reply_activities if activity.type != ActivityTypes.invoke_response]
+    replies = [
+        activity
+        for activity in turn_context.buffered_reply_activities
+        if activity.type != ActivityTypes.invoke_response
+    ]
     return CardSerializer(CONNECTOR_MODELS).body(ExpectedReplies(activities=replies), "ExpectedReplies")
 
 
 def _invoke_body(body: Any) -> Any:
-    """An invoke response's body as JSON: a model through msrest, a plain dict (an adaptiveCard/action answer) as it is."""
+    """An invoke response's body as JSON: a model through msrest, a plain dict (an adaptiveCard/action answer) as it
+    is."""
     return body if isinstance(body, (dict, list)) else serializer_helper(body)
 
 
-def mount_teams(web_app: web.Application, coach: CoachPort, config: TeamsConfig, *, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
+def mount_teams(
+    web_app: web.Application,
+    coach: CoachPort,
+    config: TeamsConfig,
+    *,
+    credentials_factory: ServiceClientCredentialsFactory | None = None,
+) -> None:
     """Add POST /api/messages: token guard, then the CloudAdapter turn with the Coach behind ``CoachBot``.
 
     With an app id set, the token is checked before the body is read: a request without a valid Bot

@@ -18,6 +18,7 @@ point, a ``BotFrameworkAuthentication`` that wraps the stock one:
   the body is read, then ``authenticate_request`` with the activity (its service URL and channel).
   Both refuse a token without ``exp``, which the SDK would take as never expiring.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -106,7 +107,9 @@ class ClientCache:
     def session(self) -> aiohttp.ClientSession:
         """The one aiohttp session every kept client sends through, made on first use inside the loop."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=SEND_TIMEOUT, connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300))
+            self._session = aiohttp.ClientSession(
+                timeout=SEND_TIMEOUT, connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
+            )
         return self._session
 
     def get(self, key: tuple[str, str, str]) -> ConnectorClient | None:
@@ -127,7 +130,7 @@ class ClientCache:
         cache, but a cold cache or a due refresh would be a blocking call to Azure AD. Doing it here
         first, off the loop, keeps that wait in a worker thread.
         """
-        credentials = getattr(client.config.credentials, "credentials", None)
+        credentials: Any = getattr(client.config.credentials, "credentials", None)  # the SDK is untyped
         if not getattr(credentials, "microsoft_app_id", None) or not hasattr(credentials, "get_access_token"):
             return  # auth off: nothing to fetch
         now = time.monotonic()
@@ -160,14 +163,22 @@ class CachingConnectorFactory(ConnectorFactory):
         cache: where the clients live.
     """
 
-    def __init__(self, *, app_id: str, credentials_factory: ServiceClientCredentialsFactory, oauth_scope: str, login_endpoint: str, cache: ClientCache) -> None:
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        credentials_factory: ServiceClientCredentialsFactory,
+        oauth_scope: str,
+        login_endpoint: str,
+        cache: ClientCache,
+    ) -> None:
         self._app_id = app_id
         self._credentials_factory = credentials_factory
         self._oauth_scope = oauth_scope
         self._login_endpoint = login_endpoint
         self._cache = cache
 
-    async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:
@@ -180,15 +191,23 @@ class CachingConnectorFactory(ConnectorFactory):
         return client
 
     async def _build(self, service_url: str, audience: str) -> ConnectorClient:
-        credentials = await self._credentials_factory.create_credentials(self._app_id, audience, self._login_endpoint, True)
-        config = BotFrameworkConnectorConfiguration(BearerPolicy(credentials), service_url, pipeline_type=AsyncBfPipeline, sender=AiohttpSender(self._cache.session))
+        credentials = await self._credentials_factory.create_credentials(
+            self._app_id, audience, self._login_endpoint, True
+        )
+        config = BotFrameworkConnectorConfiguration(
+            BearerPolicy(credentials),
+            service_url,
+            pipeline_type=AsyncBfPipeline,
+            sender=AiohttpSender(self._cache.session),
+        )
         client = CardConnectorClient(None, custom_configuration=config)
         client.config.add_user_agent(USER_AGENT)
         return client
 
 
 class TeamsAuthentication(BotFrameworkAuthentication):
-    """The stock authentication, with deadlines on the key fetches, a token check before the body, and connector clients reused.
+    """The stock authentication, with deadlines on the key fetches, a token check before the body, and connector
+    clients reused.
 
     Args:
         inner: the stock ``BotFrameworkAuthentication`` (built from the app id, password, type and tenant).
@@ -196,7 +215,13 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         max_clients: how many connector clients to keep.
     """
 
-    def __init__(self, *, inner: BotFrameworkAuthentication, credentials_factory: ServiceClientCredentialsFactory, max_clients: int = MAX_CLIENTS) -> None:
+    def __init__(
+        self,
+        *,
+        inner: BotFrameworkAuthentication,
+        credentials_factory: ServiceClientCredentialsFactory,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
         self._inner = inner
         self._credentials_factory = credentials_factory
         self._cache = ClientCache(max_clients=max_clients)
@@ -216,14 +241,17 @@ class TeamsAuthentication(BotFrameworkAuthentication):
         _require_expiry(result.claims_identity)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
-        """Check the token for this activity (raises on any failure, as ``verify_token``) and attach the caching factory."""
+        """Check the token for this activity (raises on any failure, as ``verify_token``) and attach the caching
+        factory."""
         result = await self._inner.authenticate_request(activity, auth_header)
         if auth_header:
             _require_expiry(result.claims_identity)
         result.connector_factory = self.create_connector_factory(result.claims_identity)
         return result
 
-    async def authenticate_streaming_request(self, auth_header: str, channel_id_header: str) -> AuthenticateRequestResult:
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
         result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
         if auth_header:
             _require_expiry(result.claims_identity)

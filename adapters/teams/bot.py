@@ -20,6 +20,7 @@ Where each reply goes:
 In channels and group chats the bot hears only @mentions, so what it says there says so: the
 welcome, and every question card ("type your answer" holds only with the mention).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,7 +33,18 @@ from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, DeliveryModes
 
 from adapters.manager_ids import teams_id
-from adapters.teams.cards import MAX_SUMMARY_CHARS, answered_card, answered_question, card_activity, card_response, error_response, shorten, submitted_choice, to_activity, to_card
+from adapters.teams.cards import (
+    MAX_SUMMARY_CHARS,
+    answered_card,
+    answered_question,
+    card_activity,
+    card_response,
+    error_response,
+    shorten,
+    submitted_choice,
+    to_activity,
+    to_card,
+)
 from bot.failures import APOLOGY as CORE_APOLOGY
 from bot.failures import log_failure
 from bot.messages import Incoming, Reply, Section, id_problem
@@ -47,7 +59,9 @@ UNVERIFIED_SENDER = "from:"  # marks a person known only by the from.id their cl
 INSTALLS = "teams-install"  # the store's conversation record (under this platform name) counting removals of the app
 APOLOGY = f"{CORE_APOLOGY.title} {CORE_APOLOGY.text}"  # the core's apology, as the one line of text a failed turn gets
 MAX_REMEMBERED = 10_000  # conversations whose stored reference is known to be current
-APP_NAME = "Frontline Coach"  # the app's short name (teams-app/manifest.json), for when an activity names the bot nowhere
+APP_NAME = (
+    "Frontline Coach"  # the app's short name (teams-app/manifest.json), for when an activity names the bot nowhere
+)
 CARD_ACTION = "adaptiveCard/action"
 # The manifest's prompt starters that are commands, in the core's words; the others are situations as they stand.
 PROMPT_STARTERS = {"checklist for my department": "checklist", "this week's tip": "tip"}
@@ -71,7 +85,8 @@ def bot_mentions(activity: Activity) -> list[str]:
         props = getattr(entity, "additional_properties", None) or {}
         mentioned = props.get("mentioned")
         if str(entity.type).lower() == "mention" and isinstance(mentioned, dict) and mentioned.get("id") == bot_id:
-            texts.append(props.get("text") if isinstance(props.get("text"), str) else "")
+            text = props.get("text")
+            texts.append(text if isinstance(text, str) else "")
     return texts
 
 
@@ -133,8 +148,8 @@ def bot_name(activity: Activity) -> str:
         name = mention.replace("<at>", "").replace("</at>", "").strip()
         if name:
             return name
-    name = activity.recipient.name if activity.recipient else None
-    return name.strip() if isinstance(name, str) and name.strip() else APP_NAME
+    named = activity.recipient.name if activity.recipient else None
+    return named.strip() if isinstance(named, str) and named.strip() else APP_NAME
 
 
 def place_name(activity: Activity) -> str:
@@ -142,7 +157,8 @@ def place_name(activity: Activity) -> str:
 
 
 def expects_replies(activity: Activity) -> bool:
-    """The caller takes the replies in the HTTP response (``deliveryMode: expectReplies``), not through the connector."""
+    """The caller takes the replies in the HTTP response (``deliveryMode: expectReplies``), not through the
+    connector."""
     return activity.delivery_mode == DeliveryModes.expect_replies
 
 
@@ -188,7 +204,9 @@ def for_place(reply: Reply, activity: Activity) -> Reply:
         return reply
     name = bot_name(activity)
     if "type your answer" in reply.text:
-        return dataclasses.replace(reply, text=reply.text.replace("type your answer", f"type your answer after @{name}", 1))
+        return dataclasses.replace(
+            reply, text=reply.text.replace("type your answer", f"type your answer after @{name}", 1)
+        )
     return dataclasses.replace(reply, text=f"{reply.text} To type an answer here, start with @{name}.".strip())
 
 
@@ -199,7 +217,10 @@ def welcome_for_place(reply: Reply, activity: Activity) -> Reply:
     name = bot_name(activity)
     here = Section(
         title=f"In this {place_name(activity)}",
-        lines=(f"I only read messages that @mention me: type @{name}, then what is going on. The buttons on my cards work without a mention.",),
+        lines=(
+            f"I only read messages that @mention me: type @{name}, then what is going on. The buttons on my cards "
+            "work without a mention.",
+        ),
     )
     return dataclasses.replace(reply, sections=(here, *reply.sections))
 
@@ -235,11 +256,14 @@ class CoachBot(ActivityHandler):
         await self._after_press(turn_context, replies)
 
     async def _after_press(self, turn_context: TurnContext, replies: list[Reply]) -> None:
-        """A button on the card ``replyToId``: that card changed in place where the turn changed it, the rest as new cards."""
+        """A button on the card ``replyToId``: that card changed in place where the turn changed it, the rest as new
+        cards."""
         activity = turn_context.activity
         first = replies[0]
         question = answered_question(activity.value)
-        if question is None and first.kind == "answer":  # the answer card's own row: the card is redrawn as the core redrew it
+        if (
+            question is None and first.kind == "answer"
+        ):  # the answer card's own row: the card is redrawn as the core redrew it
             if replies[1:]:
                 await turn_context.send_activities([to_activity(reply) for reply in replies[1:]])
             if not await self._redraw(turn_context, to_activity(first)):
@@ -248,7 +272,10 @@ class CoachBot(ActivityHandler):
         await turn_context.send_activities([to_activity(reply) for reply in replies])
         if question is not None and not first.private:  # the core took the answer (a refusal is private)
             title, label = question
-            await self._redraw(turn_context, card_activity(answered_card(title, label), shorten(f"{title}\nAnswered: {label}", MAX_SUMMARY_CHARS)))
+            await self._redraw(
+                turn_context,
+                card_activity(answered_card(title, label), shorten(f"{title}\nAnswered: {label}", MAX_SUMMARY_CHARS)),
+            )
 
     async def _redraw(self, turn_context: TurnContext, replacement: Activity) -> bool:
         """Replace the card the button was on; False (and a log line) when the connector refuses or fails."""
@@ -327,7 +354,13 @@ class CoachBot(ActivityHandler):
         if choice and id_problem("coach_choice", choice):
             return error_response(400, "BadRequest", "action.data.coach_choice is not a choice of this bot")
         await self._remember(activity)
-        incoming = Incoming(platform=PLATFORM, workspace=tenant_id(activity), conversation=activity.conversation.id, user=sender_id(activity), choice=choice)
+        incoming = Incoming(
+            platform=PLATFORM,
+            workspace=tenant_id(activity),
+            conversation=activity.conversation.id,
+            user=sender_id(activity),
+            choice=choice,
+        )
         replies = [for_place(reply, activity) for reply in await self.coach.handle(incoming)]
         if not replies:
             return error_response(400, "BadRequest", "this button was pressed before")

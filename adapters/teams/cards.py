@@ -16,6 +16,7 @@ Three rules hold for every card made here:
   its own label in its data, so that the card can be redrawn as answered ("Answered: …", no buttons)
   from the submit alone, on any copy of the bot.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,10 @@ QUESTION_KEY = "coach_question"  # on a question card's buttons: the question, t
 LABEL_KEY = "coach_label"  # on a question card's buttons: the button's own label
 MAX_CARD_ACTIONS = 6  # Teams shows at most six actions in one row; more go into ActionSets in the body
 MAX_BUTTONS = 30  # more than any reply of the core has; a card never grows without bound through its buttons
-_HEADER_STYLE = {"answer": "accent", "question": "emphasis"}  # everything else is neutral: a typo or an old button is no alarm
+_HEADER_STYLE = {
+    "answer": "accent",
+    "question": "emphasis",
+}  # everything else is neutral: a typo or an old button is no alarm
 
 # Sizes. Teams refuses a bot message over about 28 KB; the envelope (ids, service URL, names) and the
 # summary take up to ~5 KB of it, the card gets the rest, measured as msrest sends it (json.dumps, ASCII).
@@ -65,7 +69,9 @@ def literal(text: str) -> str:
     if _is_plain(text):
         return text  # most text, told in about a microsecond
     text = _MARKDOWN.sub(r"\\\1", text)
-    text = _LINE_MARKER.sub(lambda m: f"{m.group(1)}\\{m.group(2)}" if not m.group(2).isdigit() else f"{m.group(1)}{m.group(2)}\\", text)
+    text = _LINE_MARKER.sub(
+        lambda m: f"{m.group(1)}\\{m.group(2)}" if not m.group(2).isdigit() else f"{m.group(1)}{m.group(2)}\\", text
+    )
     return text.replace(_LINK_JOIN, _LINK_BROKEN)
 
 
@@ -107,9 +113,21 @@ def answered_card(question: str, label: str) -> dict[str, Any]:
     """A question card once answered: the question and the choice picked, with no buttons left to press."""
     body = [
         _container("emphasis", [_text(shorten(question, MAX_TITLE_CHARS), heading=True)]),
-        {"type": "TextBlock", "text": literal(f"Answered: {shorten(label, MAX_LABEL_CHARS)}"), "weight": "Bolder", "spacing": "Small", "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": literal(f"Answered: {shorten(label, MAX_LABEL_CHARS)}"),
+            "weight": "Bolder",
+            "spacing": "Small",
+            "wrap": True,
+        },
     ]
-    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "fallbackText": shorten(f"{question}\nAnswered: {label}", MAX_SUMMARY_CHARS), "body": body}
+    return {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "fallbackText": shorten(f"{question}\nAnswered: {label}", MAX_SUMMARY_CHARS),
+        "body": body,
+    }
 
 
 def to_activity(reply: Reply) -> Activity:
@@ -123,7 +141,9 @@ def to_activity(reply: Reply) -> Activity:
 
 def card_activity(card: dict[str, Any], summary_line: str) -> Activity:
     """A message activity with ``card`` as its one attachment and ``summary_line`` as its summary."""
-    return Activity(type=ActivityTypes.message, summary=summary_line, attachments=[CardFactory.adaptive_card(CardContent(card))])
+    return Activity(
+        type=ActivityTypes.message, summary=summary_line, attachments=[CardFactory.adaptive_card(CardContent(card))]
+    )
 
 
 def submitted_choice(value: Any) -> str | None:
@@ -155,15 +175,27 @@ def card_response(card: dict[str, Any]) -> dict[str, Any]:
 
 def error_response(status: int, code: str, message: str) -> dict[str, Any]:
     """The body of an ``adaptiveCard/action`` invoke response that reports an error, as the contract spells it."""
-    return {"statusCode": status, "type": "application/vnd.microsoft.error", "value": {"code": code, "message": message}}
+    return {
+        "statusCode": status,
+        "type": "application/vnd.microsoft.error",
+        "value": {"code": code, "message": message},
+    }
 
 
 # ---------------------------------------------------------------------- parts
 
 
-def _assemble(reply: Reply, header: dict[str, Any], content: list[dict[str, Any]], buttons: list[dict[str, Any]]) -> dict[str, Any]:
+def _assemble(
+    reply: Reply, header: dict[str, Any], content: list[dict[str, Any]], buttons: list[dict[str, Any]]
+) -> dict[str, Any]:
     body = [header, *content]
-    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "fallbackText": summary(reply), "body": body}
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": SCHEMA,
+        "version": VERSION,
+        "fallbackText": summary(reply),
+        "body": body,
+    }
     if len(buttons) <= MAX_CARD_ACTIONS:
         if buttons:
             card["actions"] = buttons
@@ -185,6 +217,7 @@ def _size_bound(reply: Reply) -> int:
     and then for JSON); any other character at most 6 per UTF-16 unit (``\\u2019``; an emoji is two
     units, ``\\ud83d\\ude00``). Each element adds its JSON frame.
     """
+
     def cost(text: str) -> int:
         if text.isascii() and text.isprintable():
             return 4 * len(text)
@@ -201,7 +234,9 @@ def _size_bound(reply: Reply) -> int:
     return total
 
 
-def _cap(reply: Reply, header: dict[str, Any], content: list[tuple[dict[str, Any], int]], buttons: list[dict[str, Any]]) -> dict[str, Any]:
+def _cap(
+    reply: Reply, header: dict[str, Any], content: list[tuple[dict[str, Any], int]], buttons: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The card with as much of the content as fits, in order, and a note naming what is left off.
 
     The header and the buttons come first. Only a pathological reply (hundreds of characters in
@@ -234,7 +269,12 @@ def _cap(reply: Reply, header: dict[str, Any], content: list[tuple[dict[str, Any
         room -= cost
         kept.append(element)
         shown += lines
-    return _assemble(reply, header, [*kept, _note(total_lines - shown, total_lines, total_buttons - len(buttons), total_buttons)], buttons)
+    return _assemble(
+        reply,
+        header,
+        [*kept, _note(total_lines - shown, total_lines, total_buttons - len(buttons), total_buttons)],
+        buttons,
+    )
 
 
 def _note(left_off: int, total: int, buttons_left_off: int = 0, buttons: int = 0) -> dict[str, Any]:
@@ -250,14 +290,29 @@ def _container(style: str, items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _text(text: str, *, heading: bool = False) -> dict[str, Any]:
     if heading:
-        return {"type": "TextBlock", "text": literal(text), "style": "heading", "size": "Medium", "weight": "Bolder", "wrap": True}
+        return {
+            "type": "TextBlock",
+            "text": literal(text),
+            "style": "heading",
+            "size": "Medium",
+            "weight": "Bolder",
+            "wrap": True,
+        }
     return {"type": "TextBlock", "text": literal(text), "wrap": True}
 
 
 def _header(reply: Reply, *, title_limit: int = MAX_TITLE_CHARS, text_limit: int = MAX_TEXT_CHARS) -> dict[str, Any]:
     items: list[dict[str, Any]] = [_text(shorten(reply.title, title_limit), heading=True)]
     if reply.text:
-        items.append({"type": "TextBlock", "text": literal(shorten(reply.text, text_limit)), "isSubtle": True, "spacing": "Small", "wrap": True})
+        items.append(
+            {
+                "type": "TextBlock",
+                "text": literal(shorten(reply.text, text_limit)),
+                "isSubtle": True,
+                "spacing": "Small",
+                "wrap": True,
+            }
+        )
     return _container(_HEADER_STYLE.get(reply.kind, "default"), items)
 
 
@@ -265,7 +320,18 @@ def _section(section: Section) -> list[tuple[dict[str, Any], int]]:
     """The section's elements, each with the number of its lines (0 for the title)."""
     blocks: list[tuple[dict[str, Any], int]] = []
     if section.title:
-        blocks.append(({"type": "TextBlock", "text": literal(shorten(section.title, MAX_TITLE_CHARS)), "weight": "Bolder", "spacing": "Medium", "wrap": True}, 0))
+        blocks.append(
+            (
+                {
+                    "type": "TextBlock",
+                    "text": literal(shorten(section.title, MAX_TITLE_CHARS)),
+                    "weight": "Bolder",
+                    "spacing": "Medium",
+                    "wrap": True,
+                },
+                0,
+            )
+        )
     blocks.extend((_line(marker, line), 1) for marker, line in section.marked("•"))
     return blocks
 
@@ -277,7 +343,11 @@ def _line(marker: str, text: str) -> dict[str, Any]:
         "spacing": "Small",
         "columns": [
             {"type": "Column", "width": "auto", "items": [{"type": "TextBlock", "text": marker, "wrap": False}]},
-            {"type": "Column", "width": "stretch", "items": [{"type": "TextBlock", "text": literal(shorten(text, MAX_TEXT_CHARS)), "wrap": True}]},
+            {
+                "type": "Column",
+                "width": "stretch",
+                "items": [{"type": "TextBlock", "text": literal(shorten(text, MAX_TEXT_CHARS)), "wrap": True}],
+            },
         ],
     }
 
@@ -293,7 +363,10 @@ def _button(reply: Reply, choice: Choice) -> dict[str, Any]:
 
 
 # The JSON around the text of each element, measured once from the builders themselves.
-_CARD_FRAME = _size(_assemble(Reply(kind="answer", title="", text=""), _header(Reply(kind="answer", title="", text="x")), [], [])) + 400  # and room for ActionSets
+_CARD_FRAME = (
+    _size(_assemble(Reply(kind="answer", title="", text=""), _header(Reply(kind="answer", title="", text="x")), [], []))
+    + 400
+)  # and room for ActionSets
 _TITLE_FRAME = _size(_section(Section(title="x"))[0][0]) + 2
 _LINE_FRAME = _size(_line("999.", "")) + 2
 _BUTTON_FRAME = _size(_button(Reply(kind="question", title=""), Choice(label="", value=""))) + 2

@@ -4,6 +4,7 @@ Each check returns None when all is well, else the reason for the 4xx answer and
 reason names the field, never its value: ids and text are the customer's business, and a value may
 carry CR/LF into the log.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,7 +67,10 @@ def token_problem(auth_header: str) -> str | None:
     if len(segments) != 3:
         return "the token is not a JWT"
     try:
-        header, claims = (bounded_json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))) for segment in segments[:2])
+        header, claims = (
+            bounded_json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+            for segment in segments[:2]
+        )
     except ValueError:  # bad base64 (binascii.Error), not UTF-8, not JSON, too deep
         return "the token is not a JWT"
     if not isinstance(header, dict) or not isinstance(claims, dict):
@@ -123,14 +127,15 @@ def submit_problem(value: Any) -> str | None:
 
 @functools.lru_cache(maxsize=256)  # a deployment sees a handful of service URLs
 def service_url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be where replies go: an absolute http(s) URL with a host, as both msrest and aiohttp parse it."""
+    """Why ``url`` cannot be where replies go: an absolute http(s) URL with a host, as both msrest and aiohttp parse
+    it."""
     if len(url) > MAX_URL_CHARS:
         return "serviceUrl is too long"
     if not _URL.fullmatch(url):
         return "serviceUrl holds a space, a control character or non-ASCII text"
     try:
         parsed = yarl.URL(url)
-        urllib.parse.urlsplit(url).port  # msrest joins paths with urllib; it refuses what yarl may take
+        _ = urllib.parse.urlsplit(url).port  # msrest joins paths with urllib; it refuses what yarl may take
     except ValueError:
         return "serviceUrl is not a URL"
     if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -143,7 +148,9 @@ def surrogate_problem(raw: bytes, body: Any) -> str | None:
     if _ESCAPED_SURROGATE.search(raw) is None:
         return None  # the usual case: one scan of the bytes
     try:
-        json.dumps(body, ensure_ascii=False).encode("utf-8")  # paired escapes were joined by the parser; what is left is unpaired
+        json.dumps(body, ensure_ascii=False).encode(
+            "utf-8"
+        )  # paired escapes were joined by the parser; what is left is unpaired
     except UnicodeEncodeError:
         return "the body holds an unpaired surrogate"
     return None
@@ -156,7 +163,11 @@ def ids_problem(activity: Activity) -> str | None:
     and the channel go into the reply's URL and conversation reference.
     """
     sender = "from.aadObjectId" if verified_aad_id(activity) else "from.id"
-    checks = [("conversation.id", activity.conversation.id), (sender, sender_id(activity)), ("recipient.id", activity.recipient.id)]
+    checks = [
+        ("conversation.id", activity.conversation.id),
+        (sender, sender_id(activity)),
+        ("recipient.id", activity.recipient.id),
+    ]
     tenant = tenant_id(activity)
     if tenant:
         checks.append(("tenant id", tenant))

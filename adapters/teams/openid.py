@@ -13,6 +13,7 @@ answers holds every token check (and the worker running it) for good. ``install_
 * keys already held are used while a due daily refresh runs in the background, and kept when it fails;
 * keys are parsed once per fetch, not once per token.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,7 +72,14 @@ class OpenIdKeys:
         clock: monotonic seconds (tests may pass their own).
     """
 
-    def __init__(self, url: str, *, timeout: float = FETCH_TIMEOUT, retry_after: float = RETRY_AFTER, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = FETCH_TIMEOUT,
+        retry_after: float = RETRY_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.url = url
         self.timeout = timeout
         self.retry_after = retry_after
@@ -101,7 +109,9 @@ class OpenIdKeys:
     async def _refreshed(self, now: float) -> None:
         waited = now - self._failed_at
         if waited < self.retry_after and (self._fetch is None or self._fetch.done()):
-            raise SigningKeysUnavailable("the last fetch of the signing keys failed", retry_after=self.retry_after - waited)
+            raise SigningKeysUnavailable(
+                "the last fetch of the signing keys failed", retry_after=self.retry_after - waited
+            )
         # Shielded: a caller that goes away (its client hung up) does not cancel the fetch the others wait for.
         if not await asyncio.shield(self._start_fetch()):
             raise SigningKeysUnavailable("the signing keys could not be fetched", retry_after=self.retry_after)
@@ -120,7 +130,11 @@ class OpenIdKeys:
                 keys = await self._download()
         except Exception as error:  # timeout, refused connection, HTTP error, a document of the wrong shape
             self._failed_at = self._clock()
-            _LOGGER.warning("Bot Framework signing keys not fetched (%s); next try in %.0f s", type(error).__name__, self.retry_after)
+            _LOGGER.warning(
+                "Bot Framework signing keys not fetched (%s); next try in %.0f s",
+                type(error).__name__,
+                self.retry_after,
+            )
             return False
         self._keys = keys
         self._fetched_at = self._clock()

@@ -6,6 +6,7 @@
 The app id comes from --app-id or MicrosoftAppId. The icons are drawn here with a tiny PNG writer
 (no imaging library): color.png 192x192, outline.png 32x32 white on transparent, as Teams asks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,12 @@ def png(width: int, height: int, pixel: Callable[[int, int], Pixel]) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows), 9)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(rows), 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def in_bubble(u: float, v: float) -> bool:
@@ -62,7 +68,9 @@ def color_icon(size: int = 192) -> bytes:
 def outline_icon(size: int = 32) -> bytes:
     def pixel(x: int, y: int) -> Pixel:
         # 4x4 supersampling for smooth edges; Teams wants white with transparency only.
-        hits = sum(in_bubble((x + (i + 0.5) / 4) / size, (y + (j + 0.5) / 4) / size) for i in range(4) for j in range(4))
+        hits = sum(
+            in_bubble((x + (i + 0.5) / 4) / size, (y + (j + 0.5) / 4) / size) for i in range(4) for j in range(4)
+        )
         return (255, 255, 255, round(255 * hits / 16))
 
     return png(size, size, pixel)
@@ -91,7 +99,11 @@ def build_package(app_id: str, out: Path, folder: Path = APP_DIR) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Frontline Coach Teams app package.")
-    parser.add_argument("--app-id", default=os.environ.get("MicrosoftAppId", ""), help="the bot's Azure app id (default: MicrosoftAppId)")
+    parser.add_argument(
+        "--app-id",
+        default=os.environ.get("MicrosoftAppId", ""),
+        help="the bot's Azure app id (default: MicrosoftAppId)",
+    )
     parser.add_argument("--out", type=Path, default=APP_DIR.parent / "dist" / "frontline-coach-teams.zip")
     parser.add_argument("--icons", action="store_true", help="redraw the two icons and exit")
     args = parser.parse_args(argv)

@@ -5,9 +5,11 @@ A weekly post continues that conversation with ``CloudAdapter.continue_conversat
 id; an empty one in open mode), as a new message: in a channel, the thread part of the conversation
 id (``;messageid=…``) and the activity to reply to are dropped, so the tip starts its own thread.
 """
+
 from __future__ import annotations
 
 import logging
+
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
@@ -35,7 +37,9 @@ class TeamsPoster:
         credentials_factory: for tests only, as in ``mount_teams``.
     """
 
-    def __init__(self, *, config: TeamsConfig, store: Store, credentials_factory: ServiceClientCredentialsFactory | None = None) -> None:
+    def __init__(
+        self, *, config: TeamsConfig, store: Store, credentials_factory: ServiceClientCredentialsFactory | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.authentication = build_authentication(config, credentials_factory=credentials_factory)
@@ -46,7 +50,9 @@ class TeamsPoster:
         return conversation.split(THREAD_MARK, 1)[0]
 
     async def post(self, *, channel: str, conversation: str, reply: Reply) -> None:
-        stored = await self.store.get_conversation(PLATFORM, conversation) or await self.store.get_conversation(PLATFORM, channel)
+        stored = await self.store.get_conversation(PLATFORM, conversation) or await self.store.get_conversation(
+            PLATFORM, channel
+        )
         if stored is None:
             raise PostRejected("Teams: no conversation reference stored for this channel")
         reference = ConversationReference().deserialize(stored)
@@ -54,8 +60,11 @@ class TeamsPoster:
         reference.activity_id = None  # a new post, not a reply in the thread the subscription came from
 
         async def send(turn_context: TurnContext) -> None:
-            # TurnContext.send_activity would address it as a reply to the continuation event; a weekly tip is a new post.
-            activity = TurnContext.apply_conversation_reference(to_activity(reply), TurnContext.get_conversation_reference(turn_context.activity))
+            # TurnContext.send_activity would address it as a reply to the continuation event; a weekly tip is a new
+            # post.
+            activity = TurnContext.apply_conversation_reference(
+                to_activity(reply), TurnContext.get_conversation_reference(turn_context.activity)
+            )
             activity.reply_to_id = None
             await turn_context.adapter.send_activities(turn_context, [activity])
 

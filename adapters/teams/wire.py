@@ -14,6 +14,7 @@ without touching the SDK's code:
   activities as msrest always does, except that a ``CardContent`` it meets is taken as it is. Any
   other attachment content (an SDK hero card model, say) goes through msrest as before.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,8 +60,11 @@ class CardSerializer(Serializer):
 
 
 class CardConnectorClient(ConnectorClient):
-    """The SDK's connector client with a ``CardSerializer`` for the conversation operations (replies, sends, updates)."""
+    """The SDK's connector client with a ``CardSerializer`` for the conversation operations (replies, sends,
+    updates)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conversations = ConversationsOperations(self._client, self.config, CardSerializer(CONNECTOR_MODELS), self._deserialize)
+        self.conversations = ConversationsOperations(
+            self._client, self.config, CardSerializer(CONNECTOR_MODELS), self._deserialize
+        )

@@ -5,6 +5,7 @@ contract suite in ``tests/test_store_contract.py``. Methods are async so that a 
 fits without touching the core; each "only once" is a single atomic operation of the backend,
 never a read followed by a write, because several copies of the bot may share one store.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,7 +22,14 @@ class Store(Protocol):
         """The saved state and its version (1 or more), or None: what ``save_dialog`` compares against."""
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        self,
+        key: str,
+        state: dict[str, Any],
+        now: float,
+        *,
+        version: int,
+        outbox: Sequence[dict[str, Any]] = (),
+        claims: Sequence[tuple[str, str]] = (),
         counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         """Compare-and-set: save ``state`` only if the dialog is still at ``version`` (0: there was none).
@@ -80,10 +88,14 @@ class Store(Protocol):
     # already leased to the copy that made them (``token``, ``lease_until``), so it sends them at once
     # and no other copy does unless that copy dies: then the lease runs out and any copy takes them.
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+    async def put_outbox(
+        self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()
+    ) -> None:
         """Queue ``items`` on their own, for a turn that changed no dialog; ``claims`` as in ``save_dialog``."""
 
-    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+    async def claim_outbox(
+        self, platform: str, token: str, now: float, lease_until: float, limit: int
+    ) -> list[dict[str, Any]]:
         """Take up to ``limit`` unsent items of ``platform`` whose lease ran out before ``now``, oldest first,
         leased to ``token`` until ``lease_until``: each item goes to one copy at a time."""
 
@@ -124,7 +136,8 @@ class Store(Protocol):
         """The workspace's schedule, or None for the default."""
 
     async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
-        """``channel`` gets the weekly post; ``conversation`` is where the request came from. False if already subscribed."""
+        """``channel`` gets the weekly post; ``conversation`` is where the request came from. False if already
+        subscribed."""
 
     async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
         """Stop the weekly post to ``channel``; False if it was not subscribed."""
@@ -132,18 +145,27 @@ class Store(Protocol):
     async def tip_subscriptions(self) -> list[dict[str, Any]]:
         """Every subscribed channel: ``{"platform", "channel", "workspace", "conversation"}``."""
 
-    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+    async def claim_tip_post(
+        self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
+    ) -> bool:
         """Atomically take the one post of ``channel`` for ``period``: True when the row is new, or when it is
-        still "claimed" and its lease ran out before ``now`` (its holder died before sending); the holder is ``token``."""
+        still "claimed" and its lease ran out before ``now`` (its holder died before sending); the holder is
+        ``token``."""
 
-    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
-        """"claimed" by ``token`` → "sending" with what is about to be posted; False if ``token`` lost the claim."""
+    async def start_tip_post(
+        self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float
+    ) -> bool:
+        """ "claimed" by ``token`` → "sending" with what is about to be posted; False if ``token`` lost the claim."""
 
     async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
-        """"sending" by ``token`` → "posted"."""
+        """ "sending" by ``token`` → "posted"."""
 
     async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
-        """"sending" by ``token`` → "claimed" with a lease until ``retry_at``: the platform refused, try again after."""
+        """ "sending" by ``token`` → "claimed" with a lease until ``retry_at``: the platform refused, try again
+        after."""
 
-    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
-        """Post rows, oldest claim first: ``{"channel", "workspace", "period", "state", "source", "tip", "text", "claimed", "posted", "lease_until"}``."""
+    async def tip_posts(
+        self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Post rows, oldest claim first: ``{"channel", "workspace", "period", "state", "source", "tip", "text",
+        "claimed", "posted", "lease_until"}``."""

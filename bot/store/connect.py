@@ -4,6 +4,7 @@ The server, the tools and the terminal chat all open their store here, so a URL 
 to each. The server also needs something to hold while the database is down at start:
 ``NotConnected`` answers every call with ``StoreUnavailable`` until the real store replaces it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

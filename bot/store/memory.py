@@ -1,4 +1,5 @@
 """In-memory store: for tests and throw-away runs. Lost when the process ends."""
+
 from __future__ import annotations
 
 import copy
@@ -37,7 +38,14 @@ class MemoryStore:
         return (json.loads(saved[0]), saved[2]) if saved else None
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        self,
+        key: str,
+        state: dict[str, Any],
+        now: float,
+        *,
+        version: int,
+        outbox: Sequence[dict[str, Any]] = (),
+        claims: Sequence[tuple[str, str]] = (),
         counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         saved = self._dialogs.get(key)
@@ -69,15 +77,22 @@ class MemoryStore:
             if p in periods and (team is None or t == team)
         ]
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+    async def put_outbox(
+        self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self._check_claims(claims)
         for claim in claims:
             self._claims[claim] = now
         for item in items:
             self._outbox[item["id"]] = {**item, "payload": json.dumps(item["payload"]), "created": now}
 
-    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
-        due = sorted((i for i in self._outbox.values() if i["platform"] == platform and i["lease_until"] < now), key=lambda i: (i["created"], i["id"]))
+    async def claim_outbox(
+        self, platform: str, token: str, now: float, lease_until: float, limit: int
+    ) -> list[dict[str, Any]]:
+        due = sorted(
+            (i for i in self._outbox.values() if i["platform"] == platform and i["lease_until"] < now),
+            key=lambda i: (i["created"], i["id"]),
+        )
         for item in due[:limit]:
             item.update(token=token, lease_until=lease_until)
         return [{**item, "payload": json.loads(item["payload"])} for item in due[:limit]]
@@ -141,14 +156,28 @@ class MemoryStore:
 
     async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
         self._tip_ids += 1
-        self._tips[self._tip_ids] = {"platform": platform, "workspace": workspace, "text": text, "author": author, "added": now, "used_in": None}
+        self._tips[self._tip_ids] = {
+            "platform": platform,
+            "workspace": workspace,
+            "text": text,
+            "author": author,
+            "added": now,
+            "used_in": None,
+        }
         return self._tip_ids
 
     def _queued(self, platform: str, workspace: str) -> list[tuple[int, dict[str, Any]]]:
-        return [(i, t) for i, t in sorted(self._tips.items()) if (t["platform"], t["workspace"]) == (platform, workspace) and t["used_in"] is None]
+        return [
+            (i, t)
+            for i, t in sorted(self._tips.items())
+            if (t["platform"], t["workspace"]) == (platform, workspace) and t["used_in"] is None
+        ]
 
     async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
-        return [{"id": i, "text": t["text"], "author": t["author"], "added": t["added"]} for i, t in self._queued(platform, workspace)]
+        return [
+            {"id": i, "text": t["text"], "author": t["author"], "added": t["added"]}
+            for i, t in self._queued(platform, workspace)
+        ]
 
     async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
         if any(i == tip_id for i, _ in self._queued(platform, workspace)):
@@ -179,7 +208,12 @@ class MemoryStore:
     async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
         if (platform, channel) in self._tip_channels:
             return False
-        self._tip_channels[(platform, channel)] = {"platform": platform, "channel": channel, "workspace": workspace, "conversation": conversation}
+        self._tip_channels[(platform, channel)] = {
+            "platform": platform,
+            "channel": channel,
+            "workspace": workspace,
+            "conversation": conversation,
+        }
         return True
 
     async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
@@ -188,12 +222,23 @@ class MemoryStore:
     async def tip_subscriptions(self) -> list[dict[str, Any]]:
         return [dict(row) for _, row in sorted(self._tip_channels.items())]
 
-    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+    async def claim_tip_post(
+        self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
+    ) -> bool:
         row = self._tip_posts.get((platform, channel, period))
         if row is None:
             self._tip_posts[(platform, channel, period)] = {
-                "channel": channel, "workspace": workspace, "period": period, "state": "claimed", "source": None, "tip": None,
-                "text": None, "claimed": now, "posted": None, "lease_until": lease_until, "token": token,
+                "channel": channel,
+                "workspace": workspace,
+                "period": period,
+                "state": "claimed",
+                "source": None,
+                "tip": None,
+                "text": None,
+                "claimed": now,
+                "posted": None,
+                "lease_until": lease_until,
+                "token": token,
             }
             return True
         if row["state"] == "claimed" and row["lease_until"] < now:
@@ -205,7 +250,9 @@ class MemoryStore:
         row = self._tip_posts.get((platform, channel, period))
         return row if row is not None and row["token"] == token and row["state"] == state else None
 
-    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+    async def start_tip_post(
+        self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float
+    ) -> bool:
         row = self._held(platform, channel, period, token, "claimed")
         if row is None:
             return False
@@ -226,7 +273,9 @@ class MemoryStore:
         row.update(state="claimed", lease_until=retry_at)
         return True
 
-    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+    async def tip_posts(
+        self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None
+    ) -> list[dict[str, Any]]:
         rows = [
             {k: v for k, v in row.items() if k != "token"}
             for (p, c, w), row in self._tip_posts.items()

@@ -5,6 +5,7 @@ single indexed row operation in WAL mode (tens of microseconds), cheaper than th
 worker thread that an async wrapper would add. Every "only once" is one INSERT that either
 adds the row or does nothing, so two processes on the same file cannot both win.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -116,7 +117,9 @@ CREATE TABLE IF NOT EXISTS tip_posts (
 # (rowid table plus its index), about a third cheaper.
 _MIGRATIONS = {
     1: """
-    CREATE TABLE claims_new (scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID;
+    CREATE TABLE claims_new (
+        scope TEXT NOT NULL, key TEXT NOT NULL, made REAL NOT NULL, PRIMARY KEY (scope, key)
+    ) WITHOUT ROWID;
     INSERT INTO claims_new SELECT scope, key, made FROM claims;
     DROP TABLE claims;
     ALTER TABLE claims_new RENAME TO claims;
@@ -125,7 +128,10 @@ _MIGRATIONS = {
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
 _CLAIM = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-_TALLY = "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
+_TALLY = (
+    "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
+)
 
 
 class _Lost(Exception):
@@ -187,7 +193,14 @@ class SQLiteStore:
         return (json.loads(row[0]), row[1]) if row else None
 
     async def save_dialog(
-        self, key: str, state: dict[str, Any], now: float, *, version: int, outbox: Sequence[dict[str, Any]] = (), claims: Sequence[tuple[str, str]] = (),
+        self,
+        key: str,
+        state: dict[str, Any],
+        now: float,
+        *,
+        version: int,
+        outbox: Sequence[dict[str, Any]] = (),
+        claims: Sequence[tuple[str, str]] = (),
         counts: Sequence[tuple[str, str, str, str]] = (),
     ) -> bool:
         """One write transaction: the claims, the dialog's compare-and-set and its outbox items, all or nothing."""
@@ -197,11 +210,15 @@ class SQLiteStore:
                 self._claim_all(claims, now)
                 if version == 0:
                     saved = self._db.execute(
-                        "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO NOTHING", (key, text, now)
+                        "INSERT INTO dialogs (key, state, touched, version) VALUES (?, ?, ?, 1) ON CONFLICT (key) DO "
+                        "NOTHING",
+                        (key, text, now),
                     ).rowcount
                 else:
                     saved = self._db.execute(
-                        "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version = ?", (text, now, key, version)
+                        "UPDATE dialogs SET state = ?, touched = ?, version = version + 1 WHERE key = ? AND version "
+                        "= ?",
+                        (text, now, key, version),
                     ).rowcount
                 if saved != 1:
                     raise _Lost  # rolls the claims back with it
@@ -212,15 +229,16 @@ class SQLiteStore:
         return True
 
     def _claim_all(self, claims: Sequence[tuple[str, str]], now: float) -> None:
-        """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls back)."""
+        """Inside an open transaction: make every claim, or raise AlreadyClaimed (the caller's transaction rolls
+        back)."""
         for scope, claim_key in claims:
             if self._db.execute(_CLAIM, (scope, claim_key, now)).rowcount != 1:
                 raise AlreadyClaimed(scope)
 
     async def put_dialog(self, key: str, state: dict[str, Any], now: float) -> None:
         self._db.execute(
-            "INSERT INTO dialogs (key, state, touched) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET state = excluded.state, touched = excluded.touched, version = dialogs.version + 1",
+            "INSERT INTO dialogs (key, state, touched) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET state = "
+            "excluded.state, touched = excluded.touched, version = dialogs.version + 1",
             (key, json.dumps(state, separators=(",", ":")), now),
         )
 
@@ -229,28 +247,61 @@ class SQLiteStore:
     def _insert_outbox(self, items: Sequence[dict[str, Any]], now: float) -> None:
         self._db.executemany(
             "INSERT INTO outbox (id, platform, payload, token, created, lease_until) VALUES (?, ?, ?, ?, ?, ?)",
-            [(i["id"], i["platform"], json.dumps(i["payload"], separators=(",", ":")), i["token"], now, i["lease_until"]) for i in items],
+            [
+                (
+                    i["id"],
+                    i["platform"],
+                    json.dumps(i["payload"], separators=(",", ":")),
+                    i["token"],
+                    now,
+                    i["lease_until"],
+                )
+                for i in items
+            ],
         )
 
-    async def put_outbox(self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()) -> None:
+    async def put_outbox(
+        self, items: Sequence[dict[str, Any]], now: float, *, claims: Sequence[tuple[str, str]] = ()
+    ) -> None:
         if items or claims:
             with self._write_transaction():
                 self._claim_all(claims, now)
                 self._insert_outbox(items, now)
 
-    async def claim_outbox(self, platform: str, token: str, now: float, lease_until: float, limit: int) -> list[dict[str, Any]]:
+    async def claim_outbox(
+        self, platform: str, token: str, now: float, lease_until: float, limit: int
+    ) -> list[dict[str, Any]]:
         with self._write_transaction():
             rows = self._db.execute(
-                "SELECT id, payload, created FROM outbox WHERE platform = ? AND lease_until < ? ORDER BY created, id LIMIT ?", (platform, now, limit)
+                "SELECT id, payload, created FROM outbox WHERE platform = ? AND lease_until < ? ORDER BY created, id "
+                "LIMIT ?",
+                (platform, now, limit),
             ).fetchall()
-            self._db.executemany("UPDATE outbox SET token = ?, lease_until = ? WHERE id = ?", [(token, lease_until, r[0]) for r in rows])
-        return [{"id": r[0], "platform": platform, "payload": json.loads(r[1]), "created": r[2], "token": token, "lease_until": lease_until} for r in rows]
+            self._db.executemany(
+                "UPDATE outbox SET token = ?, lease_until = ? WHERE id = ?", [(token, lease_until, r[0]) for r in rows]
+            )
+        return [
+            {
+                "id": r[0],
+                "platform": platform,
+                "payload": json.loads(r[1]),
+                "created": r[2],
+                "token": token,
+                "lease_until": lease_until,
+            }
+            for r in rows
+        ]
 
     async def finish_outbox(self, item_id: str, token: str) -> bool:
         return self._db.execute("DELETE FROM outbox WHERE id = ? AND token = ?", (item_id, token)).rowcount == 1
 
     async def release_outbox(self, item_id: str, token: str, retry_at: float) -> bool:
-        return self._db.execute("UPDATE outbox SET token = '', lease_until = ? WHERE id = ? AND token = ?", (retry_at, item_id, token)).rowcount == 1
+        return (
+            self._db.execute(
+                "UPDATE outbox SET token = '', lease_until = ? WHERE id = ? AND token = ?", (retry_at, item_id, token)
+            ).rowcount
+            == 1
+        )
 
     async def purge_outbox(self, created_before: float) -> int:
         return self._db.execute("DELETE FROM outbox WHERE created < ?", (created_before,)).rowcount
@@ -289,7 +340,7 @@ class SQLiteStore:
                 if not won.done():
                     won.set_exception(error)
             return
-        for (scope, key, _, won), result in zip(batch, results):
+        for (scope, key, _, won), result in zip(batch, results, strict=True):  # one result per claim
             if not won.done():
                 won.set_result(result)
             elif result:  # its caller was cancelled meanwhile and will not act on it: let a retry win
@@ -300,8 +351,8 @@ class SQLiteStore:
 
     async def put_conversation(self, platform: str, conversation: str, reference: dict[str, Any], now: float) -> None:
         self._db.execute(
-            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
+            "INSERT INTO conversations (platform, conversation, reference, touched) VALUES (?, ?, ?, ?) ON CONFLICT "
+            "(platform, conversation) DO UPDATE SET reference = excluded.reference, touched = excluded.touched",
             (platform, conversation, json.dumps(reference), now),
         )
 
@@ -327,27 +378,36 @@ class SQLiteStore:
 
     async def tallies(self, periods: Sequence[str], team: str | None = None) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(periods)) or "NULL"
-        query = f"SELECT period, team, metric, key, n FROM tallies WHERE period IN ({marks})" + (" AND team = ?" if team is not None else "")
-        rows = self._db.execute(query + " ORDER BY period, team, metric, key", (*periods, *([team] if team is not None else [])))
+        query = f"SELECT period, team, metric, key, n FROM tallies WHERE period IN ({marks})" + (
+            " AND team = ?" if team is not None else ""
+        )
+        rows = self._db.execute(
+            query + " ORDER BY period, team, metric, key", (*periods, *([team] if team is not None else []))
+        )
         return [{"period": p, "team": t, "metric": m, "key": k, "n": n} for p, t, m, k, n in rows]
 
     # --- weekly tips
 
     async def add_tip(self, platform: str, workspace: str, text: str, author: str, now: float) -> int:
         cursor = self._db.execute(
-            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES (?, ?, ?, ?, ?)", (platform, workspace, text, author, now)
+            "INSERT INTO queued_tips (platform, workspace, text, author, added) VALUES (?, ?, ?, ?, ?)",
+            (platform, workspace, text, author, now),
         )
-        return int(cursor.lastrowid)
+        assert cursor.lastrowid is not None  # set by every INSERT
+        return cursor.lastrowid
 
     async def queued_tips(self, platform: str, workspace: str) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            "SELECT id, text, author, added FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id", (platform, workspace)
+            "SELECT id, text, author, added FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS "
+            "NULL ORDER BY id",
+            (platform, workspace),
         )
         return [{"id": i, "text": text, "author": author, "added": added} for i, text, author, added in rows]
 
     async def remove_tip(self, platform: str, workspace: str, tip_id: int) -> bool:
         cursor = self._db.execute(
-            "DELETE FROM queued_tips WHERE id = ? AND platform = ? AND workspace = ? AND used_in IS NULL", (tip_id, platform, workspace)
+            "DELETE FROM queued_tips WHERE id = ? AND platform = ? AND workspace = ? AND used_in IS NULL",
+            (tip_id, platform, workspace),
         )
         return cursor.rowcount == 1
 
@@ -355,13 +415,19 @@ class SQLiteStore:
         # One write transaction: choosing the tip, recording the choice and retiring the tip go together.
         with self._write_transaction():
             row = self._db.execute(
-                "SELECT tip_id, text FROM tip_weeks WHERE platform = ? AND workspace = ? AND period = ?", (platform, workspace, period)
+                "SELECT tip_id, text FROM tip_weeks WHERE platform = ? AND workspace = ? AND period = ?",
+                (platform, workspace, period),
             ).fetchone()
             if row is None:
                 row = self._db.execute(
-                    "SELECT id, text FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER BY id LIMIT 1", (platform, workspace)
+                    "SELECT id, text FROM queued_tips WHERE platform = ? AND workspace = ? AND used_in IS NULL ORDER "
+                    "BY id LIMIT 1",
+                    (platform, workspace),
                 ).fetchone() or (None, None)
-                self._db.execute("INSERT INTO tip_weeks (platform, workspace, period, tip_id, text) VALUES (?, ?, ?, ?, ?)", (platform, workspace, period, *row))
+                self._db.execute(
+                    "INSERT INTO tip_weeks (platform, workspace, period, tip_id, text) VALUES (?, ?, ?, ?, ?)",
+                    (platform, workspace, period, *row),
+                )
                 if row[0] is not None:
                     self._db.execute("UPDATE queued_tips SET used_in = ? WHERE id = ?", (period, row[0]))
         return {"id": row[0], "text": row[1]} if row[0] is not None else None
@@ -374,33 +440,48 @@ class SQLiteStore:
         )
 
     async def get_tip_schedule(self, platform: str, workspace: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT schedule FROM tip_schedules WHERE platform = ? AND workspace = ?", (platform, workspace)).fetchone()
+        row = self._db.execute(
+            "SELECT schedule FROM tip_schedules WHERE platform = ? AND workspace = ?", (platform, workspace)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     async def subscribe_tips(self, platform: str, channel: str, workspace: str, conversation: str, now: float) -> bool:
         cursor = self._db.execute(
-            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO tip_channels (platform, channel, workspace, conversation, added) VALUES (?, ?, ?, ?, ?) ON "
+            "CONFLICT DO NOTHING",
             (platform, channel, workspace, conversation, now),
         )
         return cursor.rowcount == 1
 
     async def unsubscribe_tips(self, platform: str, channel: str) -> bool:
-        return self._db.execute("DELETE FROM tip_channels WHERE platform = ? AND channel = ?", (platform, channel)).rowcount == 1
+        return (
+            self._db.execute(
+                "DELETE FROM tip_channels WHERE platform = ? AND channel = ?", (platform, channel)
+            ).rowcount
+            == 1
+        )
 
     async def tip_subscriptions(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT platform, channel, workspace, conversation FROM tip_channels ORDER BY platform, channel")
+        rows = self._db.execute(
+            "SELECT platform, channel, workspace, conversation FROM tip_channels ORDER BY platform, channel"
+        )
         return [{"platform": p, "channel": c, "workspace": w, "conversation": v} for p, c, w, v in rows]
 
-    async def claim_tip_post(self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float) -> bool:
+    async def claim_tip_post(
+        self, platform: str, channel: str, period: str, workspace: str, token: str, now: float, lease_until: float
+    ) -> bool:
         cursor = self._db.execute(
-            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES (?, ?, ?, ?, ?, 'claimed', ?, ?) "
-            "ON CONFLICT (platform, channel, period) DO UPDATE SET token = excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until "
-            "WHERE tip_posts.state = 'claimed' AND tip_posts.lease_until < excluded.claimed",
+            "INSERT INTO tip_posts (platform, channel, period, workspace, token, state, claimed, lease_until) VALUES "
+            "(?, ?, ?, ?, ?, 'claimed', ?, ?) ON CONFLICT (platform, channel, period) DO UPDATE SET token = "
+            "excluded.token, claimed = excluded.claimed, lease_until = excluded.lease_until WHERE tip_posts.state = "
+            "'claimed' AND tip_posts.lease_until < excluded.claimed",
             (platform, channel, period, workspace, token, now, lease_until),
         )
         return cursor.rowcount == 1
 
-    async def start_tip_post(self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float) -> bool:
+    async def start_tip_post(
+        self, platform: str, channel: str, period: str, token: str, *, source: str, tip: str, text: str, now: float
+    ) -> bool:
         cursor = self._db.execute(
             "UPDATE tip_posts SET state = 'sending', source = ?, tip = ?, text = ? "
             "WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'claimed'",
@@ -410,25 +491,29 @@ class SQLiteStore:
 
     async def finish_tip_post(self, platform: str, channel: str, period: str, token: str, now: float) -> bool:
         cursor = self._db.execute(
-            "UPDATE tip_posts SET state = 'posted', posted = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'posted', posted = ? WHERE platform = ? AND channel = ? AND period = ? AND "
+            "token = ? AND state = 'sending'",
             (now, platform, channel, period, token),
         )
         return cursor.rowcount == 1
 
     async def retry_tip_post(self, platform: str, channel: str, period: str, token: str, retry_at: float) -> bool:
         cursor = self._db.execute(
-            "UPDATE tip_posts SET state = 'claimed', lease_until = ? WHERE platform = ? AND channel = ? AND period = ? AND token = ? AND state = 'sending'",
+            "UPDATE tip_posts SET state = 'claimed', lease_until = ? WHERE platform = ? AND channel = ? AND period = "
+            "? AND token = ? AND state = 'sending'",
             (retry_at, platform, channel, period, token),
         )
         return cursor.rowcount == 1
 
-    async def tip_posts(self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None) -> list[dict[str, Any]]:
+    async def tip_posts(
+        self, platform: str, *, workspace: str | None = None, channel: str | None = None, period: str | None = None
+    ) -> list[dict[str, Any]]:
         rows = self._db.execute(
-            f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = ? "
-            "AND (? IS NULL OR workspace = ?) AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
+            f"SELECT {', '.join(_POST_COLUMNS)} FROM tip_posts WHERE platform = ? AND (? IS NULL OR workspace = ?) "
+            "AND (? IS NULL OR channel = ?) AND (? IS NULL OR period = ?) ORDER BY claimed, channel, period",
             (platform, workspace, workspace, channel, channel, period, period),
         )
-        return [dict(zip(_POST_COLUMNS, row)) for row in rows]
+        return [dict(zip(_POST_COLUMNS, row, strict=True)) for row in rows]
 
     async def ping(self) -> None:
         self._db.execute("SELECT 1").fetchone()

@@ -1,4 +1,5 @@
 """A fake Bot Framework connector on 127.0.0.1: answers the activity routes and records every body."""
+
 from __future__ import annotations
 
 import asyncio
@@ -64,7 +65,9 @@ class FakeConnector:
         async with self._arrived:
             self._arrived.notify_all()
         if self.fail_status is not None:
-            return web.json_response({"error": {"code": "Injected", "message": "injected failure"}}, status=self.fail_status)
+            return web.json_response(
+                {"error": {"code": "Injected", "message": "injected failure"}}, status=self.fail_status
+            )
         return web.json_response({"id": f"fake-{next(self._ids)}"})
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> list[Sent]:
@@ -112,7 +115,13 @@ class FakeTokenIssuer:
         base = ""
 
         async def metadata(_request: web.Request) -> web.Response:
-            return web.json_response({"issuer": "https://api.botframework.com", "jwks_uri": f"{base}/keys", "id_token_signing_alg_values_supported": ["RS256"]})
+            return web.json_response(
+                {
+                    "issuer": "https://api.botframework.com",
+                    "jwks_uri": f"{base}/keys",
+                    "id_token_signing_alg_values_supported": ["RS256"],
+                }
+            )
 
         async def keys(_request: web.Request) -> web.Response:
             return web.json_response({"keys": [jwk]})
@@ -131,14 +140,32 @@ class FakeTokenIssuer:
         import time
 
         now = int(time.time())
-        return {"iss": "https://api.botframework.com", "aud": app_id, "serviceurl": service_url, "nbf": now - 60, "iat": now - 60, "exp": now + int(lifetime), **extra}
+        return {
+            "iss": "https://api.botframework.com",
+            "aud": app_id,
+            "serviceurl": service_url,
+            "nbf": now - 60,
+            "iat": now - 60,
+            "exp": now + int(lifetime),
+            **extra,
+        }
 
     def token(self, *, app_id: str, service_url: str, lifetime: float = 3600, **extra: Any) -> str:
         import jwt
 
-        return jwt.encode(self.claims(app_id=app_id, service_url=service_url, lifetime=lifetime, **extra), self._key, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(
+            self.claims(app_id=app_id, service_url=service_url, lifetime=lifetime, **extra),
+            self._key,
+            algorithm="RS256",
+            headers={"kid": self.kid},
+        )
 
     def stranger_token(self, *, app_id: str, service_url: str) -> str:
         import jwt
 
-        return jwt.encode(self.claims(app_id=app_id, service_url=service_url), self._stranger, algorithm="RS256", headers={"kid": self.kid})
+        return jwt.encode(
+            self.claims(app_id=app_id, service_url=service_url),
+            self._stranger,
+            algorithm="RS256",
+            headers={"kid": self.kid},
+        )

@@ -4,6 +4,7 @@ Whole request bodies are recorded (``calls``), not just counts. ``fail_once(meth
 next call of a method with 429 and ``Retry-After``, ``refusals[method]`` makes Slack say no to every
 call of it, and ``delays[method]`` makes it slow (failure injection by configuration).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,9 +53,15 @@ class FakeSlackApi:
     identity: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_IDENTITY))
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # what usergroups.users.list answers, by group id
     post_delay: float = 0.0  # seconds a chat.* call or a response_url post takes to be accepted (a slow Slack)
-    refusals: dict[str, str] = field(default_factory=dict)  # method -> the error every call of it gets ({"ok": false}, HTTP 200)
-    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds each call of it takes (a slow Slack, per method)
-    received: list[Call] = field(default_factory=list)  # every request as it arrives, before any delay: what was in flight
+    refusals: dict[str, str] = field(
+        default_factory=dict
+    )  # method -> the error every call of it gets ({"ok": false}, HTTP 200)
+    delays: dict[str, float] = field(
+        default_factory=dict
+    )  # method -> seconds each call of it takes (a slow Slack, per method)
+    received: list[Call] = field(
+        default_factory=list
+    )  # every request as it arrives, before any delay: what was in flight
     calls: list[Call] = field(default_factory=list)
     rejected: list[Call] = field(default_factory=list)
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,7 +89,7 @@ class FakeSlackApi:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        self.base = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        self.base = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
         return self
 
     async def stop(self) -> None:
@@ -105,7 +112,10 @@ class FakeSlackApi:
         deadline = time.monotonic() + timeout
         while len(self.of(method)) < count:
             if time.monotonic() > deadline:
-                raise AssertionError(f"{method}: {len(self.of(method))} call(s) after {timeout}s, wanted {count}; all: {[c.method for c in self.calls]}")
+                raise AssertionError(
+                    f"{method}: {len(self.of(method))} call(s) after {timeout}s, wanted {count}; all: "
+                    f"{[c.method for c in self.calls]}"
+                )
             await asyncio.sleep(0.005)
         return self.of(method)[:count]
 
@@ -143,7 +153,9 @@ class FakeSlackApi:
             return None
         status, retry_after = pending.pop(0)
         self.rejected.append(call)
-        return web.json_response({"ok": False, "error": "ratelimited"}, status=status, headers={"Retry-After": str(retry_after)})
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"}, status=status, headers={"Retry-After": str(retry_after)}
+        )
 
     async def _api(self, request: web.Request) -> web.Response:
         call = await self._record(request, request.match_info["method"])
@@ -157,7 +169,9 @@ class FakeSlackApi:
         self.calls.append(call)
         if not call.headers.get("Authorization", "").startswith("Bearer x"):
             return web.json_response({"ok": False, "error": "not_authed"})
-        call.answer = {"ok": False, "error": self.refusals[call.method]} if call.method in self.refusals else self._answer(call)
+        call.answer = (
+            {"ok": False, "error": self.refusals[call.method]} if call.method in self.refusals else self._answer(call)
+        )
         return web.json_response(call.answer)
 
     def _answer(self, call: Call) -> dict[str, Any]:
@@ -166,7 +180,12 @@ class FakeSlackApi:
             return self.identity
         if call.method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
-            return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": {"ts": ts, "text": body.get("text")}}
+            return {
+                "ok": True,
+                "channel": body.get("channel"),
+                "ts": ts,
+                "message": {"ts": ts, "text": body.get("text")},
+            }
         if call.method == "chat.update":
             return {"ok": True, "channel": body.get("channel"), "ts": body.get("ts"), "text": body.get("text")}
         if call.method == "chat.postEphemeral":
@@ -176,7 +195,11 @@ class FakeSlackApi:
             return {"ok": True, "view": json.loads(view) if isinstance(view, str) else view}
         if call.method == "usergroups.users.list":
             group = body.get("usergroup")
-            return {"ok": True, "users": list(self.usergroups[group])} if group in self.usergroups else {"ok": False, "error": "no_such_subteam"}
+            return (
+                {"ok": True, "users": list(self.usergroups[group])}
+                if group in self.usergroups
+                else {"ok": False, "error": "no_such_subteam"}
+            )
         if call.method == "assistant.threads.setSuggestedPrompts":
             prompts = body.get("prompts")
             prompts = json.loads(prompts) if isinstance(prompts, str) else prompts
@@ -205,7 +228,14 @@ class FakeSlackApi:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         self._sockets.append(ws)
-        await ws.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}, "connection_info": {"app_id": "A0442TUPHGR"}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": 1,
+                "debug_info": {"host": "fake"},
+                "connection_info": {"app_id": "A0442TUPHGR"},
+            }
+        )
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 data = json.loads(message.data)
@@ -221,7 +251,9 @@ class FakeSlackApi:
                 raise AssertionError("no Socket Mode connection")
             await asyncio.sleep(0.005)
 
-    async def send_envelope(self, payload: dict[str, Any], *, kind: str = "events_api", retry_attempt: int = 0, timeout: float = 5.0) -> dict[str, Any]:
+    async def send_envelope(
+        self, payload: dict[str, Any], *, kind: str = "events_api", retry_attempt: int = 0, timeout: float = 5.0
+    ) -> dict[str, Any]:
         """Push one envelope over the socket as Slack does and return the bot's acknowledgement."""
         await self.connected(timeout=timeout)
         envelope_id = f"env-{next(self._envelopes)}"
