@@ -21,8 +21,9 @@ DIMENSIONS = tuple(DIMENSION_TYPES)
 
 # How far the learned model may move a type, relative to one unit of cue weight. The model's
 # raw log-odds are overconfident on short texts; scaling them down lets a clear cue or an answer
-# outweigh it while it still decides when the lexicon is silent. Tuned by cross-validation on
-# knowledge/examples (scripts/tune is not needed: see tests/test_accuracy.py for the figures).
+# outweigh it while it still decides when the lexicon is silent. Chosen by cross-validation on
+# knowledge/examples; a grid over it, the cue weight and PRECEDENCE_MARGIN (2026-12-06) read the real-work
+# development set within noise of this setting (bench/reader_real.py, tests/test_accuracy.py).
 MODEL_WEIGHT = 0.35
 # DOMAIN.md precedence: when a higher-precedence type is nearly as likely as the top one, it wins.
 PRECEDENCE_MARGIN = 0.15
@@ -67,17 +68,17 @@ class Evidence:
     """What a text or an answer says about each type.
 
     Args:
-        cue: lexicon cues found in the text, by type id.
+        cue_weights: what the lexicon's cues found in the text say, by type id.
         model: the learned model's centred, scaled log-odds, by type id.
-        cues: the lexicon phrases that matched, as the agent wrote them ("6 yrs"), for telling them why.
+        quoted: the lexicon phrases that matched, as the agent wrote them ("6 yrs"), for telling them why.
         answer: what the agent's answers to questions say, by type id.
         shows: the dimensions ("interaction", "customer") the text says something about. A dimension
             nothing was shown of stays unknown (DOMAIN.md rule 12): no prior may name a type for it.
     """
 
-    cue: dict[str, float] = field(default_factory=dict)
+    cue_weights: dict[str, float] = field(default_factory=dict)
     model: dict[str, float] = field(default_factory=dict)
-    cues: tuple[str, ...] = ()
+    quoted: tuple[str, ...] = ()
     answer: dict[str, float] = field(default_factory=dict)
     shows: tuple[str, ...] = ()
     situations: tuple[str, ...] = ()
@@ -89,9 +90,9 @@ class Evidence:
 
     def plus(self, other: Evidence) -> Evidence:
         return Evidence(
-            cue=_add(self.cue, other.cue),
+            cue_weights=_add(self.cue_weights, other.cue_weights),
             model=_add(self.model, other.model),
-            cues=self.cues + tuple(c for c in other.cues if c not in self.cues),
+            quoted=self.quoted + tuple(c for c in other.quoted if c not in self.quoted),
             answer=_add(self.answer, other.answer),
             shows=self.shows + tuple(d for d in other.shows if d not in self.shows),
             situations=self.situations + tuple(s for s in other.situations if s not in self.situations),
@@ -102,10 +103,11 @@ class Evidence:
         return dimension in self.shows or any(self.answer.get(t, 0.0) > 0 for t in DIMENSION_TYPES[dimension])
 
     def to_dict(self) -> dict:
+        # The stored keys keep their first names, so dialogs saved before the rename still load.
         return {
-            "cue": self.cue,
+            "cue": self.cue_weights,
             "model": self.model,
-            "cues": list(self.cues),
+            "cues": list(self.quoted),
             "answer": self.answer,
             "shows": list(self.shows),
             "situations": list(self.situations),
@@ -114,9 +116,9 @@ class Evidence:
     @classmethod
     def from_dict(cls, data: dict) -> Evidence:
         return cls(
-            cue=dict(data.get("cue", {})),
+            cue_weights=dict(data.get("cue", {})),
             model=dict(data.get("model", {})),
-            cues=tuple(data.get("cues", ())),
+            quoted=tuple(data.get("cues", ())),
             answer=dict(data.get("answer", {})),
             shows=tuple(data.get("shows", DIMENSIONS)),
             situations=tuple(data.get("situations", ())),
@@ -247,9 +249,9 @@ class Classifier:
             if dimension not in shows and unstated < UNSTATED_BELOW:
                 shows.append(dimension)
         return Evidence(
-            cue=cue_weights,
+            cue_weights=cue_weights,
             model=model,
-            cues=tuple(self.reader.quotes(text, matched, _stem)) if matched else (),
+            quoted=tuple(self.reader.quotes(text, matched, _stem)) if matched else (),
             shows=tuple(d for d in DIMENSIONS if d in shows),
             situations=tuple(key for key, _ in self.situations.find(tokens)),
         )
@@ -264,7 +266,7 @@ class Classifier:
 
     def decide(self, evidence: Evidence) -> Decision:
         interaction_probs = _softmax(evidence, INTERACTIONS)
-        plainly_angry = evidence.cue.get("angry", 0.0) + evidence.answer.get("angry", 0.0) >= ANGRY_PLAINLY
+        plainly_angry = evidence.cue_weights.get("angry", 0.0) + evidence.answer.get("angry", 0.0) >= ANGRY_PLAINLY
         customer_probs = _softmax(
             evidence.plus(Evidence(answer={"angry": SETTLED})) if plainly_angry else evidence, CUSTOMERS
         )
@@ -274,7 +276,9 @@ class Classifier:
             customer = "angry"
         else:
             customer = max(CUSTOMERS, key=customer_probs.__getitem__)
-        plainly = {c: evidence.cue.get(c, 0.0) + evidence.answer.get(c, 0.0) for c in CUSTOMERS if c != customer}
+        plainly = {
+            c: evidence.cue_weights.get(c, 0.0) + evidence.answer.get(c, 0.0) for c in CUSTOMERS if c != customer
+        }
         best_other = max(plainly, key=plainly.__getitem__)
         secondary = best_other if plainly[best_other] >= SECONDARY_EVIDENCE and evidence.known("customer") else None
         answered = frozenset(
@@ -319,7 +323,7 @@ def _softmax(evidence: Evidence, types: tuple[str, ...]) -> dict[str, float]:
     answered is not: an answer is the agent's word, not a reading."""
     temperature = TEMPERATURE["interaction" if types == INTERACTIONS else "customer"]
     scores = {
-        t: (evidence.cue.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0)
+        t: (evidence.cue_weights.get(t, 0.0) + evidence.model.get(t, 0.0)) / temperature + evidence.answer.get(t, 0.0)
         for t in types
     }
     top = max(scores.values())

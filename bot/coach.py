@@ -225,10 +225,10 @@ class Coach:
             if question and option:
                 # The rest of a typed answer still counts ("fuming, and a regular for years"): its cues join in.
                 said = self.classifier.read(text)
-                dialog.evidence = dialog.evidence.plus(Evidence(cue=said.cue, cues=said.cues))
+                dialog.evidence = dialog.evidence.plus(Evidence(cue_weights=said.cue_weights, quoted=said.quoted))
                 return notes + await self._answer(turn, dialog, question, option)
             evidence = self.classifier.read(text)
-            if question and not evidence.cue and len(text.split()) < DETAIL_WORDS:
+            if question and not evidence.cue_weights and len(text.split()) < DETAIL_WORDS:
                 # Too little to go on ("hmm", an emoji): ask again and change nothing.
                 return notes + [self._ask(dialog, question, again=DIDNT_CATCH)]
             if not self._reads_as_new_situation(text, evidence):
@@ -289,7 +289,7 @@ class Coach:
             "confidence": first.confidence,
             "interaction_confidence": round(first.confidence_of("interaction"), 2),
             "customer_confidence": round(first.confidence_of("customer"), 2),
-            "cues": list(said.cues),
+            "cues": list(said.quoted),
             "missing": missing,
         }
 
@@ -302,7 +302,7 @@ class Coach:
         found = self._option_matchers[question.id].find(tokens)
         if found:
             return question.option(found[0][0])
-        cue = self.classifier.read(text).cue
+        cue = self.classifier.read(text).cue_weights
         relevant = {t: w for t, w in cue.items() if any(t in o.signals for o in question.options) and w > 0}
         if relevant:
             best_type = max(relevant, key=relevant.__getitem__)
@@ -513,7 +513,8 @@ class Coach:
             return False
         decision = self.classifier.decide(evidence)
         return (
-            not decision.unsure("interaction") and sum(abs(w) for w in evidence.cue.values()) >= NEW_SITUATION_EVIDENCE
+            not decision.unsure("interaction")
+            and sum(abs(w) for w in evidence.cue_weights.values()) >= NEW_SITUATION_EVIDENCE
         )
 
     async def _load(self, turn: _Turn) -> Dialog | None:

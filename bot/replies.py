@@ -185,8 +185,8 @@ class Replies:
 
     def _why(self, evidence: Evidence, answers: dict[str, str]) -> str:
         reasons = []
-        if evidence.cues:
-            reasons.append("you wrote " + ", ".join(f"“{c}”" for c in evidence.cues[:5]))
+        if evidence.quoted:
+            reasons.append("you wrote " + ", ".join(f"“{c}”" for c in evidence.quoted[:5]))
         picked = [self.k.questions[q].option(o) for q, o in answers.items() if q in self.k.questions]
         if picked:
             reasons.append("you answered " + ", ".join(f"“{o.label}”" for o in picked if o))

@@ -376,7 +376,8 @@ def test_real_words_are_not_mended_into_nearby_cue_words(coach: Coach):
         "custmer": "customer",
     }
     assert (
-        "surprise" not in coach.classifier.read("cx was cooking when she rang, asks where the spare filters are").cue
+        "surprise"
+        not in coach.classifier.read("cx was cooking when she rang, asks where the spare filters are").cue_weights
     )  # not "choking"
 
 

@@ -281,8 +281,8 @@ async def test_each_prompt_starts_what_its_title_says(real: Harness):
     assert header(checklist) == "Which department?" and buttons(checklist)
     assert header(tip) == "Tip of the week"
     # And the coach read what each situation prompt says, not just that something was said.
-    assert real.coach.classifier.read(messages["Customer is upset"]).cue.get("angry", 0) > 0
-    assert real.coach.classifier.read(messages["Something nobody has seen"]).cue.get("surprise", 0) > 0
+    assert real.coach.classifier.read(messages["Customer is upset"]).cue_weights.get("angry", 0) > 0
+    assert real.coach.classifier.read(messages["Something nobody has seen"]).cue_weights.get("surprise", 0) > 0
 
 
 def test_the_manifest_declares_the_same_prompts_under_agent_view():
