@@ -19,7 +19,6 @@ from adapters.settings import Settings
 from bot import report
 from bot.errors import CoachError, KnowledgeError
 from bot.knowledge import load_knowledge
-from bot.store.connect import open_store
 from bot.weekly import WeeklyJob
 
 
@@ -34,16 +33,9 @@ def chat(settings: Settings) -> int:
 
 async def _chat(settings: Settings) -> None:
     from adapters.console import run_console
-    from bot.coach import build_coach, freeze_startup_objects
+    from bot.coach import freeze_startup_objects
 
-    store = await open_store(database_url=settings.database_url, db_path=settings.db_path)
-    coach = build_coach(
-        overlay=settings.knowledge_overlay,
-        store=store,
-        dialog_ttl=settings.dialog_ttl,
-        managers=settings.managers,
-        timezone=settings.timezone,
-    )
+    coach = settings.build_coach(await settings.open_store())
     freeze_startup_objects()
     await coach.expire()
     try:
@@ -74,7 +66,7 @@ async def tips_run(settings: Settings, env: Mapping[str, str], at_text: str | No
     at = parse_at(at_text, settings.timezone)
     slack, teams = slack_config(env), teams_config(env)
     library = load_knowledge(overlay=settings.knowledge_overlay).tips
-    store = await open_store(database_url=settings.database_url, db_path=settings.db_path)
+    store = await settings.open_store()
     posters = platform_posters(slack=slack, teams=teams, store=store)
     job = WeeklyJob(store=store, library=library, posters=posters, default_timezone=settings.timezone)
     try:
@@ -99,7 +91,7 @@ async def feedback_report(settings: Settings, since: str) -> int:
     except ValueError:
         print(f"report: --since wants a date such as 2026-11-30, not {since!r}", file=sys.stderr)
         return 2
-    store = await open_store(database_url=settings.database_url, db_path=settings.db_path)
+    store = await settings.open_store()
     try:
         periods = report.weeks_since(start, time.time())
         rows = await store.tallies(periods)

@@ -25,12 +25,12 @@ from adapters.slack.listeners import EVENT_KEEP, EVENT_SCOPE
 from adapters.slack.weekly import SlackPoster
 from adapters.teams import TeamsConfig, mount_teams, teams_config
 from adapters.teams.weekly import TeamsPoster
-from bot.coach import build_coach, freeze_startup_objects
+from bot.coach import freeze_startup_objects
 from bot.errors import CoachError, StoreUnavailable
 from bot.metrics import MeteredStore, Metrics
 from bot.ports import CoachPort
 from bot.store import Store
-from bot.store.connect import NotConnected, open_store
+from bot.store.connect import NotConnected
 from bot.weekly import Poster
 from bot.weekly import run_forever as run_weekly
 
@@ -158,18 +158,10 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
     metrics = Metrics()
     store = MeteredStore(inner=NotConnected(), metrics=metrics)
     posters = platform_posters(slack=slack, teams=teams, store=store)
-    coach = build_coach(
-        overlay=settings.knowledge_overlay,
-        store=store,
-        dialog_ttl=settings.dialog_ttl,
-        managers=settings.managers,
-        timezone=settings.timezone,
-        meter=metrics,
-        posters=posters,
-    )
+    coach = settings.build_coach(store, meter=metrics, posters=posters)
     freeze_startup_objects()
     try:
-        store.inner = await open_store(database_url=settings.database_url, db_path=settings.db_path)
+        store.inner = await settings.open_store()
     except StoreUnavailable as error:
         _LOGGER.warning("storage not reachable at start (%s): serving, not ready, until it answers", error)
 
@@ -197,7 +189,7 @@ async def serve(settings: Settings, env: Mapping[str, str]) -> int:
         while isinstance(store.inner, NotConnected):
             await asyncio.sleep(delay)
             try:
-                store.inner = await open_store(database_url=settings.database_url, db_path=settings.db_path)
+                store.inner = await settings.open_store()
                 _LOGGER.info("storage connected")
             except StoreUnavailable as error:
                 delay = min(delay * 2, RETRY_MAX)

@@ -12,11 +12,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters import manager_ids
 from bot.errors import CoachError
+from bot.store import Store
+from bot.store.connect import open_store
 from bot.tips import Managers
-from bot.weekly import zone
+from bot.weekly import Poster, zone
+
+if TYPE_CHECKING:
+    from bot.coach import Coach
+    from bot.metrics import Metrics
 
 SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # xoxb-..., OAuth & Permissions
 SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"  # Basic Information > App Credentials (HTTP mode)
@@ -72,6 +79,26 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             managers=Managers.parse(env.get("COACH_MANAGERS"), ids=manager_ids.RULES),
             timezone=zone(env.get("COACH_TIMEZONE", "UTC")).key,
+        )
+
+    async def open_store(self) -> Store:
+        """PostgreSQL when DATABASE_URL is set, else the SQLite file at COACH_DB (bot/store/connect.py)."""
+        return await open_store(database_url=self.database_url, db_path=self.db_path)
+
+    def build_coach(
+        self, store: Store, *, meter: Metrics | None = None, posters: Mapping[str, Poster] | None = None
+    ) -> Coach:
+        """The coach these settings describe, on ``store``: the chat and the server build it alike."""
+        from bot.coach import build_coach  # the reader's fit: only for the commands that answer
+
+        return build_coach(
+            overlay=self.knowledge_overlay,
+            store=store,
+            dialog_ttl=self.dialog_ttl,
+            managers=self.managers,
+            timezone=self.timezone,
+            meter=meter,
+            posters=posters,
         )
 
 
