@@ -41,7 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_slack import WRK_SCRIPT, fixture  # noqa: E402  (the same pre-signed wrk script and fixture reader)
+from bench_slack import (  # noqa: E402  (the same pre-signed wrk script, fixture reader and built-in bodies)
+    CHANNEL_MESSAGE,
+    DIRECT_MESSAGE,
+    WRK_SCRIPT,
+    fixture,
+)
 
 from tests.slack_signing import signature, signed_headers  # noqa: E402  (after the path is set)
 
@@ -49,50 +54,6 @@ SECRET = "bench-signing-secret"
 CONNECTIONS = 100
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
-# Built-in copies of the two event shapes, used when the shared fixtures are not next to the repository.
-CHANNEL_MESSAGE = {
-    "token": "verification_token",
-    "team_id": "T111",
-    "api_app_id": "A111",
-    "event": {
-        "user": "W222",
-        "type": "message",
-        "ts": "1726133700.887259",
-        "text": "When Slack was released?",
-        "team": "T111",
-        "thread_ts": "1726133698.626339",
-        "parent_user_id": "W222",
-        "channel": "C111",
-        "event_ts": "1726133700.887259",
-        "channel_type": "channel",
-    },
-    "type": "event_callback",
-    "event_id": "Ev111",
-    "event_time": 1599616881,
-    "authorizations": [
-        {"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
-    ],
-}
-DIRECT_MESSAGE = {
-    "token": "verification_token",
-    "team_id": "T111",
-    "api_app_id": "A111",
-    "event": {
-        "user": "W222",
-        "type": "message",
-        "ts": "1726133700.887259",
-        "text": "A top-level DM",
-        "channel": "D111",
-        "event_ts": "1726133700.887259",
-        "channel_type": "im",
-    },
-    "type": "event_callback",
-    "event_id": "Ev111",
-    "event_time": 1599616881,
-    "authorizations": [
-        {"enterprise_id": None, "team_id": "T111", "user_id": "W111", "is_bot": True, "is_enterprise_install": False}
-    ],
-}
 DM_TEXTS = (
     "cx furious, blender smoked on day 2",
     "lady at the counter wants a refund, parcel came late, she's fuming",
