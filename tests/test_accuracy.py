@@ -143,10 +143,12 @@ async def test_vague_openings(typed: bool):
 
 
 # Situations from real front-line work (tests/data/real_dev.yaml, never trained on), read with no question
-# answered. Measured 2026-12-06 on 189 lines (bench/reader_real.py): interaction 56.0% and customer 60.2% on the
-# lines whose label names a type; asks about the customer on 93.4% of the lines that show none; 8 answered at
-# once, 1 of them wrong. The reader issue's bars (80% / 85%) are not met: these floors keep what was won.
-REAL_FLOORS = {"interaction": 0.54, "customer": 0.58, "asks": 0.90}
+# answered. Measured 2026-12-06 on 262 lines (bench/reader_real.py): interaction 54.9% and customer 65.8% on the
+# lines whose label names a type; asks about the customer on 92.6% of the lines that show none; 9 answered at
+# once, 1 of them wrong. The 73 lines added last (a batch that asked its collector for everyday contacts, 39
+# of them routine) read worst: interaction 46.6%. The reader issue's bars (80% / 85%) are not met: these floors
+# keep what was won.
+REAL_FLOORS = {"interaction": 0.53, "customer": 0.63, "asks": 0.88}
 MAX_WRONG_AT_ONCE = 2
 
 
