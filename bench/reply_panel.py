@@ -7,10 +7,11 @@ Run:  python bench/reply_panel.py OUTDIR [--per-trade 4] [--skip 0] [--data FILE
 from its verdicts) has not seen.
 
 Each situation of tests/data/real_dev.yaml is played through the dialog as its agent would: a
-question is answered by the option that fits the line's labels, and skipped where the label says
-the line does not show it. The answer before "More" is written, as the console renders it, into one
-packet per trade family, with a numbered list of the lines to say. Labels and sources are left out:
-a reader sees what the agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
+question is answered by the option that fits the line's labels; where the label says the line does
+not show it, by the option that says so (``shows_nothing``), or skipped where the question has none.
+The answer before "More" is written, as the console renders it, into one packet per trade family,
+with a numbered list of the lines to say. Labels and sources are left out: a reader sees what the
+agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bot.store.memory import MemoryStore  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {  # a reader per family, each playing an agent of that trade
     "hotel": ("hotel",),
+    "electronics, phone or computer shop": ("electronics", "mobile phone", "computer"),
     "restaurant, cafe or takeaway": (
         "restaurant",
         "cafe",
@@ -65,9 +67,9 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "dry clean",
     ),
     "counter services (post office, letting or estate agent, tax)": ("post office", "letting", "estate agent", "tax"),
-    "car dealership or workshop": ("car dealer", "car workshop", "car sales", "mechanic"),
+    "car dealership or repair workshop": ("car dealer", "car workshop", "car sales", "mechanic", "auto", "repair"),
     "bank or insurance": ("bank", "insurance", "card"),
-    "airline, travel or transport": ("airline", "airport", "travel", "taxi", "courier"),
+    "airline, travel or transport": ("airline", "airport", "travel", "taxi", "courier", "driver"),
     "trades on call (locksmith, electrician, plumber, pest control)": ("locksmith", "electric", "plumb", "pest"),
     "call centre or help desk (sales, support, utilities)": (
         "telesales",
@@ -103,11 +105,15 @@ async def play(coach: Coach, item: dict, n: int) -> Reply:
         if reply.kind != "question":
             return reply
         question = next(q for q in knowledge.questions.values() if q.text == reply.title)
-        truth = item["interaction"] if question.asks == "interaction" else item["customer"]
-        if truth is None:
+        truth = item.get("interaction") if question.asks == "interaction" else item.get("customer")
+        nothing = next((o for o in question.options if o.shows_nothing), None)
+        if truth is None and nothing is None:
             (reply,) = await coach.handle(Incoming(**person, text="skip"))
             continue
-        option = max(question.options, key=lambda o: o.signals.get(truth, 0.0))
+        if truth is None and nothing is not None:
+            option = nothing
+        else:
+            option = max(question.options, key=lambda o: o.signals.get(truth or "", 0.0))
         value = next(c.value for c in reply.choices if c.value.endswith(f"|{option.id}"))
         (reply,) = await coach.handle(Incoming(**person, choice=value))
     return reply

@@ -78,6 +78,9 @@ class Evidence:
         answer: what the agent's answers to questions say, by type id.
         shows: the dimensions ("interaction", "customer") the text says something about. A dimension
             nothing was shown of stays unknown (DOMAIN.md rule 12): no prior may name a type for it.
+        unshown: the dimensions the agent answered show nothing ("calm, nothing stands out"). The agent
+            is there and the reader is not: their word outweighs what the reader thought it saw, so the
+            dimension stays unknown and is not asked about again, unless another answer names a type.
     """
 
     cue_weights: dict[str, float] = field(default_factory=dict)
@@ -86,6 +89,7 @@ class Evidence:
     answer: dict[str, float] = field(default_factory=dict)
     shows: tuple[str, ...] = ()
     situations: tuple[str, ...] = ()
+    unshown: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -100,11 +104,22 @@ class Evidence:
             answer=_add(self.answer, other.answer),
             shows=self.shows + tuple(d for d in other.shows if d not in self.shows),
             situations=self.situations + tuple(s for s in other.situations if s not in self.situations),
+            unshown=self.unshown + tuple(d for d in other.unshown if d not in self.unshown),
         )
 
+    def answered_type(self, dimension: str) -> bool:
+        """Whether an answer of the agent's named a type of this dimension."""
+        return any(self.answer.get(t, 0.0) > 0 for t in DIMENSION_TYPES[dimension])
+
     def known(self, dimension: str) -> bool:
-        """Whether the text showed this dimension or an answer settled it."""
-        return dimension in self.shows or any(self.answer.get(t, 0.0) > 0 for t in DIMENSION_TYPES[dimension])
+        """Whether the text showed this dimension (and the agent did not say it shows nothing) or an answer named it."""
+        if self.answered_type(dimension):
+            return True
+        return dimension in self.shows and dimension not in self.unshown
+
+    def settled_unknown(self, dimension: str) -> bool:
+        """The agent said this dimension shows nothing, and no answer named a type since: do not ask again."""
+        return dimension in self.unshown and not self.answered_type(dimension)
 
     def to_dict(self) -> dict:
         # The stored keys keep their first names, so dialogs saved before the rename still load.
@@ -115,6 +130,7 @@ class Evidence:
             "answer": self.answer,
             "shows": list(self.shows),
             "situations": list(self.situations),
+            "unshown": list(self.unshown),
         }
 
     @classmethod
@@ -126,6 +142,7 @@ class Evidence:
             answer=dict(data.get("answer", {})),
             shows=tuple(data.get("shows", DIMENSIONS)),
             situations=tuple(data.get("situations", ())),
+            unshown=tuple(data.get("unshown", ())),
         )
 
 
@@ -288,8 +305,11 @@ class Classifier:
         answered = frozenset(
             d
             for d, named in (("interaction", interaction), ("customer", customer))
-            if evidence.answer.get(named, 0.0) >= ANSWERED
-            and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
+            if evidence.settled_unknown(d)
+            or (
+                evidence.answer.get(named, 0.0) >= ANSWERED
+                and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
+            )
         )
         return Decision(
             answered=answered,

@@ -299,14 +299,18 @@ class Coach:
         if plain.isdigit() and 1 <= int(plain) <= len(question.options):
             return question.options[int(plain) - 1]
         tokens = self.classifier.reader.tokens(text)
-        found = self._option_matchers[question.id].find(tokens)
-        if found:
-            return question.option(found[0][0])
+        found = [o for key, _ in self._option_matchers[question.id].find(tokens) if (o := question.option(key))]
+        naming = [o for o in found if not o.shows_nothing]
+        if naming:
+            return naming[0]
+        # "calm, very technical": a type the answer's words point to beats "nothing stands out".
         cue = self.classifier.read(text).cue_weights
         relevant = {t: w for t, w in cue.items() if any(t in o.signals for o in question.options) and w > 0}
         if relevant:
             best_type = max(relevant, key=relevant.__getitem__)
             return max(question.options, key=lambda o: o.signals.get(best_type, 0.0))
+        if found:
+            return found[0]
         labels = {o.label.lower(): o for o in question.options}
         match = process.extractOne(plain, list(labels), scorer=fuzz.token_set_ratio, score_cutoff=80)
         return labels[match[0]] if match else None
@@ -349,7 +353,8 @@ class Coach:
 
     async def _answer(self, turn: _Turn, dialog: Dialog, question: Question, option: Option) -> list[Reply]:
         dialog.answers[question.id] = option.id
-        dialog.evidence = dialog.evidence.plus(Evidence(answer=option.signals))
+        unshown = (question.asks,) if option.shows_nothing else ()
+        dialog.evidence = dialog.evidence.plus(Evidence(answer=option.signals, unshown=unshown))
         dialog.pending = None
         return await self._advance(turn, dialog)
 

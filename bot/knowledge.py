@@ -124,6 +124,9 @@ class Option:
     label: str
     synonyms: tuple[str, ...]
     signals: dict[str, float]
+    # The agent says the contact shows nothing of what the question asks ("calm, nothing stands out"): the
+    # coach stops asking and answers for any type of it, rather than keep a guess the agent could not back.
+    shows_nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -613,12 +616,19 @@ def _build_questions(check: _Checker, layers: list[_Node]) -> dict[str, Question
             if option_id in seen:
                 check.fail(raw, f"duplicate option id '{option_id}'")
             seen.add(option_id)
+            shows_nothing = raw.get("shows_nothing", False)
+            if not isinstance(shows_nothing, bool):
+                check.fail(raw, "'shows_nothing' must be true or false")
+                shows_nothing = False
+            if shows_nothing and "signals" in raw:
+                check.fail(raw, "an option that 'shows_nothing' has no 'signals': it names no type")
             options.append(
                 Option(
                     id=option_id,
                     label=check.text(raw, "label", limit=MAX_BUTTON_LABEL),
                     synonyms=check.texts(raw, "synonyms", required=False, minimum=0),
-                    signals=check.signals(raw),
+                    signals={} if shows_nothing else check.signals(raw),
+                    shows_nothing=shows_nothing,
                 )
             )
         questions[node["id"]] = Question(

@@ -141,7 +141,9 @@ class Replies:
             else "Kind of contact not clear"
         )
         if decision.customer is None:
-            return f"{interaction} · Customer type not clear"
+            # "customer" among the answered dimensions with no type named: the agent said nothing stands out.
+            settled = "customer" in decision.answered
+            return f"{interaction} · {'No customer type stands out' if settled else 'Customer type not clear'}"
         customer = f"{self.k.customers[decision.customer].name} customer"
         if decision.secondary:
             customer += f" (also {self.k.customers[decision.secondary].name.lower()})"

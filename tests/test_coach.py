@@ -152,6 +152,51 @@ async def test_skip_with_nothing_to_go_on_asks_again_and_keeps_the_dialog(coach:
     assert reply.title.startswith("Critical interaction")
 
 
+async def test_nothing_stands_out_keeps_the_customer_unnamed_and_stops_asking(coach: Coach):
+    """A calm, ordinary customer: the agent says so, and the coach answers for any customer (DOMAIN.md rule 12)."""
+    knowledge = shipped_knowledge()
+    reply = only(await coach.handle(say("man at the desk wants two tickets for the late show")))
+    asked = []
+    while reply.kind == "question":
+        question = next(q for q in knowledge.questions.values() if q.text == reply.title)
+        asked.append(question.asks)
+        if question.asks == "interaction":
+            reply = only(await coach.handle(say(choice=option_value(reply, "stabilizing"))))
+            continue
+        nothing = next(o for o in question.options if o.shows_nothing)
+        reply = only(
+            await coach.handle(say(choice=next(c.value for c in reply.choices if c.value.endswith(nothing.id))))
+        )
+    assert asked.count("customer") == 1, asked  # asked once, then never again
+    assert reply.title == "Stabilizing interaction · No customer type stands out"
+    more = plain_text(only(await coach.handle(say("more"))))
+    assert "Calm, nothing stands out" in more or "nothing stands out" in more.lower()
+
+
+async def test_typed_nothing_special_is_the_shows_nothing_option(coach: Coach):
+    reply = only(await coach.handle(say("cx on the phone wants to book a table for four")))
+    while reply.kind == "question" and "customer" not in reply.title.lower():
+        reply = only(await coach.handle(say("a question or purchase, nothing wrong")))
+    assert reply.kind == "question"
+    answer = only(await coach.handle(say("nothing special")))
+    assert answer.kind == "answer" and answer.title.endswith("No customer type stands out")
+
+
+async def test_a_type_named_after_nothing_stands_out_still_counts(coach: Coach):
+    """The later, more specific word wins: 'nothing stands out' and then 'regular' reads loyal."""
+    from bot.classify import Evidence
+
+    classifier = coach.classifier
+    calm = Evidence(shows=("interaction", "customer"), unshown=("customer",))
+    assert classifier.decide(calm).customer is None and not classifier.decide(calm).unsure("customer")
+    named = calm.plus(Evidence(answer={"loyal": 3.0}))
+    assert classifier.decide(named).customer == "loyal"
+    stored = Evidence.from_dict(json.loads(json.dumps(calm.to_dict())))
+    assert stored == calm
+    old = {k: v for k, v in calm.to_dict().items() if k != "unshown"}  # a dialog saved before the field
+    assert Evidence.from_dict(old).unshown == ()
+
+
 async def test_skip_button_and_more(coach: Coach):
     question = only(await coach.handle(say("customer wants a refund, what do i do")))
     skip = next(c.value for c in question.choices if c.value.endswith("|skip"))

@@ -156,3 +156,19 @@ def test_check_knowledge_command(knowledge_copy: Path):
     )
     assert bad.returncode == 1
     assert "unknown dimension 'weather'" in bad.stderr and str(knowledge_copy / "questions.yaml") in bad.stderr
+
+
+def test_an_option_that_shows_nothing_may_not_name_a_type(knowledge_copy: Path):
+    path = knowledge_copy / "questions.yaml"
+    _edit(path, "        shows_nothing: true\n", "        shows_nothing: true\n        signals: {new: 1.0}\n")
+    line = _line_of(path, "        shows_nothing: true")
+    (problem,) = _problems(knowledge_copy)
+    assert problem.startswith(f"{path}:") and "'shows_nothing' has no 'signals'" in problem
+    assert line - 5 <= int(problem.split(":")[1]) <= line  # the option that says it
+
+
+def test_shows_nothing_must_be_true_or_false(knowledge_copy: Path):
+    path = knowledge_copy / "questions.yaml"
+    _edit(path, "        shows_nothing: true\n", "        shows_nothing: maybe\n")
+    problems = _problems(knowledge_copy)
+    assert any(p.startswith(f"{path}:") and "'shows_nothing' must be true or false" in p for p in problems), problems
