@@ -14,7 +14,7 @@ from bot.coach import Coach
 from bot.errors import KnowledgeError
 from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, fits_any_trade, load_knowledge
 from bot.messages import Reply
-from bot.replies import NOTHING_TO_GUESS_FROM
+from bot.replies import NOTHING_TO_GUESS_FROM, SHORT_LINES
 from bot.store.memory import MemoryStore
 from tests.conftest import say, shipped_knowledge
 
@@ -73,7 +73,7 @@ def says(reply: Reply) -> tuple[str, ...]:
 async def test_short_answer_is_types_hold_on_and_three_lines_and_the_rest_is_behind_more(coach: Coach):
     reply = await answer_to(coach, "cx furious, blender smoked on day 2")
     assert reply.title == "Surprise interaction · Angry customer"
-    assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and len(says(reply)) <= 3
+    assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and len(says(reply)) <= SHORT_LINES
     assert shown_words(reply) <= MAX_WORDS
     (more,) = await coach.handle(say(choice=reply.choices[0].value))
     titles = [s.title for s in more.sections]
@@ -152,7 +152,7 @@ def test_scripts_are_named_for_what_they_are(interaction: str, customer: str):
     de_escalation = customer == "angry" or interaction in ("surprise", "critical")
     assert ("de-escalation" in kinds) == de_escalation
     script = k.scripts[(interaction, customer)]
-    assert all(s.say for s in script.steps[:3]), "the short answer reads the first three steps aloud"
+    assert all(s.say for s in script.steps[:SHORT_LINES]), "the short answer reads the first steps aloud"
 
 
 async def test_why_quotes_what_the_agent_typed(coach: Coach):
