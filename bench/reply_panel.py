@@ -45,6 +45,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "pizza",
         "deli",
         "ice cream",
+        "fast food",
     ),
     "gym, salon, cinema or library": ("gym", "salon", "stylist", "cinema", "theatre", "theater", "librar"),
     "clinic, pharmacy or vet": ("gp", "pharmacy", "vet", "clinic", "dental", "optician", "medical", "nurse"),

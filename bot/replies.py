@@ -75,9 +75,10 @@ class Replies:
         if not expanded:
             # A situation's own lines fit what is happening better than the pair's general ones, which
             # readers marked wrong more often than any others; they stand alone where there are two.
+            # A step with nothing to say (a `do` alone) leaves its place empty: where no sentence fits most
+            # contacts of a pair, the short answer has one line rather than a filler.
             own = tuple(s.say for s in situation.steps if s.say) if situation else ()
-            says = own if len(own) >= 2 else tuple(s.say for s in steps if s.say)
-            says = says[:SHORT_LINES]
+            says = own[:SHORT_LINES] if len(own) >= 2 else tuple(s.say for s in steps[:SHORT_LINES] if s.say)
             sections.append(Section(title="Say", lines=says, numbered=True))
             choices = [Choice(label="More", value=for_dialog(dialog_id, MORE))]
             if "answer" not in given:
