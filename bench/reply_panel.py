@@ -35,7 +35,7 @@ from bot.store.memory import MemoryStore  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {  # a reader per family, each playing an agent of that trade
     "hotel": ("hotel",),
-    "electronics, phone or computer shop": ("electronics", "mobile phone", "computer"),
+    "electronics, phone or computer shop": ("electronics", "phone store", "phone shop", "mobile phone", "computer"),
     "restaurant, cafe or takeaway": (
         "restaurant",
         "cafe",
@@ -48,7 +48,17 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "fast food",
     ),
     "gym, salon, cinema or library": ("gym", "salon", "stylist", "cinema", "theatre", "theater", "librar"),
-    "clinic, pharmacy or vet": ("gp", "pharmacy", "vet", "clinic", "dental", "optician", "medical", "nurse"),
+    "clinic, pharmacy or vet": (
+        "gp",
+        "pharmacy",
+        "vet",
+        "clinic",
+        "dental",
+        "optician",
+        "medical",
+        "nurse",
+        "ambulance",
+    ),
     "shop": (
         "retail",
         "supermarket",
@@ -70,8 +80,14 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     "counter services (post office, letting or estate agent, tax)": ("post office", "letting", "estate agent", "tax"),
     "car dealership or repair workshop": ("car dealer", "car workshop", "car sales", "mechanic", "auto", "repair"),
     "bank or insurance": ("bank", "insurance", "card"),
-    "airline, travel or transport": ("airline", "airport", "travel", "taxi", "courier", "driver"),
-    "trades on call (locksmith, electrician, plumber, pest control)": ("locksmith", "electric", "plumb", "pest"),
+    "airline, travel or transport": ("airline", "airport", "travel", "taxi", "courier", "driver", "car rental"),
+    "trades on call (locksmith, electrician, plumber, pest control)": (
+        "locksmith",
+        "electric",
+        "plumb",
+        "pest",
+        "contractor",
+    ),
     "call centre or help desk (sales, support, utilities)": (
         "telesales",
         "telemarketing",
