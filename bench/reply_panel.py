@@ -46,6 +46,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "deli",
         "ice cream",
         "fast food",
+        "barista",
     ),
     "gym, salon, cinema or library": ("gym", "salon", "stylist", "cinema", "theatre", "theater", "librar"),
     "clinic, pharmacy or vet": (
@@ -70,6 +71,8 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "store",
         "florist",
         "bakery",
+        "bike shop",
+        "pet shop",
         "shoe",
         "bridal",
         "garden",
@@ -80,7 +83,16 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     "counter services (post office, letting or estate agent, tax)": ("post office", "letting", "estate agent", "tax"),
     "car dealership or repair workshop": ("car dealer", "car workshop", "car sales", "mechanic", "auto", "repair"),
     "bank or insurance": ("bank", "insurance", "card"),
-    "airline, travel or transport": ("airline", "airport", "travel", "taxi", "courier", "driver", "car rental"),
+    "airline, travel or transport": (
+        "airline",
+        "airport",
+        "travel",
+        "taxi",
+        "courier",
+        "driver",
+        "car rental",
+        "tour guide",
+    ),
     "trades on call (locksmith, electrician, plumber, pest control)": (
         "locksmith",
         "electric",
@@ -100,6 +112,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "it ",
         "genius",
         "outage",
+        "utility",
         "research",
     ),
 }

@@ -37,6 +37,9 @@ SITUATIONS = {
     "renewal-offer": "calling him about renewing his plan with an upgrade we can offer",
     "regular-visit": "our regular is at the counter for his usual coffee, same order as always, all fine",
     "service-down": "cx furious, her internet is down since last night and she works from home",
+    "find-an-item": "lady wants a novel she heard about on the radio, doesn't know the title, remembers the cover",
+    "booking-request": "man on the phone wants to book a table for four on saturday night",
+    "none-left": "caller wants two seats for the show tonight, it's sold out",
 }
 
 
