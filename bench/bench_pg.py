@@ -41,11 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_slack import (  # noqa: E402  (the same pre-signed wrk script, fixture reader and built-in bodies)
+from bench_slack import (  # noqa: E402  (the same wrk command and pre-signed script, fixture reader and built-in bodies)
     CHANNEL_MESSAGE,
     DIRECT_MESSAGE,
     WRK_SCRIPT,
     fixture,
+    wrk_command,
 )
 
 from tests.slack_signing import signature, signed_headers  # noqa: E402  (after the path is set)
@@ -255,19 +256,7 @@ def cpu_snapshot(copies: list[Copy], fake: Fake) -> dict[str, float]:
 
 
 def start_wrk(port: int, requests_file: Path, script: Path, connections: int, duration: float) -> subprocess.Popen:
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{connections}",
-        f"-d{duration:g}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(script),
-        f"http://127.0.0.1:{port}",
-        "--",
-        str(requests_file),
-    ]
+    command = wrk_command(port, requests_file, script, connections, duration)
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -260,11 +260,12 @@ class Bodies:
                 out.write(f"{ts} {signature} {len(raw)}\n".encode() + raw)
 
 
-def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> dict:
-    command = [
+def wrk_command(port: int, requests_file: Path, script: Path, connections: int, duration: float) -> list[str]:
+    """One wrk thread on loopback, replaying ``requests_file`` through the pre-signed ``script``."""
+    return [
         "wrk",
         "-t1",
-        f"-c{CONNECTIONS}",
+        f"-c{connections}",
         f"-d{duration:g}s",
         "--timeout",
         "5s",
@@ -274,6 +275,10 @@ def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> di
         "--",
         str(requests_file),
     ]
+
+
+def run_wrk(port: int, requests_file: Path, script: Path, duration: float) -> dict:
+    command = wrk_command(port, requests_file, script, CONNECTIONS, duration)
     done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
     line = next(line for line in done.stdout.splitlines() if line.startswith("{"))
     result = json.loads(line)

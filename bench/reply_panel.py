@@ -136,14 +136,14 @@ async def play(coach: Coach, item: dict, n: int) -> Reply:
             return reply
         question = next(q for q in knowledge.questions.values() if q.text == reply.title)
         truth = item.get("interaction") if question.asks == "interaction" else item.get("customer")
-        nothing = next((o for o in question.options if o.shows_nothing), None)
-        if truth is None and nothing is None:
-            (reply,) = await coach.handle(Incoming(**person, text="skip"))
-            continue
-        if truth is None and nothing is not None:
+        if truth is None:
+            nothing = next((o for o in question.options if o.shows_nothing), None)
+            if nothing is None:
+                (reply,) = await coach.handle(Incoming(**person, text="skip"))
+                continue
             option = nothing
         else:
-            option = max(question.options, key=lambda o: o.signals.get(truth or "", 0.0))
+            option = max(question.options, key=lambda o: o.signals.get(truth, 0.0))
         value = next(c.value for c in reply.choices if c.value.endswith(f"|{option.id}"))
         (reply,) = await coach.handle(Incoming(**person, choice=value))
     return reply
