@@ -176,7 +176,7 @@ def test_console_not_quite_then_a_pick_shows_in_the_report_and_as_json(tmp_path:
 
     user = __import__("getpass").getuser()
     env = {"COACH_MANAGERS": f"console:{user}"}
-    typed = "cx furious, blender smoked on day 2, third time it broke, wants a refund now quokkaword"
+    typed = "cx furious, third time the blender broke, wants a refund now quokkaword"
     result = run([], stdin=f"{typed}\n3\n2\nreport\n", env=env, tmp=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
