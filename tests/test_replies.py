@@ -73,7 +73,7 @@ def says(reply: Reply) -> tuple[str, ...]:
     return next(s.lines for s in reply.sections if s.title == "Say")
 
 
-async def test_short_answer_is_types_hold_on_and_three_lines_and_the_rest_is_behind_more(coach: Coach):
+async def test_short_answer_is_types_hold_on_and_a_few_lines_and_the_rest_is_behind_more(coach: Coach):
     reply = await answer_to(coach, "cx furious, blender smoked on day 2")
     assert reply.title == "Surprise interaction · Angry customer"
     assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and len(says(reply)) <= SHORT_LINES
