@@ -331,6 +331,7 @@ class Coach:
         dialog.pending = None
         dialog.done = True
         self._save(turn, dialog)
+        decision = decision.as_answer()
         turn.answered = decision
         _LOGGER.info(
             "dialog %s answered: %s/%s after %d question(s)",
@@ -399,7 +400,7 @@ class Coach:
         if not dialog.done:
             return [self.replies.answered_already()]
         given = dialog.feedback
-        decision = self.classifier.decide(dialog.evidence)
+        decision = self.classifier.decide(dialog.evidence).as_answer()
         if action == [RIGHT]:
             if "answer" in given:
                 return [self._answered(dialog, note="Noted already, thanks.")]
@@ -500,7 +501,7 @@ class Coach:
 
     def _answered(self, dialog: Dialog, *, expanded: bool = False, note: str = "") -> Reply:
         """A finished dialog's answer drawn again, as it stands now (corrections in), with the feedback still open."""
-        decision = self.classifier.decide(dialog.evidence)
+        decision = self.classifier.decide(dialog.evidence).as_answer()
         situation = self.classifier.situation(dialog.evidence, decision)
         return self.replies.answer(
             decision,

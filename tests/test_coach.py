@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from bot.classify import NAME_FROM
 from bot.coach import Coach, build_coach
 from bot.messages import Reply
 from bot.model import features
@@ -131,6 +132,34 @@ async def test_skip_with_only_the_customer_shown_names_no_contact_type(coach: Co
     assert only(await coach.handle(say("customer is upset, what do i say"))).kind == "question"
     reply = only(await coach.handle(say("skip")))
     assert reply.kind == "answer" and reply.title == "Kind of contact not clear · Angry customer"
+
+
+def test_the_answer_names_an_unsettled_type_only_where_it_is_likely():
+    """After "skip", a reading right less often than not is not shown as the customer's type (DOMAIN.md rule 12)."""
+    from bot.classify import Decision
+
+    even = {"stabilizing": 0.3, "critical": 0.3, "planned": 0.2, "surprise": 0.2}
+    weak = {"new": 0.1, "impulsive": 0.1, "educated": 0.1, "angry": 0.55, "loyal": 0.15}
+    reading = Decision("critical", "angry", "loyal", even, weak)
+    assert weak["angry"] < NAME_FROM["customer"] and even["critical"] < NAME_FROM["interaction"]
+    shown = reading.as_answer()
+    assert (shown.interaction, shown.customer, shown.secondary) == (None, None, None)
+    settled = dataclasses.replace(reading, answered=frozenset({"customer"})).as_answer()
+    assert (settled.interaction, settled.customer, settled.secondary) == (None, "angry", "loyal")
+    likely = dataclasses.replace(reading, customer_probs={**weak, "angry": 0.7, "loyal": 0.0}).as_answer()
+    assert likely.customer == "angry" and likely.interaction is None
+
+
+async def test_skip_names_no_type_the_reading_does_not_make_likely(coach: Coach):
+    """ "just tell me" on a line that says little: not a guessed kind of contact with lines for another situation."""
+    opening = "woman at the till has been looking for her card for a while"
+    read = coach.classify(opening)
+    assert read["interaction"] and read["interaction_confidence"] < NAME_FROM["interaction"]
+    reply = only(await coach.handle(say(opening)))
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("skip")))
+    assert reply.title == "Kind of contact not clear · Customer type not clear"
+    assert reply.text == "Best guess."
 
 
 @pytest.mark.parametrize("opening", ["help pls", "hmm", "zzqx blorf"])
