@@ -36,6 +36,11 @@ _LOGGER = logging.getLogger(__name__)
 
 LEASE = 10.0  # seconds an item stays with the copy that made it or took it, before another copy may
 SWEEP_EVERY = 2.0  # seconds between sweeps for items whose lease ran out
+# A send must end before its item's lease does, or a sweep (on any copy, this one too) takes the item and sends it
+# while the first send is still in flight: the platform's clients wait up to 30 s and sleep through rate limits.
+# So each send gets the lease's time left less this share of it (clocks of copies differ a little), and a send
+# cut short is retried like any other refusal, by one copy at a time.
+SEND_MARGIN = 0.2
 # Items taken at a time by a sweep, and sent one after another: few enough that even a slow platform
 # (half a second a post) gets through them well inside their LEASE, so no other copy takes them meanwhile.
 BATCH = 10
@@ -126,8 +131,12 @@ class Deliverer:
             await self._send_one(item)
 
     async def _send_one(self, item: dict[str, Any]) -> None:
+        left = float(item["lease_until"]) - self.clock() - LEASE * SEND_MARGIN
+        if left <= 0:
+            return  # the lease is all but gone: the sweep that takes the item once it ran out sends it, alone
         try:
-            await self.send(item["payload"])
+            async with asyncio.timeout(left):
+                await self.send(item["payload"])
         except Permanent as error:
             _LOGGER.warning(
                 "outbox item dropped, the platform refused it for good: %s", type(error.__cause__ or error).__name__

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,38 @@ async def test_an_item_never_delivered_is_given_up_after_its_time(store):
     platform.refuse = None
     clock.now += LEASE + 100
     assert await copy.sweep() == 0 and platform.took == []
+
+
+async def test_a_send_slower_than_its_lease_is_cut_short_and_never_sent_twice_at_once(store, monkeypatch):
+    """A platform that hangs: the maker gives up before its lease runs out, so the copy that takes the item over
+    is the only one sending it (without the cut, both copies send, and the item goes out twice)."""
+    monkeypatch.setattr("adapters.outbox.LEASE", 0.6)
+    in_flight, most_at_once, took = 0, 0, []
+
+    async def hangs(payload: dict) -> None:
+        nonlocal in_flight, most_at_once
+        in_flight += 1
+        most_at_once = max(most_at_once, in_flight)
+        try:
+            await asyncio.sleep(60)
+        finally:
+            in_flight -= 1
+
+    async def answers(payload: dict) -> None:
+        nonlocal in_flight, most_at_once
+        in_flight += 1
+        most_at_once = max(most_at_once, in_flight)
+        took.append(payload)
+        in_flight -= 1
+
+    maker = Deliverer(store=store, platform="slack", send=hangs)
+    other = Deliverer(store=store, platform="slack", send=answers)
+    items = maker.items([{"n": 1}])
+    await store.put_outbox(items, time.time())
+    maker.deliver_soon(items)
+    deadline = time.monotonic() + 6.0  # the cut comes within the lease; the retry after a 2 s backoff
+    while not took and time.monotonic() < deadline:
+        await other.sweep()
+        await asyncio.sleep(0.05)
+    await maker.close(grace=1.0)
+    assert took == [{"n": 1}] and most_at_once == 1 and in_flight == 0

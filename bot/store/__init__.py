@@ -97,7 +97,8 @@ class Store(Protocol):
         self, platform: str, token: str, now: float, lease_until: float, limit: int
     ) -> list[dict[str, Any]]:
         """Take up to ``limit`` unsent items of ``platform`` whose lease ran out before ``now``, oldest first,
-        leased to ``token`` until ``lease_until``: each item goes to one copy at a time."""
+        leased to ``token`` until ``lease_until``: each item goes to one copy at a time. Each item carries its
+        ``id``, ``payload``, ``created`` and ``lease_until``: the copy's send must end before the lease does."""
 
     async def finish_outbox(self, item_id: str, token: str) -> bool:
         """Mark an item sent (it is removed); False if ``token`` no longer holds it."""
