@@ -300,7 +300,11 @@ class Classifier:
         )
 
     def situation(self, evidence: Evidence, decision: Decision) -> Situation | None:
-        """The first situation, in the knowledge's order, that the text named and the reading fits."""
+        """The first situation, in the knowledge's order, that the text named and the reading fits.
+
+        ``decision`` is the whole reading, not the answer's (``Decision.as_answer``): a type too unlikely to name
+        still rules out a situation written for another ("our offer met a complaint" needs an offer).
+        """
         named = set(evidence.situations)
         return next(
             (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)),

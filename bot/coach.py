@@ -321,8 +321,8 @@ class Coach:
         if skip and dialog.evidence.empty and dialog.pending in self.knowledge.questions:
             # "help pls", then "skip": any guess would be the order types are listed in, told as if it meant something.
             return [self._ask(dialog, self.knowledge.questions[dialog.pending], again=NOTHING_TO_GUESS_FROM)]
-        decision = self.classifier.decide(dialog.evidence)
-        question = None if skip else next_question(self.knowledge, decision, dialog.asked)
+        reading = self.classifier.decide(dialog.evidence)
+        question = None if skip else next_question(self.knowledge, reading, dialog.asked)
         if question is not None:
             dialog.pending = question.id
             dialog.asked.append(question.id)
@@ -331,7 +331,7 @@ class Coach:
         dialog.pending = None
         dialog.done = True
         self._save(turn, dialog)
-        decision = decision.as_answer()
+        decision = reading.as_answer()
         turn.answered = decision
         _LOGGER.info(
             "dialog %s answered: %s/%s after %d question(s)",
@@ -340,7 +340,7 @@ class Coach:
             decision.customer,
             len(dialog.asked),
         )
-        situation = self.classifier.situation(dialog.evidence, decision)
+        situation = self.classifier.situation(dialog.evidence, reading)
         return [
             self.replies.answer(
                 decision,
@@ -400,7 +400,8 @@ class Coach:
         if not dialog.done:
             return [self.replies.answered_already()]
         given = dialog.feedback
-        decision = self.classifier.decide(dialog.evidence).as_answer()
+        reading = self.classifier.decide(dialog.evidence)
+        decision = reading.as_answer()
         if action == [RIGHT]:
             if "answer" in given:
                 return [self._answered(dialog, note="Noted already, thanks.")]
@@ -412,7 +413,7 @@ class Coach:
             if "script" in given:
                 return [self._expanded(dialog, note="Noted already, thanks.")]
             given["script"] = action[0]
-            situation = self.classifier.situation(dialog.evidence, decision)
+            situation = self.classifier.situation(dialog.evidence, reading)
             which = situation.id if situation else f"{decision.interaction or ANY}/{decision.customer or ANY}"
             turn.tallies.append(("script", f"{action[0]}:{which}"))
             self._save(turn, dialog)
@@ -501,8 +502,9 @@ class Coach:
 
     def _answered(self, dialog: Dialog, *, expanded: bool = False, note: str = "") -> Reply:
         """A finished dialog's answer drawn again, as it stands now (corrections in), with the feedback still open."""
-        decision = self.classifier.decide(dialog.evidence).as_answer()
-        situation = self.classifier.situation(dialog.evidence, decision)
+        reading = self.classifier.decide(dialog.evidence)
+        decision = reading.as_answer()
+        situation = self.classifier.situation(dialog.evidence, reading)
         return self.replies.answer(
             decision,
             dialog.evidence,

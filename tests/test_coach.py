@@ -162,6 +162,29 @@ async def test_skip_names_no_type_the_reading_does_not_make_likely(coach: Coach)
     assert reply.text == "Best guess."
 
 
+async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_for_another(coach: Coach, monkeypatch):
+    """ "It's wrong" on a contact read as more likely a complaint than an offer: after "skip" the answer names no
+    kind of contact, and still never leads with dropping an offer nobody made."""
+    from bot.classify import Evidence
+
+    leaning = Evidence(
+        model={"critical": 1.5, "planned": 0.0, "stabilizing": 1.0, "surprise": -3.0, "angry": 3.0},
+        shows=("interaction", "customer"),
+        situations=("complaint-during-offer",),
+    )
+    reading = coach.classifier.decide(leaning)
+    assert reading.interaction == "critical" and reading.as_answer().interaction is None
+    assert coach.classifier.situation(leaning, reading.as_answer()).id == "complaint-during-offer"  # the trap
+    monkeypatch.setattr(coach.classifier, "read", lambda text: leaning)
+    reply = only(await coach.handle(say("cx says it came wrong")))
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("skip")))
+    assert reply.title.startswith("Kind of contact not clear")
+    said = [line for s in reply.sections if s.title == "Say" for line in s.lines]
+    trap = next(s for s in shipped_knowledge().situations if s.id == "complaint-during-offer")
+    assert said and not {step.say for step in trap.steps} & set(said)
+
+
 @pytest.mark.parametrize("opening", ["help pls", "hmm", "zzqx blorf"])
 async def test_skip_with_nothing_to_go_on_asks_again_and_keeps_the_dialog(coach: Coach, opening: str):
     """No cue and no word the model knows: there is no best guess, so none is offered or given."""
