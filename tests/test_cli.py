@@ -53,6 +53,16 @@ def test_piped_console_reads_one_message_per_line(tmp_path: Path):
     assert "cx on the line" not in result.stderr  # nothing the agent typed is logged
 
 
+def test_the_readme_sample_conversation_is_what_the_console_prints(tmp_path: Path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sample = readme.split("## A sample conversation", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    typed = [line.removeprefix("you> ") for line in sample.splitlines() if line.startswith("you> ")]
+    shown = [line for line in sample.splitlines() if line.strip() and not line.startswith("you> ")]
+    result = run([], stdin="".join(f"{line}\n" for line in typed), tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stdout.splitlines() if line.strip()] == shown
+
+
 def test_console_dialog_survives_a_restart(tmp_path: Path):
     first = run([], stdin="cx on the line, need help\n", tmp=tmp_path)
     assert "Quick question 1" in first.stdout
