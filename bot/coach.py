@@ -331,7 +331,7 @@ class Coach:
         dialog.pending = None
         dialog.done = True
         self._save(turn, dialog)
-        decision = reading.as_answer()
+        decision, situation = self.classifier.answer(dialog.evidence)
         turn.answered = decision
         _LOGGER.info(
             "dialog %s answered: %s/%s after %d question(s)",
@@ -340,7 +340,6 @@ class Coach:
             decision.customer,
             len(dialog.asked),
         )
-        situation = self.classifier.situation(dialog.evidence, reading)
         return [
             self.replies.answer(
                 decision,
@@ -400,8 +399,7 @@ class Coach:
         if not dialog.done:
             return [self.replies.answered_already()]
         given = dialog.feedback
-        reading = self.classifier.decide(dialog.evidence)
-        decision = reading.as_answer()
+        decision, situation = self.classifier.answer(dialog.evidence)
         if action == [RIGHT]:
             if "answer" in given:
                 return [self._answered(dialog, note="Noted already, thanks.")]
@@ -413,7 +411,6 @@ class Coach:
             if "script" in given:
                 return [self._expanded(dialog, note="Noted already, thanks.")]
             given["script"] = action[0]
-            situation = self.classifier.situation(dialog.evidence, reading)
             which = situation.id if situation else f"{decision.interaction or ANY}/{decision.customer or ANY}"
             turn.tallies.append(("script", f"{action[0]}:{which}"))
             self._save(turn, dialog)
@@ -502,9 +499,7 @@ class Coach:
 
     def _answered(self, dialog: Dialog, *, expanded: bool = False, note: str = "") -> Reply:
         """A finished dialog's answer drawn again, as it stands now (corrections in), with the feedback still open."""
-        reading = self.classifier.decide(dialog.evidence)
-        decision = reading.as_answer()
-        situation = self.classifier.situation(dialog.evidence, reading)
+        decision, situation = self.classifier.answer(dialog.evidence)
         return self.replies.answer(
             decision,
             dialog.evidence,

@@ -185,6 +185,28 @@ async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_f
     assert said and not {step.say for step in trap.steps} & set(said)
 
 
+async def test_a_situation_that_exists_within_one_type_names_it(coach: Coach, monkeypatch):
+    """An offer read at 44%: the lines lead with the offer, so the headline says it is one, not "not clear"."""
+    from bot.classify import Evidence
+
+    offer = Evidence(
+        model={"planned": 2.0, "critical": 0.0, "stabilizing": 1.4, "surprise": -3.0, "loyal": 3.0},
+        shows=("interaction", "customer"),
+        situations=("renewal-offer",),
+    )
+    reading = coach.classifier.decide(offer)
+    assert reading.interaction == "planned" and reading.as_answer().interaction is None
+    shown, situation = coach.classifier.answer(offer)
+    assert situation is not None and situation.id == "renewal-offer" and shown.interaction == "planned"
+    monkeypatch.setattr(coach.classifier, "read", lambda text: offer)
+    reply = only(await coach.handle(say("rang her about the renewal")))
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("skip")))
+    assert reply.title.startswith("Planned interaction")
+    said = [line for s in reply.sections if s.title == "Say" for line in s.lines]
+    assert said[0] == situation.steps[0].say
+
+
 @pytest.mark.parametrize("opening", ["help pls", "hmm", "zzqx blorf"])
 async def test_skip_with_nothing_to_go_on_asks_again_and_keeps_the_dialog(coach: Coach, opening: str):
     """No cue and no word the model knows: there is no best guess, so none is offered or given."""
