@@ -10,10 +10,13 @@ deliverer sends it:
   touches it meanwhile);
 - or, if that copy died, by any copy's sweep once the lease has run out (``LEASE`` seconds).
 
-An item is removed when the platform took it. The one window left is a copy dying after the
-platform took a post but before the item was removed: the sweep then sends it again. A rare
-duplicate was chosen over a rare loss, because the agent is mid-call waiting for that answer,
-and a second copy of the same card is harmless (updates of a message are idempotent anyway).
+An item is removed when the platform took it. Two windows are left: a copy dying after the
+platform took a post but before the item was removed, and a send cut short at the end of its lease
+(see SEND_MARGIN) after the platform had taken it but before it answered. Either way the item is
+sent again. A rare duplicate was chosen over a rare loss, because the agent is mid-call waiting for
+that answer, and a second copy of the same card is harmless (updates of a message are idempotent
+anyway). The items of one turn go out in their order: a later one waits while an earlier one is
+retried.
 
 A refusal the platform may get over (rate limit, 5xx, network) is retried with backoff until the
 item is ``GIVE_UP_AFTER`` seconds old; after that it is dropped with a warning, because an answer
@@ -87,9 +90,10 @@ class Deliverer:
     def items(self, payloads: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Outbox items for ``payloads``, in order, leased to this copy: what ``Coach.handle(outbox=...)`` stores."""
         lease_until = self.clock() + LEASE
+        turn = secrets.token_hex(8)  # one prefix per turn: its items sort in order, and wait for one another
         return [
             {
-                "id": f"{secrets.token_hex(8)}-{n:02d}",
+                "id": f"{turn}-{n:02d}",
                 "platform": self.platform,
                 "payload": p,
                 "token": self.token,
@@ -127,13 +131,23 @@ class Deliverer:
             self._keep(asyncio.get_running_loop().create_task(send_all()))
 
     async def _deliver(self, items: list[dict[str, Any]]) -> None:
-        for item in items:  # in order: a question card before the note that follows it
-            await self._send_one(item)
+        """Send ``items`` in order: a question card before the note that follows it. Where one is not delivered
+        yet, the later items of its turn wait until it is retried, so that none of them goes out before it."""
+        held: dict[str, float] = {}  # turn -> when its first undelivered item is tried again
+        for item in items:
+            turn = item["id"].rsplit("-", 1)[0]
+            if turn in held:
+                await self.store.release_outbox(item["id"], self.token, held[turn])
+                continue
+            retry_at = await self._send_one(item)
+            if retry_at is not None:
+                held[turn] = retry_at
 
-    async def _send_one(self, item: dict[str, Any]) -> None:
+    async def _send_one(self, item: dict[str, Any]) -> float | None:
+        """Send one item; None once it is done with (sent or dropped), else when it is tried again."""
         left = float(item["lease_until"]) - self.clock() - LEASE * SEND_MARGIN
         if left <= 0:
-            return  # the lease is all but gone: the sweep that takes the item once it ran out sends it, alone
+            return float(item["lease_until"])  # the lease is all but gone: the sweep that takes it sends it, alone
         try:
             async with asyncio.timeout(left):
                 await self.send(item["payload"])
@@ -142,7 +156,7 @@ class Deliverer:
                 "outbox item dropped, the platform refused it for good: %s", type(error.__cause__ or error).__name__
             )
             await self.store.finish_outbox(item["id"], self.token)
-            return
+            return None
         except Exception as error:  # noqa: BLE001  anything else may pass: retry later, on any copy
             age = self.clock() - float(item.get("created", self.clock()))
             if age > GIVE_UP_AFTER:
@@ -150,19 +164,19 @@ class Deliverer:
                     "outbox item dropped, not delivered within %.0f s: %s", GIVE_UP_AFTER, type(error).__name__
                 )
                 await self.store.finish_outbox(item["id"], self.token)
-                return
+                return None
             wait = min(MAX_BACKOFF, 2.0 + age / 4)
             _LOGGER.info("outbox item not delivered (%s), retried in %.0f s", type(error).__name__, wait)
             await self.store.release_outbox(item["id"], self.token, self.clock() + wait)
-            return
+            return self.clock() + wait
         await self.store.finish_outbox(item["id"], self.token)
+        return None
 
     async def sweep(self) -> int:
         """Send what no copy holds any more (its maker died, or a retry is due); how many were tried."""
         now = self.clock()
         taken = await self.store.claim_outbox(self.platform, self.token, now, now + LEASE, BATCH)
-        for item in taken:
-            await self._send_one(item)
+        await self._deliver(taken)
         return len(taken)
 
     def start(self) -> None:

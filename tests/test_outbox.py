@@ -126,3 +126,26 @@ async def test_a_send_slower_than_its_lease_is_cut_short_and_never_sent_twice_at
         await asyncio.sleep(0.05)
     await maker.close(grace=1.0)
     assert took == [{"n": 1}] and most_at_once == 1 and in_flight == 0
+
+
+async def test_a_later_item_of_a_turn_waits_while_an_earlier_one_is_retried(store):
+    """The question card is refused for now: the note that follows it must not go out first."""
+    clock = Clock()
+    took: list[dict] = []
+    refused_once: set[int] = set()
+
+    async def send(payload: dict) -> None:
+        if payload["n"] == 1 and 1 not in refused_once:
+            refused_once.add(1)
+            raise ConnectionError("rate limited")
+        took.append(payload)
+
+    copy = Deliverer(store=store, platform="slack", send=send, clock=clock)
+    items = copy.items([{"n": 1}, {"n": 2}, {"n": 3}])
+    await store.put_outbox(items, clock())
+    copy.deliver_soon(items)
+    await copy.close()
+    assert took == []  # the card was refused, so nothing after it went out
+    clock.now += 3
+    assert await copy.sweep() == 3
+    assert took == [{"n": 1}, {"n": 2}, {"n": 3}]

@@ -20,7 +20,7 @@ from adapters.outbox import Permanent
 from adapters.slack import translate
 from bot.messages import Reply
 
-RESPONSE_URL_SECONDS = 10.0  # one response_url post; the outbox retries a timeout later
+RESPONSE_URL_SECONDS = 7.0  # one response_url post, inside the outbox lease's 8 s; the outbox retries a timeout later
 # Web API errors that no retry will mend: the place is gone, the app is out of it, or the message is refused as made.
 _HOPELESS = frozenset(
     "channel_not_found not_in_channel is_archived invalid_auth account_inactive token_revoked not_authed "
