@@ -162,6 +162,16 @@ async def test_skip_names_no_type_the_reading_does_not_make_likely(coach: Coach)
     assert reply.text == "Best guess."
 
 
+async def answer_after_skipping(coach: Coach, monkeypatch, opening: str, *, read_as) -> tuple[Reply, list[str]]:
+    """The answer, and its lines to say, when ``opening`` reads as the evidence ``read_as`` and every question is
+    skipped."""
+    monkeypatch.setattr(coach.classifier, "read", lambda text: read_as)
+    reply = only(await coach.handle(say(opening)))
+    while reply.kind == "question":
+        reply = only(await coach.handle(say("skip")))
+    return reply, [line for s in reply.sections if s.title == "Say" for line in s.lines]
+
+
 async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_for_another(coach: Coach, monkeypatch):
     """ "It's wrong" on a contact read as more likely a complaint than an offer: after "skip" the answer names no
     kind of contact, and still never leads with dropping an offer nobody made."""
@@ -175,12 +185,8 @@ async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_f
     reading = coach.classifier.decide(leaning)
     assert reading.interaction == "critical" and reading.as_answer().interaction is None
     assert coach.classifier.situation(leaning, reading.as_answer()).id == "complaint-during-offer"  # the trap
-    monkeypatch.setattr(coach.classifier, "read", lambda text: leaning)
-    reply = only(await coach.handle(say("cx says it came wrong")))
-    while reply.kind == "question":
-        reply = only(await coach.handle(say("skip")))
+    reply, said = await answer_after_skipping(coach, monkeypatch, "cx says it came wrong", read_as=leaning)
     assert reply.title.startswith("Kind of contact not clear")
-    said = [line for s in reply.sections if s.title == "Say" for line in s.lines]
     trap = next(s for s in shipped_knowledge().situations if s.id == "complaint-during-offer")
     assert said and not {step.say for step in trap.steps} & set(said)
 
@@ -198,12 +204,8 @@ async def test_a_situation_that_exists_within_one_type_names_it(coach: Coach, mo
     assert reading.interaction == "planned" and reading.as_answer().interaction is None
     shown, situation = coach.classifier.answer(offer)
     assert situation is not None and situation.id == "renewal-offer" and shown.interaction == "planned"
-    monkeypatch.setattr(coach.classifier, "read", lambda text: offer)
-    reply = only(await coach.handle(say("rang her about the renewal")))
-    while reply.kind == "question":
-        reply = only(await coach.handle(say("skip")))
+    reply, said = await answer_after_skipping(coach, monkeypatch, "rang her about the renewal", read_as=offer)
     assert reply.title.startswith("Planned interaction")
-    said = [line for s in reply.sections if s.title == "Say" for line in s.lines]
     assert said[0] == situation.steps[0].say
 
 
