@@ -172,18 +172,22 @@ async def answer_after_skipping(coach: Coach, monkeypatch, opening: str, *, read
     return reply, [line for s in reply.sections if s.title == "Say" for line in s.lines]
 
 
+def reading_too_unsure_to_name(coach: Coach, interaction: str, situation: str, **model: float):
+    """Evidence naming ``situation``, whose reading leans to ``interaction`` too little for the answer to name it."""
+    from bot.classify import Evidence
+
+    evidence = Evidence(model={"surprise": -3.0, **model}, shows=("interaction", "customer"), situations=(situation,))
+    reading = coach.classifier.decide(evidence)
+    assert reading.interaction == interaction and reading.as_answer().interaction is None
+    return evidence, reading
+
+
 async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_for_another(coach: Coach, monkeypatch):
     """ "It's wrong" on a contact read as more likely a complaint than an offer: after "skip" the answer names no
     kind of contact, and still never leads with dropping an offer nobody made."""
-    from bot.classify import Evidence
-
-    leaning = Evidence(
-        model={"critical": 1.5, "planned": 0.0, "stabilizing": 1.0, "surprise": -3.0, "angry": 3.0},
-        shows=("interaction", "customer"),
-        situations=("complaint-during-offer",),
+    leaning, reading = reading_too_unsure_to_name(
+        coach, "critical", "complaint-during-offer", critical=1.5, planned=0.0, stabilizing=1.0, angry=3.0
     )
-    reading = coach.classifier.decide(leaning)
-    assert reading.interaction == "critical" and reading.as_answer().interaction is None
     assert coach.classifier.situation(leaning, reading.as_answer()).id == "complaint-during-offer"  # the trap
     reply, said = await answer_after_skipping(coach, monkeypatch, "cx says it came wrong", read_as=leaning)
     assert reply.title.startswith("Kind of contact not clear")
@@ -193,15 +197,9 @@ async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_f
 
 async def test_a_situation_that_exists_within_one_type_names_it(coach: Coach, monkeypatch):
     """An offer read at 44%: the lines lead with the offer, so the headline says it is one, not "not clear"."""
-    from bot.classify import Evidence
-
-    offer = Evidence(
-        model={"planned": 2.0, "critical": 0.0, "stabilizing": 1.4, "surprise": -3.0, "loyal": 3.0},
-        shows=("interaction", "customer"),
-        situations=("renewal-offer",),
+    offer, _ = reading_too_unsure_to_name(
+        coach, "planned", "renewal-offer", planned=2.0, critical=0.0, stabilizing=1.4, loyal=3.0
     )
-    reading = coach.classifier.decide(offer)
-    assert reading.interaction == "planned" and reading.as_answer().interaction is None
     shown, situation = coach.classifier.answer(offer)
     assert situation is not None and situation.id == "renewal-offer" and shown.interaction == "planned"
     reply, said = await answer_after_skipping(coach, monkeypatch, "rang her about the renewal", read_as=offer)
