@@ -50,7 +50,8 @@ def main() -> None:
     )
     if args.grid:
         for cue, weight, margin in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6), (0.12, 0.25)):
-            classify.CUE_WEIGHT, classify.MODEL_WEIGHT, classify.PRECEDENCE_MARGIN = cue, weight, margin
+            classify.CUE_WEIGHT, classify.PRECEDENCE_MARGIN = cue, margin
+            classify.MODEL_WEIGHT = {"interaction": weight, "customer": weight}
             interaction, customer = cross_validate(args.folds)
             print(f"cue {cue} model {weight} margin {margin}: interaction {interaction:.1%}, customer {customer:.1%}")
 
