@@ -157,7 +157,11 @@ def fit(folds: int = 5) -> None:
             right = sum(r for _, r in pairs[: i + 1]) / (i + 1)
             if right >= 0.95:
                 threshold = pairs[i][0]
-        print(f"{dimension}: {len(readings)} held-out readings, temperature {best}, ask below {threshold:.2f}")
+        ece = reliability(pairs)[1]
+        print(
+            f"{dimension}: {len(readings)} held-out readings, temperature {best} (ECE {ece:.3f}), "
+            f"ask below {threshold:.2f}"
+        )
 
 
 def _tempered(probs: dict[str, float], temperature: float) -> dict[str, float]:
