@@ -49,11 +49,11 @@ def main() -> None:
         f"{customer:.1%}"
     )
     if args.grid:
-        for cue, weight, margin in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6), (0.12, 0.25)):
-            classify.CUE_WEIGHT, classify.PRECEDENCE_MARGIN = cue, margin
+        for cue, weight in itertools.product((0.5, 0.75, 1.0), (0.2, 0.35, 0.6)):
+            classify.CUE_WEIGHT = cue
             classify.MODEL_WEIGHT = {"interaction": weight, "customer": weight}
             interaction, customer = cross_validate(args.folds)
-            print(f"cue {cue} model {weight} margin {margin}: interaction {interaction:.1%}, customer {customer:.1%}")
+            print(f"cue {cue} model {weight}: interaction {interaction:.1%}, customer {customer:.1%}")
 
 
 if __name__ == "__main__":

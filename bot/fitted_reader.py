@@ -9,6 +9,9 @@ fitted again. Nothing an agent typed is in it: only the example files' counts.
 
 The file is a pickle in the user's own cache directory, as trusted as the code beside it. Saving
 is best effort: a read-only or full disk costs start-up time, never a start.
+
+Fits are also kept in the process (the KEEP most recent), so that a second reader of the same knowledge (the
+tests build hundreds) costs a look-up, not another two seconds of fitting.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import pickle
 import sys
 import tempfile
+from collections import OrderedDict
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +31,8 @@ from typing import Any
 from bot.knowledge import Knowledge
 
 KEEP = 4  # fits kept per cache directory: a few knowledge sets (an overlay, a test's) need not refit each time
-_CODE = ("text.py", "model.py", "classify.py", "fitted_reader.py")
+_CODE = ("text.py", "model.py", "combiner.py", "classify.py", "fitted_reader.py")
+_IN_PROCESS: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
 
 def default_directory() -> Path:
@@ -36,9 +41,10 @@ def default_directory() -> Path:
     return Path(base) / "frontline-coach"
 
 
-def key(knowledge: Knowledge, vocabulary: set[str]) -> str:
+def key(knowledge: Knowledge, vocabulary: set[str], settings: dict[str, Any]) -> str:
     """A name that changes whenever anything the fit depends on changes.
 
+    ``settings``: the reader's constants the fit uses, as they are now (a benchmark may change them at run time).
     Sets are sorted first: their order changes with PYTHONHASHSEED, and two starts must agree.
     """
     digest = hashlib.sha256()
@@ -49,16 +55,22 @@ def key(knowledge: Knowledge, vocabulary: set[str]) -> str:
     inputs = {
         "python": sys.version,
         "spellchecker": metadata.version("pyspellchecker"),
+        "numpy": metadata.version("numpy"),
+        "settings": settings,
         "language": language,
         "vocabulary": sorted(vocabulary),
-        "examples": [(e.text, e.interaction, e.customer) for e in knowledge.examples],
+        "examples": [(e.text, e.interaction, e.customer, e.source) for e in knowledge.examples],
     }
     digest.update(json.dumps(inputs, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:32]
 
 
 def load(directory: Path | None, name: str) -> dict[str, Any] | None:
-    """The fit stored under ``name``, or None where there is none or it cannot be read."""
+    """The fit stored under ``name`` (in this process, else in ``directory``), or None where there is none or it
+    cannot be read."""
+    if name in _IN_PROCESS:
+        _IN_PROCESS.move_to_end(name)
+        return _IN_PROCESS[name]
     if directory is None:
         return None
     path = directory / f"reader-{name}.pickle"
@@ -68,11 +80,16 @@ def load(directory: Path | None, name: str) -> dict[str, Any] | None:
         os.utime(path)  # most recently used, so pruning keeps it
     except Exception:  # missing, truncated, from another version of a class: fit again
         return None
-    return fitted if isinstance(fitted, dict) else None
+    if not isinstance(fitted, dict):
+        return None
+    _remember(name, fitted)
+    return fitted
 
 
 def save(directory: Path | None, name: str, fitted: dict[str, Any]) -> None:
-    """Store ``fitted`` atomically (a whole file or none), then drop all but the KEEP most recent fits."""
+    """Keep ``fitted`` in this process, and store it atomically (a whole file or none) in ``directory``, then drop
+    all but the KEEP most recent fits there."""
+    _remember(name, fitted)
     if directory is None:
         return
     try:
@@ -89,3 +106,15 @@ def save(directory: Path | None, name: str, fitted: dict[str, Any]) -> None:
             old.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _remember(name: str, fitted: dict[str, Any]) -> None:
+    _IN_PROCESS[name] = fitted
+    _IN_PROCESS.move_to_end(name)
+    while len(_IN_PROCESS) > KEEP:
+        _IN_PROCESS.popitem(last=False)
+
+
+def forget() -> None:
+    """Drop the fits kept in this process, so that the next reader loads from disk or fits (tests of the cache)."""
+    _IN_PROCESS.clear()

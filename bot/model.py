@@ -90,3 +90,21 @@ class NaiveBayes:
         top = max(scores.values())
         norm = top + math.log(sum(math.exp(s - top) for s in scores.values()))
         return {label: s - norm for label, s in scores.items()}
+
+
+def held_out_log_posteriors(
+    samples: Sequence[tuple[set[str], str]], labels: Sequence[str], folds: Sequence[int]
+) -> list[dict[str, float] | None]:
+    """Each sample's log posterior from a model fitted without the samples of its fold; None where that model
+    knows none of its features (as a reading of new text would have no model evidence).
+
+    Why: what a model reads of its own training examples is surer than what it reads of new text, so anything
+    learned on top of it (bot/combiner.py) must learn from readings of examples the model never saw.
+    """
+    found: list[dict[str, float] | None] = [None] * len(samples)
+    for fold in sorted(set(folds)):
+        model = NaiveBayes().fit((s for s, f in zip(samples, folds, strict=True) if f != fold), labels)
+        for i, ((feats, _), f) in enumerate(zip(samples, folds, strict=True)):
+            if f == fold and model.knows(feats):
+                found[i] = model.log_posterior(feats)
+    return found

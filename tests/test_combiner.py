@@ -1,0 +1,41 @@
+"""The reader's combination of evidence (bot/combiner.py) and the held-out readings it learns from (bot/model.py)."""
+
+from __future__ import annotations
+
+from bot.combiner import LinearCombiner
+from bot.model import held_out_log_posteriors
+
+TYPES = ("a", "b", "c")
+
+
+def test_it_learns_which_number_tells_each_type():
+    rows = [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.2, 0.8], [0.0, 0.0], [0.1, 0.1]] * 5
+    labels = ["a", "a", "b", "b", "c", "c"] * 5
+    combiner = LinearCombiner.fit(rows, labels, TYPES, [1.0] * len(rows))
+    assert combiner is not None
+    for row, label in zip(rows, labels, strict=True):
+        scores = combiner.scores(row)
+        assert max(scores, key=scores.__getitem__) == label
+    assert abs(sum(combiner.bias)) < 1e-5  # centred: one answer, whatever the starting point
+
+
+def test_a_type_with_few_examples_is_not_read_less_for_that_alone():
+    """Balanced: one example of "b" against nine of "a" at the same place still splits the reading evenly."""
+    rows = [[1.0]] * 10
+    labels = ["a"] * 9 + ["b"]
+    combiner = LinearCombiner.fit(rows, labels, ("a", "b"), [1.0] * 10)
+    assert combiner is not None
+    scores = combiner.scores([1.0])
+    assert abs(scores["a"] - scores["b"]) < 1e-3
+
+
+def test_nothing_to_tell_apart_gives_no_combiner():
+    assert LinearCombiner.fit([[1.0], [2.0]], ["a", "a"], TYPES, [1.0, 1.0]) is None
+
+
+def test_a_sample_is_read_by_a_model_that_never_saw_it():
+    samples = [({"shared", "only-here"}, "a"), ({"shared", "other"}, "b"), ({"alone"}, "a"), ({"other"}, "b")]
+    held_out = held_out_log_posteriors(samples, ("a", "b"), folds=[0, 1, 2, 3])
+    assert held_out[2] is None  # "alone" appears nowhere else: a new text with no word the model knows
+    first = held_out[0]
+    assert first is not None and first["b"] > first["a"]  # "shared" was seen only with "b" once its own line left
