@@ -54,8 +54,8 @@ ANSWERED = 3.0  # an option's signal: the agent picked an answer that names this
 # Below these confidences the coach asks rather than answers: set so that answers given at once are right at
 # least 95% of the time on lines the reader never saw. On the 1,195-line development set of 2026-12-06 (now in the
 # examples), the customer's 0.84 answered 10 lines at once with 2 wrong (a "new" read from a calm routine question,
-# an "angry" from a complaint with no mood shown); 0.90 answered 7, all right. On the 265-line set that replaced it,
-# with the combiner, 4 lines are answered at once, all right. Cross-fitted on the real-work examples
+# an "angry" from a complaint with no mood shown); 0.90 answered 7, all right. On the 741-line set that replaced it,
+# with the combiner, 9 lines are answered at once, all right. Cross-fitted on the real-work examples
 # (bench/reader_real.py --fit), a dimension alone would need 0.97 (interaction) and 0.77 (customer) for 95%; an
 # answer at once needs both dimensions sure.
 ASK_BELOW = {"interaction": 0.89, "customer": 0.90}
@@ -64,7 +64,7 @@ ASK_BELOW = {"interaction": 0.89, "customer": 0.90}
 # me"): on the 1,195-line development set, taking the top of each line's reading on the lines whose label names
 # a type, an interaction read below 0.45 was right 39% of the time (130/330) and a customer read below 0.6 36%
 # (53/149); with the weights and temperatures of 2026-12-07, 43% (138/324) and 36% (57/158); with the combiner, on
-# the fresh 265-line set, 56% (15/27) and 46% (12/26). A wrong type brings
+# the first 265 lines of the fresh set, 56% (15/27) and 46% (12/26). A wrong type brings
 # lines for another situation (calming a calm customer, apologising for a routine sale), where the lines for any
 # type are only plainer.
 NAME_FROM = {"interaction": 0.45, "customer": 0.6}
@@ -81,10 +81,10 @@ UNSTATED_BELOW = {"interaction": 0.5, "customer": 0.95}
 # Scores are divided by these before they become probabilities; 1.0 would keep them as they are. Each is fitted
 # on the real-work examples, each read by a reader that never saw it (5 folds, bench/reader_real.py --fit), and
 # checked on the development set of real situations. On 2026-12-07 the interaction's (its scores from the combiner,
-# bot/combiner.py) fitted 2.3 on 1,636 readings (ECE 0.031 there); on the fresh 265-line development set 1.6, 2.0
-# and 2.3 give ECE 0.061, 0.066 and 0.074, the shown confidence below the accuracy at 2.3. Those readers learned
-# from a fifth less than the whole reader, and read less well than it does; 2.0 sits between. The customer's 1.6:
-# 590 readings, ECE 0.028; 0.072 on the development set's 76 customer readings.
+# bot/combiner.py) fitted 2.3 on 1,636 readings (ECE 0.031 there); on the 741-line development set 1.8, 2.0 and
+# 2.3 give ECE 0.032, 0.032 and 0.043, and 2.0 answers 9 lines at once, all right (1.8: 11, one wrong). Those
+# readers learned from a fifth less than the whole reader, and read less well than it does. The customer's 1.6:
+# 590 readings, ECE 0.028; 0.036 on the development set's 199 customer readings.
 TEMPERATURE = {"interaction": 2.0, "customer": 1.6}
 
 

@@ -148,13 +148,12 @@ async def test_vague_openings(typed: bool):
 
 
 # Situations from real front-line work (tests/data/real_dev.yaml, never trained on), read with no question
-# answered. Measured 2026-12-07 on 265 lines from accounts no other set uses (bench/reader_real.py): interaction
-# 59.7% and customer 67.1% on the lines whose label names a type; asks about the customer on 98.4% of the lines
-# that show none; 2 answered at once, none wrong. Before the 1,195 lines of the earlier development set joined
-# the examples (knowledge/examples/real_work_b.yaml), the same reader read them 52.5% and 63.2%; most misses are
-# routine contacts read as critical. The reader issue's bars (80% / 85%) are not met: these floors keep what
-# was won.
-REAL_FLOORS = {"interaction": 0.58, "customer": 0.65, "asks": 0.95}
+# answered. Measured 2026-12-07 on 741 lines from accounts no other set uses (bench/reader_real.py): interaction
+# 64.3% and customer 64.8% on the lines whose label names a type; asks about the customer on 98.0% of the lines
+# that show none; 9 answered at once, none wrong. The reader of that morning read them 51.0% and 57.3%; the 476
+# lines written last, after every change of that day, read 62.8% and 63.4%. Most misses are routine contacts
+# read as critical. The reader issue's bars (80% / 85%) are not met: these floors keep what was won.
+REAL_FLOORS = {"interaction": 0.62, "customer": 0.62, "asks": 0.96}
 MAX_WRONG_AT_ONCE = 1
 
 
