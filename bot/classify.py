@@ -10,6 +10,7 @@ import math
 import re
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -308,17 +309,14 @@ class Classifier:
     ) -> LinearCombiner | None:
         """The interaction's combination of model and cues, from readings of examples the model never saw."""
         samples = [(f, e.interaction or UNSTATED) for f, e in labelled]
-        labels = INTERACTIONS + (UNSTATED,) if any(e.interaction is None for _, e in labelled) else INTERACTIONS
+        labels = _readings(INTERACTIONS, (e.interaction for _, e in labelled))
         folds = [zlib.crc32(e.source.encode()) % FOLDS if e.source else i % FOLDS for i, (_, e) in enumerate(labelled)]
         rows, types, weights = [], [], []
         held_out = held_out_log_posteriors(samples, labels, folds)
         for words, (_, example), posterior in zip(tokens, labelled, held_out, strict=True):
             if example.interaction is None:
                 continue
-            model = {}
-            if posterior is not None:
-                posterior.pop(UNSTATED, None)
-                model = _centred(posterior, MODEL_WEIGHT["interaction"])
+            model = _model_reading(posterior, "interaction")[0] if posterior is not None else {}
             rows.append(_combiner_row(self._cue_weights(words)[0], model))
             types.append(example.interaction)
             weights.append(REAL_WORK_WEIGHT if example.source else 1.0)
@@ -344,9 +342,8 @@ class Classifier:
         for dimension, nb in (("interaction", self.interaction_model), ("customer", self.customer_model)):
             if nb is None or not nb.knows(feats):  # else its priors alone would pass for a reading
                 continue
-            posterior = nb.log_posterior(feats)
-            unstated = math.exp(posterior.pop(UNSTATED, -math.inf))
-            model.update(_centred(posterior, MODEL_WEIGHT[dimension]))
+            reading, unstated = _model_reading(nb.log_posterior(feats), dimension)
+            model.update(reading)
             if dimension not in shows and unstated < UNSTATED_BELOW[dimension]:
                 shows.append(dimension)
         return Evidence(
@@ -433,8 +430,24 @@ def _fit(samples: list[tuple[set[str], str | None]], types: tuple[str, ...]) -> 
     """Naive Bayes over ``types``, plus UNSTATED where some examples leave the dimension unshown."""
     if not samples:
         return None
-    labels = types + (UNSTATED,) if any(label is None for _, label in samples) else types
+    labels = _readings(types, (label for _, label in samples))
     return NaiveBayes().fit(((f, label or UNSTATED) for f, label in samples), labels)
+
+
+def _readings(types: tuple[str, ...], labels: Iterable[str | None]) -> tuple[str, ...]:
+    """What a model of ``types`` learns to read: the types, plus UNSTATED where some examples leave it unshown."""
+    return types + (UNSTATED,) if any(label is None for label in labels) else types
+
+
+def _model_reading(log_posterior: dict[str, float], dimension: str) -> tuple[dict[str, float], float]:
+    """A model's posterior as evidence: each type's centred, weighted log-odds, and how likely "unstated" is.
+
+    Why one function: ``read`` and the combiner's fit both use it, so the combiner learns from exactly the numbers
+    a text gives it.
+    """
+    types = dict(log_posterior)
+    unstated = math.exp(types.pop(UNSTATED, -math.inf))
+    return _centred(types, MODEL_WEIGHT[dimension]), unstated
 
 
 def _centred(log_posterior: dict[str, float], weight: float) -> dict[str, float]:
