@@ -77,9 +77,12 @@ class Replies:
             # readers marked wrong more often than any others; they stand alone where there are two.
             # A step with nothing to say (a `do` alone) leaves its place empty: where no sentence fits most
             # contacts of a pair, the short answer has one line rather than a filler.
+            # Where neither has a sentence (a routine request, a surprise with no customer type shown), the answer
+            # has none: panels judged the one filler that fitted every such contact wrong a third of the time.
             own = tuple(s.say for s in situation.steps if s.say) if situation else ()
             says = own[:SHORT_LINES] if len(own) >= 2 else tuple(s.say for s in steps[:SHORT_LINES] if s.say)
-            sections.append(Section(title="Say", lines=says, numbered=True))
+            if says:
+                sections.append(Section(title="Say", lines=says, numbered=True))
             choices = [Choice(label="More", value=for_dialog(dialog_id, MORE))]
             if "answer" not in given:
                 choices.append(Choice(label="Right", value=for_dialog(dialog_id, RIGHT)))

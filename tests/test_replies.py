@@ -112,6 +112,18 @@ async def test_safety_comes_before_the_product(coach: Coach):
     assert not any(word in " ".join(says(reply)).lower() for word in ("unplug", "switched off", "refund"))
 
 
+async def test_a_routine_request_gets_what_to_hold_on_to_and_no_filler_line(coach: Coach):
+    """No one sentence fits most routine requests (panels judged the filler wrong a third of the time): the short
+    answer names the type and what to hold on to, and the full script behind "More" still has lines to say."""
+    reply = await answer_to(coach, "customer asking what time we open tomorrow")
+    assert reply.title.startswith("Stabilizing interaction")
+    assert [s.title for s in reply.sections] == ["Hold on to"]
+    assert "Answer what they asked" in reply.sections[0].lines[0]
+    (more,) = await coach.handle(say(choice=reply.choices[0].value))
+    script = next(s for s in more.sections if s.title.startswith("Script"))
+    assert any("“" in line for line in script.lines)
+
+
 def test_every_sample_sentence_fits_any_trade():
     k = shipped_knowledge()
     sentences = [s.say for script in k.scripts.values() for s in script.steps if s.say]
@@ -157,7 +169,8 @@ def test_scripts_are_named_for_what_they_are(interaction: str, customer: str):
     de_escalation = customer == "angry" or interaction in ("surprise", "critical")
     assert ("de-escalation" in kinds) == de_escalation
     script = k.scripts[(interaction, customer)]
-    assert script.steps[0].say, "the short answer reads the first step aloud"
+    if de_escalation:
+        assert script.steps[0].say, "a de-escalation script opens with a line to say"
 
 
 async def test_why_quotes_what_the_agent_typed(coach: Coach):
