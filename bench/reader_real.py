@@ -9,7 +9,9 @@ For each labelled set it prints what the reader issue measures:
   (names none, or lists a customer question in ``missing``);
 - how many lines are answered at once (nothing left to ask) with a wrong type, and how often
   answers given at once are right;
-- a reliability table per dimension (accuracy per confidence bin) and the expected calibration error.
+- a reliability table per dimension (accuracy per confidence bin) and the expected calibration error;
+- where lines carry a `situation` label (the situation in knowledge/situations.yaml whose first step fits, or null
+  for none), how often the situation the answer leads with is the labelled one, and how many labelled ones it finds.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 def measure(coach: Coach, items: list[dict]) -> dict:
     """The issue's figures for one labelled set, as numbers; ``report`` prints them."""
     customer_questions = {q.id for q in coach.knowledge.questions.values() if q.asks == "customer"}
-    counts = {"interaction": [0, 0], "customer": [0, 0], "asks": [0, 0], "at_once": [0, 0]}
+    counts = {
+        "interaction": [0, 0],
+        "customer": [0, 0],
+        "asks": [0, 0],
+        "at_once": [0, 0],
+        "situation_named": [0, 0],
+        "situation_found": [0, 0],
+    }
     pairs: dict[str, list[tuple[float, bool]]] = {"interaction": [], "customer": []}
     misses = []
     for item in items:
@@ -57,6 +66,14 @@ def measure(coach: Coach, items: list[dict]) -> dict:
             wrong |= result["customer"] is not None and not result["missing"]
         if item.get("interaction") is None:
             wrong |= result["interaction"] is not None and not result["missing"]
+        if "situation" in item:  # labelled (null where the readers agreed that none fits)
+            found = result["situation"]
+            if found is not None:
+                counts["situation_found"][0] += found == item["situation"]
+                counts["situation_found"][1] += 1
+            if item["situation"] is not None:
+                counts["situation_named"][0] += found == item["situation"]
+                counts["situation_named"][1] += 1
         if not result["missing"]:
             counts["at_once"][0] += not wrong
             counts["at_once"][1] += 1
@@ -97,6 +114,11 @@ def report(name: str, figures: dict, *, show_misses: bool = False) -> None:
     print(f"  interaction {pct('interaction')}, customer {pct('customer')} (lines whose label names a type)")
     print(f"  asks about the customer where none is shown: {pct('asks')}")
     print(f"  answered at once: {c['at_once'][1]}, of them wrong: {wrong_at_once} (right {pct('at_once')})")
+    if c["situation_found"][1] or c["situation_named"][1]:
+        print(
+            f"  situations: the one the labels name, of those the answer leads with {pct('situation_found')};"
+            f" found, of those the labels name {pct('situation_named')}"
+        )
     for dimension, pairs in figures["pairs"].items():
         rows, ece = reliability(pairs)
         print(f"  {dimension} reliability (ECE {ece:.3f}):")

@@ -271,7 +271,8 @@ class Coach:
         return tips[(year * 53 + week) % len(tips)]
 
     def classify(self, text: str) -> dict:
-        """How the coach reads ``text`` on its own: the types, confidence, cues and the questions it would ask."""
+        """How the coach reads ``text`` on its own: the types, confidence, cues, the questions it would ask, and the
+        situation (knowledge/situations.yaml) whose lines the answer would lead with."""
         said = self.classifier.read(text)
         first = self.classifier.decide(said)
         evidence, decision = said, first
@@ -291,6 +292,7 @@ class Coach:
             "customer_confidence": round(first.confidence_of("customer"), 2),
             "cues": list(said.quoted),
             "missing": missing,
+            "situation": situation.id if (situation := self.classifier.situation(said, first)) else None,
         }
 
     def match_option(self, question: Question, text: str) -> Option | None:

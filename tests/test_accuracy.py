@@ -153,7 +153,11 @@ async def test_vague_openings(typed: bool):
 # that show none; 9 answered at once, none wrong. The reader of that morning read them 51.0% and 57.3%; the 476
 # lines written last, after every change of that day, read 62.8% and 63.4%. Most misses are routine contacts
 # read as critical. The reader issue's bars (80% / 85%) are not met: these floors keep what was won.
-REAL_FLOORS = {"interaction": 0.62, "customer": 0.62, "asks": 0.96}
+# `situation_found`: of the answers that lead with a situation's lines, how many lead with the one two blind readers
+# chose (57.1%, 48 of 84, on 2026-12-07, after the phrases that set a busy scene or named a trade were narrowed: a
+# phrase that fires on the wrong contacts puts the wrong lines first). Only 11% of labelled situations are found:
+# real agents rarely use a situation's words.
+REAL_FLOORS = {"interaction": 0.62, "customer": 0.62, "asks": 0.96, "situation_found": 0.52}
 MAX_WRONG_AT_ONCE = 1
 
 

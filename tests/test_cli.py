@@ -21,6 +21,7 @@ KEYS = {
     "customer_confidence",
     "cues",
     "missing",
+    "situation",
 }
 
 

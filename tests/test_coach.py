@@ -526,5 +526,6 @@ def test_classify_reports_missing_questions(coach: Coach):
         "customer_confidence",
         "cues",
         "missing",
+        "situation",
     }
     assert coach.classify(RICH)["missing"] == []
