@@ -26,6 +26,8 @@ SITUATIONS = {
     "safety": "kid at table six bit into glass in his pasta, mum is frantic",
     "collapse": "man by the lifts went down, he's unresponsive and his wife says he's not breathing",
     "advances": "guy at the counter keeps hitting on me while i ring him up, won't take the hint",
+    "unwanted-contact": "guest keeps touching my arm while i check him in, i've moved away once already",
+    "crowding": "customer followed me to my car after my shift, still going on about his refund",
     "threat": "he says he'll leave a one star review and go to trading standards if we don't sort it",
     "manager": "cx demanding to speak to a manager about the charge",
     "outage": "nobody in the area has service since this morning, whole system down, cx on the line",
