@@ -18,10 +18,11 @@ that answer, and a second copy of the same card is harmless (updates of a messag
 anyway). The items of one turn go out in their order: a later one waits while an earlier one is
 retried.
 
-A refusal the platform may get over (rate limit, 5xx, network) is retried with backoff until the
-item is ``GIVE_UP_AFTER`` seconds old; after that it is dropped with a warning, because an answer
-about a call long over helps no one. A refusal that will not change (a bad channel, a revoked
-token) is dropped at once. Nothing here logs the payload: it can quote the agent's cue words.
+A refusal the platform may get over (rate limit, 5xx, network) is retried with backoff, and never before a
+rate limit's Retry-After has passed (``RetryLater``), until the item is ``GIVE_UP_AFTER`` seconds old; after
+that it is dropped with a warning, because an answer about a call long over helps no one. A refusal that will
+not change (a bad channel, a revoked token) is dropped at once. Nothing here logs the payload: it can quote the
+agent's cue words.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ MAX_BACKOFF = 60.0  # the longest wait between tries; before that a quarter of t
 
 class Permanent(Exception):
     """Raised by ``send`` for a refusal that retrying will not change: the item is dropped."""
+
+
+class RetryLater(Exception):
+    """Raised by ``send`` when the platform said how long to wait (a rate limit's Retry-After): the item is not tried
+    again before then, on any copy, so that no copy hammers a platform that has asked for quiet.
+
+    Args:
+        after: seconds the platform asked for.
+    """
+
+    def __init__(self, after: float) -> None:
+        super().__init__(f"retry after {after:.0f} s")
+        self.after = after
 
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -166,6 +180,8 @@ class Deliverer:
                 await self.store.finish_outbox(item["id"], self.token)
                 return None
             wait = min(MAX_BACKOFF, 2.0 + age / 4)
+            if isinstance(error, RetryLater):
+                wait = max(wait, error.after)
             _LOGGER.info("outbox item not delivered (%s), retried in %.0f s", type(error).__name__, wait)
             await self.store.release_outbox(item["id"], self.token, self.clock() + wait)
             return self.clock() + wait

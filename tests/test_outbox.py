@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.outbox import GIVE_UP_AFTER, LEASE, Deliverer, Permanent
+from adapters.outbox import GIVE_UP_AFTER, LEASE, Deliverer, Permanent, RetryLater
 from bot.store.sqlite import SQLiteStore
 from tests.conftest import Clock
 
@@ -149,3 +149,25 @@ async def test_a_later_item_of_a_turn_waits_while_an_earlier_one_is_retried(stor
     clock.now += 3
     assert await copy.sweep() == 3
     assert took == [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+async def test_a_rate_limit_is_not_tried_again_before_its_retry_after_on_any_copy(store):
+    """A platform that asked for quiet (Retry-After) gets none of this item until then, from this copy or a sweep."""
+    clock, tried = Clock(), []
+
+    async def limited(payload: dict) -> None:
+        tried.append(clock())
+        if len(tried) == 1:
+            raise RetryLater(120.0)
+
+    copies = [Deliverer(store=store, platform="slack", send=limited, clock=clock) for _ in range(2)]
+    items = copies[0].items([{"n": 1}])
+    await store.put_outbox(items, clock())
+    copies[0].deliver_soon(items)
+    await copies[0].close()
+    for _ in range(5):  # well past the lease and the usual backoff, still inside the platform's window
+        clock.now += 20
+        assert [await c.sweep() for c in copies] == [0, 0]
+    clock.now += 21
+    assert sum([await c.sweep() for c in copies]) == 1
+    assert len(tried) == 2 and tried[1] - tried[0] >= 120

@@ -620,6 +620,42 @@ async def test_response_url_429_is_waited_out_too(slack: Harness):
     assert [c.method for c in slack.api.rejected] == [RESPONSE_URL]
 
 
+async def test_a_long_retry_after_goes_back_to_the_outbox_and_a_short_one_is_waited_out():
+    """The bot's own sender, through slack_sdk's client and its retry handlers, on a loopback Slack: a Retry-After
+    longer than WAIT_IN_CALL comes back at once as RetryLater (the outbox waits it out between tries, where no lease
+    cuts the wait short); a short one is slept through in the call, and the post goes."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from adapters.outbox import RetryLater
+    from adapters.slack.delivery import Sender
+    from adapters.slack.listeners import WAIT_IN_CALL, retry_handlers
+
+    api = await FakeSlackApi().start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            handlers = retry_handlers()
+            client = AsyncWebClient(token="xoxb-test", base_url=api.url, session=session, retry_handlers=handlers)
+            send = Sender(client, retry_handlers(), logger=logging.getLogger("test.response_url"))
+            post = {"kind": "post", "args": {"channel": "D1", "text": "hello"}}
+            api.fail_once("chat.postMessage", retry_after=int(WAIT_IN_CALL) + 27)
+            started = time.monotonic()
+            with pytest.raises(RetryLater) as refused:
+                await send(post)
+            assert refused.value.after == WAIT_IN_CALL + 27 and time.monotonic() - started < WAIT_IN_CALL
+            assert api.of("chat.postMessage") == []
+
+            api.fail_once(RESPONSE_URL, retry_after=45)
+            with pytest.raises(RetryLater) as refused:
+                await send({"kind": "respond", "url": api.response_url(), "body": {"text": "hello"}})
+            assert refused.value.after == 45
+
+            api.fail_once("chat.postMessage", retry_after=1)
+            await send(post)
+            assert len(api.of("chat.postMessage")) == 1
+    finally:
+        await api.stop()
+
+
 async def test_agents_words_never_reach_the_log(slack: Harness, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO)
     await slack.event(slack.fresh("event_message_im.json", text=SECRET_WORDS))

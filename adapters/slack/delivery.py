@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.outbox import Permanent
+from adapters.outbox import Permanent, RetryLater
 from adapters.slack import translate
 from bot.messages import Reply
 
@@ -95,9 +95,12 @@ class Sender:
             else:
                 raise Permanent(f"unknown payload kind {kind!r}")
         except SlackApiError as error:
-            code = error.response.get("error") if error.response is not None else None
+            response = error.response
+            code = response.get("error") if response is not None else None
             if code in _HOPELESS:
                 raise Permanent(code) from error
+            if response is not None and response.status_code == 429:  # longer than the client waits in the call
+                raise RetryLater(retry_after(response.headers)) from error
             raise
 
     async def _respond(self, url: str, body: dict[str, Any]) -> None:
@@ -114,7 +117,22 @@ class Sender:
             )  # a network error: tried again later
         except ValueError as error:  # aiohttp's InvalidURL: no retry will mend the address
             raise Permanent("response_url is not a usable address") from error
-        if 400 <= response.status_code < 500 and response.status_code != 429:
+        if response.status_code == 429:
+            raise RetryLater(retry_after(response.headers))
+        if 400 <= response.status_code < 500:
             raise Permanent(f"response_url answered {response.status_code}")  # expired, used up, or refused as made
         if response.status_code != 200:
             raise ConnectionError(f"response_url answered {response.status_code}")
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float:
+    """Seconds a 429's Retry-After asks for; 1 where it is missing or unreadable. slack_sdk hands headers over
+    as plain strings in a response and as lists of strings to a retry handler, so both are read."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            first = value[0] if isinstance(value, list | tuple) and value else value
+            try:
+                return max(0.0, float(first))
+            except (TypeError, ValueError):
+                return 1.0
+    return 1.0

@@ -35,6 +35,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.manager_ids import slack_group_ids
@@ -54,6 +57,7 @@ EVENT_SCOPE = (
 )
 EVENT_KEEP = 24 * 3600.0  # seconds a claim in EVENT_SCOPE is kept: Slack retries within minutes, so a day is plenty
 RATE_LIMIT_RETRIES = 3
+WAIT_IN_CALL = 3.0  # seconds of Retry-After waited out inside a Web API call; a longer wait is the outbox's
 CONNECTION_RETRIES = 2
 # slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
 # response_url is a credential for 30 minutes: its own logger, at WARNING, keeps the URL out of the log.
@@ -83,10 +87,30 @@ def command_replay_key(command: Mapping[str, Any], request: AsyncBoltRequest) ->
     return f"{COMMAND_KEY}sig:{signature}" if signature else None
 
 
+class ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
+    """slack_sdk's rate-limit handler, waiting inside the call only for a Retry-After of ``WAIT_IN_CALL`` seconds or
+    less. A longer one reaches the caller: the outbox holds each send to its lease, so a long sleep would be cut short
+    and the item retried before Slack's window had passed; it waits the Retry-After out between tries instead."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code == 429
+            and delivery.retry_after(response.headers) <= WAIT_IN_CALL
+        )
+
+
 def retry_handlers() -> list[AsyncRetryHandler]:
-    """slack_sdk's own handlers: wait out 429s (Retry-After) and retry dropped connections."""
+    """slack_sdk's own handlers: wait out short 429s (Retry-After) and retry dropped connections."""
     return [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ShortRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
         AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
     ]
 
