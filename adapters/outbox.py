@@ -123,6 +123,12 @@ class Deliverer:
             return
         self._keep(asyncio.get_running_loop().create_task(self._deliver(list(items))))
 
+    async def deliver_now(self, items: Sequence[dict[str, Any]]) -> None:
+        """Send ``items`` (already stored) in order before returning, for a reply that must go out before what the
+        caller does next (the welcome before a DM's prompts). One the platform refuses stays in the store and is
+        retried like any other."""
+        await self._deliver(list(items))
+
     def _keep(self, task: asyncio.Task) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

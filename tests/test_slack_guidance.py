@@ -225,6 +225,20 @@ async def test_opening_the_dm_sets_the_prompts_after_the_one_welcome(scripted: H
     ]
 
 
+async def test_a_welcome_slack_refused_is_sent_again_by_the_outbox_and_still_only_once(scripted: Harness):
+    """The welcome is claimed in the transaction that queues it: a post Slack refuses is not lost with the claim."""
+    api = scripted.api
+    api.fail_once("chat.postMessage", status=500)
+    assert (await scripted.event(scripted.fresh("event_app_home_opened_messages.json")))[0] == 200
+    welcome = (await api.wait_for("chat.postMessage", timeout=15))[0]  # the outbox's next sweep
+    assert [c.method for c in api.rejected] == ["chat.postMessage"] and welcome.body == api.rejected[0].body
+    assert header(blocks_of(welcome)) == "Hi! I'm Frontline Coach."
+    assert (await scripted.event(scripted.fresh("event_app_home_opened_messages.json")))[0] == 200
+    await api.wait_for(PROMPTS, 2)
+    await api.settle()
+    assert len(api.of("chat.postMessage")) == 1
+
+
 async def test_the_home_tab_sets_no_prompts(scripted: Harness):
     await scripted.event(scripted.fresh("event_app_home_opened_home.json"))
     await scripted.api.wait_for("views.publish")

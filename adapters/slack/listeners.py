@@ -44,11 +44,11 @@ from adapters.manager_ids import slack_group_ids
 from adapters.outbox import Deliverer
 from adapters.slack import delivery, translate
 from adapters.slack.weekly import ManagerGroups
-from bot.errors import StoreUnavailable
+from bot.errors import AlreadyClaimed, StoreUnavailable
 from bot.failures import APOLOGY, STORE_APOLOGY, apologise, log_failure
 from bot.messages import Incoming, Reply
 from bot.ports import CoachPort
-from bot.welcome import welcome_once
+from bot.welcome import welcome_scope
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -228,11 +228,24 @@ class SlackTurns:
         if not channel:
             return
         try:
-            welcome = await welcome_once(self.coach, translate.PLATFORM, f"{team}:{user}")
-            if welcome is not None:
-                await self.client.chat_postMessage(channel=channel, **translate.to_message(welcome))
+            await self._welcome(team, user, channel)
         finally:
             await self._suggest_prompts(channel)
+
+    async def _welcome(self, team: str, user: str, channel: str) -> None:
+        """The welcome, once per person ever. It is claimed in the transaction that queues it in the outbox, so a
+        copy that dies between the two, or a Slack that refuses the post, does not cost it: the outbox sends it
+        later, on any copy. Sent before returning, so that it comes before the DM's prompts."""
+        items = self.deliverer.items(
+            delivery.for_conversation([self.coach.welcome()], channel=channel, user=user, thread_ts=None)
+        )
+        try:
+            await self.coach.store.put_outbox(
+                items, self.coach.clock(), claims=[(welcome_scope(translate.PLATFORM), f"{team}:{user}")]
+            )
+        except AlreadyClaimed:
+            return  # welcomed before, by this copy or another
+        await self.deliverer.deliver_now(items)
 
     async def _suggest_prompts(self, channel: str) -> None:
         """The one-tap starters above the DM's composer, set each time the DM is opened, after any welcome.
