@@ -125,8 +125,8 @@ class Deliverer:
 
     async def deliver_now(self, items: Sequence[dict[str, Any]]) -> None:
         """Send ``items`` (already stored) in order before returning, for a reply that must go out before what the
-        caller does next (the welcome before a DM's prompts). One the platform refuses stays in the store and is
-        retried like any other."""
+        caller does next (the welcome before a DM's prompts). One the platform may yet take stays in the store and
+        is retried like any other."""
         await self._deliver(list(items))
 
     def _keep(self, task: asyncio.Task) -> None:
@@ -188,6 +188,10 @@ class Deliverer:
             wait = min(MAX_BACKOFF, 2.0 + age / 4)
             if isinstance(error, RetryLater):
                 wait = max(wait, error.after)
+                if age + wait > GIVE_UP_AFTER:  # the platform's window ends after the answer stops being of use
+                    _LOGGER.warning("outbox item dropped, rate-limited past %.0f s", GIVE_UP_AFTER)
+                    await self.store.finish_outbox(item["id"], self.token)
+                    return None
             _LOGGER.info("outbox item not delivered (%s), retried in %.0f s", type(error).__name__, wait)
             await self.store.release_outbox(item["id"], self.token, self.clock() + wait)
             return self.clock() + wait

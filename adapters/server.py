@@ -21,7 +21,7 @@ from aiohttp import web
 
 from adapters.settings import Settings
 from adapters.slack import SlackConfig, mount_slack, slack_config, web_client
-from adapters.slack.listeners import EVENT_KEEP, EVENT_SCOPE
+from adapters.slack.listeners import EVENT_KEEP, EVENT_SCOPE, WEEKLY_WAIT_IN_CALL
 from adapters.slack.weekly import SlackPoster
 from adapters.teams import TeamsConfig, mount_teams, teams_config
 from adapters.teams.weekly import TeamsPoster
@@ -129,7 +129,7 @@ def platform_posters(*, slack: SlackConfig | None, teams: TeamsConfig, store: St
     """A weekly tip poster for each platform that is configured (the same for serve and ``tips run``)."""
     posters: dict[str, Poster] = {}
     if slack is not None:
-        posters["slack"] = SlackPoster(client=web_client(slack))
+        posters["slack"] = SlackPoster(client=web_client(slack, wait_in_call=WEEKLY_WAIT_IN_CALL))
     posters["teams"] = TeamsPoster(config=teams, store=store)
     return posters
 

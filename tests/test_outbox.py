@@ -171,3 +171,19 @@ async def test_a_rate_limit_is_not_tried_again_before_its_retry_after_on_any_cop
     clock.now += 21
     assert sum([await c.sweep() for c in copies]) == 1
     assert len(tried) == 2 and tried[1] - tried[0] >= 120
+
+
+async def test_a_rate_limit_that_ends_after_the_answer_stops_being_of_use_drops_the_item(store, caplog):
+    clock = Clock()
+
+    async def limited(payload: dict) -> None:
+        raise RetryLater(GIVE_UP_AFTER + 1)
+
+    copy = Deliverer(store=store, platform="slack", send=limited, clock=clock)
+    items = copy.items([{"n": 1}])
+    await store.put_outbox(items, clock())
+    copy.deliver_soon(items)
+    await copy.close()
+    assert "rate-limited past" in caplog.text
+    clock.now += GIVE_UP_AFTER + LEASE
+    assert await copy.sweep() == 0

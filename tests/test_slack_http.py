@@ -649,6 +649,11 @@ async def test_a_long_retry_after_goes_back_to_the_outbox_and_a_short_one_is_wai
                 await send({"kind": "respond", "url": api.response_url(), "body": {"text": "hello"}})
             assert refused.value.after == 45
 
+            api.fail_once("chat.postMessage", retry_after="1.5")  # slack_sdk can only wait out whole seconds
+            with pytest.raises(RetryLater) as refused:
+                await send(post)
+            assert refused.value.after == 1.5
+
             api.fail_once("chat.postMessage", retry_after=1)
             await send(post)
             assert len(api.of("chat.postMessage")) == 1

@@ -448,3 +448,24 @@ async def test_two_schedulers_racing_over_50_weeks_post_exactly_once(
         fresh = min(len(library), len(shipped_knowledge().tips))
         assert len(set(library[:fresh])) == fresh
         assert max(Counter(library).values()) <= -(-len(library) // len(shipped_knowledge().tips))
+
+
+async def test_the_weekly_poster_waits_out_a_rate_limit_that_a_reply_hands_to_the_outbox(api: FakeSlackApi, tmp_path):
+    """Replies wait out at most WAIT_IN_CALL seconds in the call (the outbox waits the rest); the weekly post, which
+    no lease hurries, waits it out instead of putting the channel off for a quarter of an hour."""
+    from adapters.server import close_posters, platform_posters
+    from adapters.slack.listeners import WAIT_IN_CALL
+    from bot.messages import Reply
+
+    config = slack_config({"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.url})
+    posters = platform_posters(slack=config, teams=TeamsConfig(), store=SQLiteStore(path=tmp_path / "w.db"))
+    try:
+        api.fail_once("chat.postMessage", retry_after=int(WAIT_IN_CALL) + 1)
+        started = asyncio.get_running_loop().time()
+        tip = Reply(kind="info", title="Tip of the week", text="Say the customer's name.")
+        await posters["slack"].post(channel=SLACK_CHANNEL, conversation=SLACK_CHANNEL, reply=tip)
+        waited = asyncio.get_running_loop().time() - started
+        assert WAIT_IN_CALL + 1 <= waited < WAIT_IN_CALL + 8
+        assert [c.method for c in api.rejected] == ["chat.postMessage"] and len(api.of("chat.postMessage")) == 1
+    finally:
+        await close_posters(posters)

@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.settings import SLACK_APP_TOKEN, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
-from adapters.slack.listeners import build_bolt_app, retry_handlers, slack_deliverer
+from adapters.slack.listeners import WAIT_IN_CALL, build_bolt_app, retry_handlers, slack_deliverer
 from adapters.slack.route import slack_route
 from bot.errors import ConfigError
 from bot.ports import CoachPort
@@ -98,9 +98,12 @@ def slack_config(env: Mapping[str, str]) -> SlackConfig | None:
     )
 
 
-def web_client(config: SlackConfig) -> AsyncWebClient:
-    """The Web API client every call goes through, with slack_sdk's rate-limit and connection retry handlers."""
-    return AsyncWebClient(token=config.bot_token, base_url=config.api_url, retry_handlers=retry_handlers())
+def web_client(config: SlackConfig, *, wait_in_call: float = WAIT_IN_CALL) -> AsyncWebClient:
+    """The Web API client calls go through, with slack_sdk's rate-limit and connection retry handlers; a rate limit
+    of up to ``wait_in_call`` seconds is waited out inside the call (``retry_handlers``)."""
+    return AsyncWebClient(
+        token=config.bot_token, base_url=config.api_url, retry_handlers=retry_handlers(wait_in_call=wait_in_call)
+    )
 
 
 def mount_slack(web_app: web.Application, coach: CoachPort, config: SlackConfig) -> None:

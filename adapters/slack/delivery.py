@@ -12,6 +12,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
@@ -115,7 +116,7 @@ class Sender:
             response = await asyncio.wait_for(
                 webhook.send_dict(body), RESPONSE_URL_SECONDS
             )  # a network error: tried again later
-        except ValueError as error:  # aiohttp's InvalidURL: no retry will mend the address
+        except aiohttp.InvalidURL as error:  # no retry will mend the address
             raise Permanent("response_url is not a usable address") from error
         if response.status_code == 429:
             raise RetryLater(retry_after(response.headers))

@@ -58,6 +58,7 @@ EVENT_SCOPE = (
 EVENT_KEEP = 24 * 3600.0  # seconds a claim in EVENT_SCOPE is kept: Slack retries within minutes, so a day is plenty
 RATE_LIMIT_RETRIES = 3
 WAIT_IN_CALL = 3.0  # seconds of Retry-After waited out inside a Web API call; a longer wait is the outbox's
+WEEKLY_WAIT_IN_CALL = 60.0  # the weekly tip posts: a rate limit met there is waited out, not a channel put off
 CONNECTION_RETRIES = 2
 # slack_sdk's webhook client logs each retry with its URL at INFO unless its logger is above DEBUG, and a
 # response_url is a credential for 30 minutes: its own logger, at WARNING, keeps the URL out of the log.
@@ -88,9 +89,17 @@ def command_replay_key(command: Mapping[str, Any], request: AsyncBoltRequest) ->
 
 
 class ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
-    """slack_sdk's rate-limit handler, waiting inside the call only for a Retry-After of ``WAIT_IN_CALL`` seconds or
+    """slack_sdk's rate-limit handler, waiting inside the call only for a Retry-After of ``wait_in_call`` seconds or
     less. A longer one reaches the caller: the outbox holds each send to its lease, so a long sleep would be cut short
-    and the item retried before Slack's window had passed; it waits the Retry-After out between tries instead."""
+    and the item retried before Slack's window had passed; it waits the Retry-After out between tries instead.
+
+    Only a whole number of seconds is waited out here (slack_sdk reads the header with ``int``); any other value
+    reaches the caller too, and the outbox reads it (``delivery.retry_after``).
+    """
+
+    def __init__(self, *, max_retry_count: int, wait_in_call: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.wait_in_call = wait_in_call
 
     async def _can_retry_async(
         self,
@@ -100,17 +109,20 @@ class ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        return (
-            response is not None
-            and response.status_code == 429
-            and delivery.retry_after(response.headers) <= WAIT_IN_CALL
-        )
+        if response is None or response.status_code != 429:
+            return False
+        said = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        if not said:
+            return True  # slack_sdk then waits a second or two
+        value = str(said[0][0] if isinstance(said[0], list | tuple) and said[0] else said[0]).strip()
+        return value.isdigit() and int(value) <= self.wait_in_call
 
 
-def retry_handlers() -> list[AsyncRetryHandler]:
-    """slack_sdk's own handlers: wait out short 429s (Retry-After) and retry dropped connections."""
+def retry_handlers(*, wait_in_call: float = WAIT_IN_CALL) -> list[AsyncRetryHandler]:
+    """slack_sdk's own handlers: wait out short 429s (Retry-After) and retry dropped connections. The weekly tip
+    poster, which no lease hurries, waits longer (``WEEKLY_WAIT_IN_CALL``)."""
     return [
-        ShortRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+        ShortRateLimitRetryHandler(max_retry_count=RATE_LIMIT_RETRIES, wait_in_call=wait_in_call),
         AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
     ]
 
@@ -243,8 +255,11 @@ class SlackTurns:
             await self.coach.store.put_outbox(
                 items, self.coach.clock(), claims=[(welcome_scope(translate.PLATFORM), f"{team}:{user}")]
             )
-        except AlreadyClaimed:
-            return  # welcomed before, by this copy or another
+        except AlreadyClaimed as seen:  # welcomed before, by this copy or another
+            meter = getattr(self.coach, "meter", None)
+            if meter is not None:
+                meter.dedupe_hits.labels(seen.scope).inc()
+            return
         await self.deliverer.deliver_now(items)
 
     async def _suggest_prompts(self, channel: str) -> None:

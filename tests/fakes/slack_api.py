@@ -66,7 +66,7 @@ class FakeSlackApi:
     rejected: list[Call] = field(default_factory=list)
     socket_acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     base: str = ""
-    _failures: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    _failures: dict[str, list[tuple[int, int | str]]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -100,7 +100,7 @@ class FakeSlackApi:
 
     # ------------------------------------------------------------------ configuration and queries
 
-    def fail_once(self, method: str, *, status: int = 429, retry_after: int = 0) -> None:
+    def fail_once(self, method: str, *, status: int = 429, retry_after: int | str = 0) -> None:
         """The next call of ``method`` gets ``status`` (with ``Retry-After``); the one after succeeds."""
         self._failures.setdefault(method, []).append((status, retry_after))
 
