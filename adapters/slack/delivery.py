@@ -126,14 +126,19 @@ class Sender:
             raise ConnectionError(f"response_url answered {response.status_code}")
 
 
-def retry_after(headers: Mapping[str, Any] | None) -> float:
-    """Seconds a 429's Retry-After asks for; 1 where it is missing or unreadable. slack_sdk hands headers over
-    as plain strings in a response and as lists of strings to a retry handler, so both are read."""
+def retry_after_header(headers: Mapping[str, Any] | None) -> str | None:
+    """A response's Retry-After as sent, or None. slack_sdk hands headers over as plain strings in a response and
+    as lists of strings to a retry handler, so both are read."""
     for name, value in (headers or {}).items():
         if name.lower() == "retry-after":
             first = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return max(0.0, float(first))
-            except (TypeError, ValueError):
-                return 1.0
-    return 1.0
+            return str(first).strip()
+    return None
+
+
+def retry_after(headers: Mapping[str, Any] | None) -> float:
+    """Seconds a 429's Retry-After asks for; 1 where it is missing or unreadable."""
+    try:
+        return max(0.0, float(retry_after_header(headers) or 1.0))
+    except ValueError:
+        return 1.0

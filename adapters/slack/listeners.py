@@ -111,10 +111,9 @@ class ShortRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code != 429:
             return False
-        said = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
-        if not said:
+        value = delivery.retry_after_header(response.headers)
+        if value is None:
             return True  # slack_sdk then waits a second or two
-        value = str(said[0][0] if isinstance(said[0], list | tuple) and said[0] else said[0]).strip()
         return value.isdigit() and int(value) <= self.wait_in_call
 
 
