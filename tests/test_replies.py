@@ -46,6 +46,7 @@ SITUATIONS = {
     "none-left": "caller wants two seats for the show tonight, it's sold out",
     "grief": "her husband died of a heart attack last month, she's calling to close his account",
     "unwell": "man in the queue clutching his chest, says he had a heart attack last year",
+    "lost-item": "guest on the phone, left her glasses in the room yesterday, asking if anything's been handed in",
 }
 
 
