@@ -580,8 +580,8 @@ def build_coach(
 ) -> Coach:
     """Load and check knowledge, train the reader, and return a ready Coach.
 
-    The fitted reader is kept in ``reader_cache`` between starts (bot/fitted_reader.py); None fits it
-    at every start.
+    The checked examples and the fitted reader are kept in ``reader_cache`` between starts (bot/disk_cache.py);
+    None reads and fits them at every start.
 
     The cyclic garbage collector waits meanwhile: start-up makes hundreds of thousands of objects
     (examples, tokens, model tables) that all live on, and each collection pass over them finds
@@ -591,7 +591,7 @@ def build_coach(
     gc.disable()
     try:
         return Coach(
-            knowledge=load_knowledge(knowledge_dir, overlay=overlay),
+            knowledge=load_knowledge(knowledge_dir, overlay=overlay, cache=reader_cache),
             store=store,
             clock=clock,
             dialog_ttl=dialog_ttl,

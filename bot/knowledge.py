@@ -7,6 +7,7 @@ is collected, so one run of ``check-knowledge`` lists them all.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot import disk_cache
 from bot.errors import KnowledgeError
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "knowledge"
@@ -678,50 +680,78 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
     )
 
 
-def _build_examples(check: _Checker, directories: list[Path]) -> tuple[Example, ...]:
+def _build_examples(check: _Checker, directories: list[Path], cache: Path | None) -> tuple[Example, ...]:
+    """Every example file's examples, checked. Reading them is most of start-up (some thirty thousand lines of YAML),
+    so a checked result is kept (bot/disk_cache.py) under a hash of the files' bytes and of this module, and read
+    back while none of them changes. A file with a problem is read, and reported, at every start."""
+    paths = [
+        path
+        for directory in directories
+        if (directory / _EXAMPLES_DIR).is_dir()
+        for path in sorted((directory / _EXAMPLES_DIR).glob("*.yaml"))
+    ]
+    digest = hashlib.sha256(Path(__file__).read_bytes() + yaml.__version__.encode())
+    for path in paths:
+        try:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        except OSError:
+            break  # reading it below reports the problem
+    else:
+        kept = disk_cache.load(cache, _EXAMPLES_DIR, digest.hexdigest()[:32])
+        if isinstance(kept, tuple):
+            return kept
+    problems_before = len(check.problems)
+    examples = _read_examples(check, paths)
+    if len(check.problems) == problems_before:
+        disk_cache.save(cache, _EXAMPLES_DIR, digest.hexdigest()[:32], examples)
+    return examples
+
+
+def _read_examples(check: _Checker, paths: list[Path]) -> tuple[Example, ...]:
     examples: list[Example] = []
-    for directory in directories:
-        folder = directory / _EXAMPLES_DIR
-        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else ():
-            data = _read_yaml(path, check.problems)
-            if data is None:
+    for path in paths:
+        data = _read_yaml(path, check.problems)
+        if data is None:
+            continue
+        unknown = set(data) - {"examples"}
+        if unknown:
+            check.fail(data, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected 'examples')")
+        items = data.get("examples", [])
+        if not isinstance(items, list):
+            check.fail(data, "'examples' must be a list")
+            continue
+        for node in items:
+            if not isinstance(node, _Node):
+                check.fail(data, f"every example must be a mapping, got {node!r}")
                 continue
-            unknown = set(data) - {"examples"}
-            if unknown:
-                check.fail(data, f"unknown section(s) {', '.join(sorted(map(str, unknown)))} (expected 'examples')")
-            items = data.get("examples", [])
-            if not isinstance(items, list):
-                check.fail(data, "'examples' must be a list")
-                continue
-            for node in items:
-                if not isinstance(node, _Node):
-                    check.fail(data, f"every example must be a mapping, got {node!r}")
-                    continue
-                # `interaction: null` is a situation that does not say what the contact is about (DOMAIN.md rule 12).
-                unstated = "interaction" in node and node["interaction"] is None
-                interaction = None if unstated else check.one_of(node, "interaction", INTERACTIONS, "interaction type")
-                customer = (
-                    check.one_of(node, "customer", CUSTOMERS, "customer type")
-                    if node.get("customer") is not None
-                    else None
-                )
-                secondary = check.one_of(node, "secondary", CUSTOMERS, "customer type") if "secondary" in node else None
-                text = check.text(node, "text", limit=1000)
-                if text and (interaction or unstated):
-                    examples.append(
-                        Example(
-                            text=text,
-                            interaction=interaction,
-                            customer=customer or None,
-                            secondary=secondary or None,
-                            source=check.text(node, "source", required=False) or None,
-                        )
+            # `interaction: null` is a situation that does not say what the contact is about (DOMAIN.md rule 12).
+            unstated = "interaction" in node and node["interaction"] is None
+            interaction = None if unstated else check.one_of(node, "interaction", INTERACTIONS, "interaction type")
+            customer = (
+                check.one_of(node, "customer", CUSTOMERS, "customer type") if node.get("customer") is not None else None
+            )
+            secondary = check.one_of(node, "secondary", CUSTOMERS, "customer type") if "secondary" in node else None
+            text = check.text(node, "text", limit=1000)
+            if text and (interaction or unstated):
+                examples.append(
+                    Example(
+                        text=text,
+                        interaction=interaction,
+                        customer=customer or None,
+                        secondary=secondary or None,
+                        source=check.text(node, "source", required=False) or None,
                     )
+                )
     return tuple(examples)
 
 
-def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path | None = None) -> Knowledge:
+def load_knowledge(
+    directory: str | Path | None = None, *, overlay: str | Path | None = None, cache: Path | None = None
+) -> Knowledge:
     """Load and check knowledge from ``directory`` (the shipped folder by default) with ``overlay`` laid over it.
+
+    ``cache``: a directory where the checked examples are kept between starts (bot/disk_cache.py); with None they
+    are kept in this process only.
 
     Raises:
         KnowledgeError: listing every problem as "file:line: what is wrong".
@@ -772,7 +802,7 @@ def load_knowledge(directory: str | Path | None = None, *, overlay: str | Path |
     )
     language = _build_language(check, layers_by_file[_LANGUAGE_FILE], where)
     _check_sayings(check, layers_by_file["scripts.yaml"] + layers_by_file["situations.yaml"], language.trade_words)
-    examples = _build_examples(check, directories)
+    examples = _build_examples(check, directories, cache)
     departments = {
         n["id"]: Department(
             id=n["id"],

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import bot.knowledge as knowledge_module
+from bot import disk_cache
 from bot.errors import KnowledgeError
 from bot.knowledge import ANY, CUSTOMERS, INTERACTIONS, TIP_THEMES, load_knowledge
 from tests.conftest import shipped_knowledge
@@ -172,3 +174,47 @@ def test_shows_nothing_must_be_true_or_false(knowledge_copy: Path):
     _edit(path, "        shows_nothing: true\n", "        shows_nothing: maybe\n")
     problems = _problems(knowledge_copy)
     assert any(p.startswith(f"{path}:") and "'shows_nothing' must be true or false" in p for p in problems), problems
+
+
+def test_checked_examples_are_kept_between_starts_and_read_again_when_a_file_changes(
+    knowledge_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    cache = tmp_path / "cache"
+    disk_cache.forget()  # a new process: nothing kept from other tests
+    first = load_knowledge(knowledge_copy, cache=cache)
+    (stored,) = cache.glob("examples-*.pickle")
+    disk_cache.forget()  # a new process
+    monkeypatch.setattr(knowledge_module, "_read_examples", _must_not_read)
+    assert load_knowledge(knowledge_copy, cache=cache).examples == first.examples
+    monkeypatch.undo()
+    _edit(
+        knowledge_copy / "examples" / "critical.yaml",
+        "examples:\n",
+        "examples:\n  - {text: a fresh line, interaction: critical}\n",
+    )
+    again = load_knowledge(knowledge_copy, cache=cache)
+    assert "a fresh line" in {e.text for e in again.examples} and len(again.examples) == len(first.examples) + 1
+    assert stored.exists() and len(list(cache.glob("examples-*.pickle"))) == 2
+
+
+def test_a_broken_example_file_is_reported_at_every_start(knowledge_copy: Path, tmp_path: Path):
+    cache = tmp_path / "cache"
+    disk_cache.forget()
+    load_knowledge(knowledge_copy, cache=cache)
+    path = knowledge_copy / "examples" / "critical.yaml"
+    _edit(path, "examples:\n", "examples:\n  - {text: a line with no type}\n")
+    for _ in range(2):
+        disk_cache.forget()
+        (problem,) = _problems_with_cache(knowledge_copy, cache)
+        assert problem.startswith(f"{path}:") and "interaction" in problem
+    assert len(list(cache.glob("examples-*.pickle"))) == 1  # only the good files' result was kept
+
+
+def _must_not_read(*_: object) -> None:
+    raise AssertionError("the examples were read again")
+
+
+def _problems_with_cache(directory: Path, cache: Path) -> list[str]:
+    with pytest.raises(KnowledgeError) as caught:
+        load_knowledge(directory, cache=cache)
+    return caught.value.problems
