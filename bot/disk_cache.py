@@ -44,9 +44,12 @@ def load(directory: Path | None, kind: str, name: str) -> Any | None:
     try:
         with path.open("rb") as file:
             value = pickle.load(file)
-        os.utime(path)  # most recently used, so pruning keeps it
     except Exception:  # missing, truncated, from another version of a class: do the work again
         return None
+    try:
+        os.utime(path)  # most recently used, so pruning keeps it
+    except OSError:  # pruned meanwhile by another process: what was read still holds
+        pass
     _remember(kind, name, value)
     return value
 
@@ -57,20 +60,25 @@ def save(directory: Path | None, kind: str, name: str, value: Any) -> None:
     _remember(kind, name, value)
     if directory is None:
         return
+    temporary: str | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=f".{kind}-", delete=False) as file:
-            try:
-                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException:
-                os.unlink(file.name)
-                raise
-        os.replace(file.name, directory / f"{kind}-{name}.pickle")
+            temporary = file.name
+            pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary, directory / f"{kind}-{name}.pickle")
+        temporary = None
         stored = sorted(directory.glob(f"{kind}-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
         for old in stored[KEEP:]:
             old.unlink(missing_ok=True)
-    except OSError:
+    except Exception:  # a full or read-only disk, a file pruned by another process, a value that won't pickle
         pass
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
 
 
 def _remember(kind: str, name: str, value: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,9 +247,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Node:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _read_yaml(path: Path, problems: list[str]) -> _Node | None:
+def _read_yaml(path: Path, problems: list[str], content: bytes | None = None) -> _Node | None:
+    """The file's top mapping, or None with the problem added. ``content``: its bytes, where already read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (path.read_bytes() if content is None else content).decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         problems.append(f"{path}: cannot be read: {error}")
         return None
@@ -682,35 +684,42 @@ def _build_language(check: _Checker, layers: list[_Node], where: str) -> Languag
 
 def _build_examples(check: _Checker, directories: list[Path], cache: Path | None) -> tuple[Example, ...]:
     """Every example file's examples, checked. Reading them is most of start-up (some thirty thousand lines of YAML),
-    so a checked result is kept (bot/disk_cache.py) under a hash of the files' bytes and of this module, and read
-    back while none of them changes. A file with a problem is read, and reported, at every start."""
+    so a checked result is kept (bot/disk_cache.py) under a hash of the very bytes it was read from, of this module
+    and of the YAML loader, and read back while none of them changes. A file with a problem is read, and reported,
+    at every start: only a result with no problem is kept."""
     paths = [
         path
         for directory in directories
         if (directory / _EXAMPLES_DIR).is_dir()
         for path in sorted((directory / _EXAMPLES_DIR).glob("*.yaml"))
     ]
-    digest = hashlib.sha256(Path(__file__).read_bytes() + yaml.__version__.encode())
+    contents: list[bytes | None] = []
     for path in paths:
         try:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            contents.append(path.read_bytes())
         except OSError:
-            break  # reading it below reports the problem
-    else:
-        kept = disk_cache.load(cache, _EXAMPLES_DIR, digest.hexdigest()[:32])
-        if isinstance(kept, tuple):
-            return kept
+            contents.append(None)  # parsing reports it
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"{yaml.__version__} {_SafeLoader.__name__} {sys.version}".encode())
+    for path, content in zip(paths, contents, strict=True):
+        for part in (path.name.encode(), content or b""):
+            digest.update(len(part).to_bytes(8, "big") + part)
+    name = digest.hexdigest()[:32]
+    complete = all(content is not None for content in contents)
+    kept = disk_cache.load(cache, _EXAMPLES_DIR, name) if complete else None
+    if isinstance(kept, tuple):
+        return kept
     problems_before = len(check.problems)
-    examples = _read_examples(check, paths)
-    if len(check.problems) == problems_before:
-        disk_cache.save(cache, _EXAMPLES_DIR, digest.hexdigest()[:32], examples)
+    examples = _read_examples(check, paths, contents)
+    if complete and len(check.problems) == problems_before:
+        disk_cache.save(cache, _EXAMPLES_DIR, name, examples)
     return examples
 
 
-def _read_examples(check: _Checker, paths: list[Path]) -> tuple[Example, ...]:
+def _read_examples(check: _Checker, paths: list[Path], contents: list[bytes | None]) -> tuple[Example, ...]:
     examples: list[Example] = []
-    for path in paths:
-        data = _read_yaml(path, check.problems)
+    for path, content in zip(paths, contents, strict=True):
+        data = _read_yaml(path, check.problems, content)
         if data is None:
             continue
         unknown = set(data) - {"examples"}

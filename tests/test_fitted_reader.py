@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import fitted_reader
+from bot import disk_cache, fitted_reader
 from bot.classify import Classifier
 from tests.conftest import shipped_knowledge
 
@@ -84,3 +84,9 @@ def test_a_second_reader_in_one_process_shares_the_fit():
     first = Classifier(shipped_knowledge())
     second = Classifier(shipped_knowledge())
     assert second.interaction_model is first.interaction_model and second.combiner is first.combiner
+
+
+def test_a_value_that_cannot_be_stored_costs_only_time(tmp_path: Path):
+    disk_cache.save(tmp_path, "reader", "k", {"a lambda": lambda: 0})  # pickle refuses it
+    assert not list(tmp_path.iterdir())  # no half-written file left behind
+    assert disk_cache.load(tmp_path, "reader", "k") is not None  # kept in the process all the same
