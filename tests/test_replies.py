@@ -44,8 +44,8 @@ SITUATIONS = {
     "find-an-item": "lady wants a novel she heard about on the radio, doesn't know the title, remembers the cover",
     "booking-request": "man on the phone wants to book a table for four on saturday night",
     "none-left": "caller wants two seats for the show tonight, it's sold out",
-    "grief": "her husband died of a heart attack last month, she's calling to close his account",
-    "unwell": "man in the queue clutching his chest, says he had a heart attack last year",
+    "grief": "widow on the phone, her husband died last month, she's calling to close his account",
+    "unwell": "her mum died last year, she's in the shop today and has just fainted by the till",
     "lost-item": "guest on the phone, left her glasses in the room yesterday, asking if anything's been handed in",
 }
 
