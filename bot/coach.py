@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from rapidfuzz import fuzz, process
 
-from bot import choice_values, fitted_reader, report
+from bot import choice_values, disk_cache, report
 from bot.choice_values import FIX, HELPED, MORE, RIGHT, SKIP, START_OVER, UNHELPFUL
 from bot.classify import SETTLED, Classifier, Decision, Evidence, PhraseMatcher
 from bot.commands import Command, parse_command
@@ -562,7 +562,7 @@ class Coach:
 
 
 # build_coach's default reader cache: where the XDG cache is when this module is first imported.
-_READER_CACHE = fitted_reader.default_directory()
+_READER_CACHE = disk_cache.default_directory()
 
 
 def build_coach(

@@ -19,11 +19,8 @@ from typing import Any
 from bot import disk_cache
 from bot.knowledge import Knowledge
 
-KEEP = disk_cache.KEEP
 KIND = "reader"
 _CODE = ("text.py", "model.py", "combiner.py", "classify.py", "fitted_reader.py")
-default_directory = disk_cache.default_directory
-forget = disk_cache.forget
 
 
 def key(knowledge: Knowledge, vocabulary: set[str], settings: dict[str, Any]) -> str:

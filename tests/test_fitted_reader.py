@@ -22,9 +22,9 @@ LINES = [
 @pytest.fixture(autouse=True)
 def nothing_kept_in_this_process():
     """Each test sees only what is on disk; the fits kept in the process would otherwise answer first."""
-    fitted_reader.forget()
+    disk_cache.forget()
     yield
-    fitted_reader.forget()
+    disk_cache.forget()
 
 
 def readings(classifier: Classifier) -> list:
@@ -33,7 +33,7 @@ def readings(classifier: Classifier) -> list:
 
 def fresh_readings() -> list:
     """Readings of a reader fitted now, from nothing stored."""
-    fitted_reader.forget()
+    disk_cache.forget()
     return readings(Classifier(shipped_knowledge()))
 
 
@@ -41,7 +41,7 @@ def fresh_readings() -> list:
 def test_a_second_start_loads_the_fit_and_reads_alike(tmp_path: Path):
     first = Classifier(shipped_knowledge(), cache=tmp_path)
     (stored,) = tmp_path.glob("reader-*.pickle")
-    fitted_reader.forget()  # a new process
+    disk_cache.forget()  # a new process
     second = Classifier(shipped_knowledge(), cache=tmp_path)
     assert list(tmp_path.glob("reader-*.pickle")) == [stored]
     assert readings(second) == readings(first) == fresh_readings()
@@ -59,7 +59,7 @@ def test_a_broken_file_is_fitted_again_and_replaced(tmp_path: Path):
     Classifier(shipped_knowledge(), cache=tmp_path)
     (stored,) = tmp_path.glob("reader-*.pickle")
     stored.write_bytes(b"\x80\x05half a pickle")
-    fitted_reader.forget()  # a new process
+    disk_cache.forget()  # a new process
     again = Classifier(shipped_knowledge(), cache=tmp_path)
     assert readings(again) == fresh_readings()
     assert fitted_reader.load(tmp_path, stored.name[len("reader-") : -len(".pickle")]) is not None
@@ -73,9 +73,9 @@ def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path: Path):
 
 
 def test_only_the_most_recent_fits_are_kept(tmp_path: Path):
-    for n in range(fitted_reader.KEEP + 2):
+    for n in range(disk_cache.KEEP + 2):
         fitted_reader.save(tmp_path, f"k{n}", {"n": n})
-    assert len(list(tmp_path.glob("reader-*.pickle"))) == fitted_reader.KEEP
+    assert len(list(tmp_path.glob("reader-*.pickle"))) == disk_cache.KEEP
     assert not list(tmp_path.glob(".reader-*"))
 
 
