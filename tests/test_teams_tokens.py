@@ -245,9 +245,9 @@ async def test_tokens_are_accepted_again_once_the_keys_can_be_fetched(monkeypatc
         TeamsConfig(app_id=APP_ID, app_password="not-a-real-secret"),
         credentials_factory=FixedTokenFactory(),
     )
-    JwtTokenExtractor.metadataCache[endpoint.url] = OpenIdKeys(
-        endpoint.url, timeout=0.3, retry_after=0.5
-    )  # short, for the test
+    # Short, for the test, but with room for a fetch on a loaded machine: at 0.3 s a fetch of both documents over
+    # loopback (a new client session, two requests) sometimes timed out once the keys could be had.
+    JwtTokenExtractor.metadataCache[endpoint.url] = OpenIdKeys(endpoint.url, timeout=1.0, retry_after=1.5)
     runner, url = await serve(app)
     body = json.dumps(fixture("message_personal.json", connector.url)).encode()
     token = bearer(signer.token(app_id=APP_ID, service_url=connector.url))
@@ -255,7 +255,7 @@ async def test_tokens_are_accepted_again_once_the_keys_can_be_fetched(monkeypatc
         assert await _post_raw(url + "/api/messages", body, token) == 503
         endpoint.hang = False
         assert await _post_raw(url + "/api/messages", body, token) == 503  # still within retry_after
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.6)
         assert await _post_raw(url + "/api/messages", body, token) == 201
         assert len(connector.sent) == 1
     finally:
