@@ -39,6 +39,7 @@ SITUATIONS = {
     "offer-turned-complaint": "rang her about the renewal offer and she started complaining her last bill was wrong",
     "first-use": "customer wants help to set up the thing she bought yesterday, first time using one",
     "renewal-offer": "calling him about renewing his plan with an upgrade we can offer",
+    "offer-declined": "offered her the store card at the till and she said no thanks, do i ask again",
     "regular-visit": "our regular is at the counter for his usual coffee, same order as always, all fine",
     "service-down": "cx furious, her internet is down since last night and she works from home",
     "find-an-item": "lady wants a novel she heard about on the radio, doesn't know the title, remembers the cover",
@@ -108,6 +109,25 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
     wanted = next(s for s in shipped_knowledge().situations if s.id == situation)
     reply = await answer_to(coach, text)
     assert says(reply)[0] == wanted.steps[0].say, (situation, reply.title)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # "list" folds from "listing": a listing that vanished is no request to stop offers
+        "caller says the flat she paid a deposit on has vanished off the listing site, she wants it back",
+        # a courtesy call carries no offer (DOMAIN.md rule 4), so a complaint on one is no offer turned sour
+        "courtesy call after his service, he's angry the car pulls to the left again",
+        # an offer still to be made, or taken, is not one declined
+        "cx at the till asked about the extended warranty on the laptop, wants to know if it covers spills",
+    ],
+)
+async def test_words_that_only_look_like_a_situation_lead_with_none_of_it(coach: Coach, text: str):
+    reply = await answer_to(coach, text)
+    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    wrong = {"stop-contact", "offer-turned-complaint", "offer-declined"}
+    leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
+    assert not leads, (text, said)
 
 
 async def test_safety_comes_before_the_product(coach: Coach):
