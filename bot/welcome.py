@@ -20,7 +20,17 @@ def welcome_scope(platform: str) -> str:
 
 
 async def welcome_once(coach: CoachPort, platform: str, key: str) -> Reply | None:
-    """The coach's welcome the first time ``key`` (a person, an install: the adapter says which) is seen; None after."""
+    """The coach's welcome the first time ``key`` (a person, an install: the adapter says which) is seen; None after.
+
+    An adapter that sends it in the turn calls ``welcome_not_sent`` when the send fails: the claim alone must not
+    stand for a welcome nobody got.
+    """
     if await coach.store.claim(welcome_scope(platform), key, coach.clock()):
         return coach.welcome()
     return None
+
+
+async def welcome_not_sent(coach: CoachPort, platform: str, key: str) -> None:
+    """Give back the claim of a welcome whose send failed, so that the next event for ``key`` (Teams sends two for
+    one install, and may deliver one again) says it."""
+    await coach.store.release(welcome_scope(platform), key)

@@ -275,6 +275,18 @@ async def test_purge_claims_by_time_then_claimable_again(store: Store) -> None:
     assert await store.claim("weekly-tip", "old", NOW) is False  # other scope untouched
 
 
+async def test_a_released_claim_can_be_won_again_and_only_that_one(store: Store) -> None:
+    assert await store.claim("teams-welcome", "conv", NOW)
+    assert await store.claim("teams-welcome", "other", NOW)
+    assert await store.claim("slack-event", "conv", NOW)
+    await store.release("teams-welcome", "conv")
+    await store.release("teams-welcome", "never-claimed")  # nothing to undo: no error
+    assert await store.claim("teams-welcome", "conv", NOW + 1) is True  # the next attempt wins it
+    assert await store.claim("teams-welcome", "conv", NOW + 2) is False  # and only once again
+    assert await store.claim("teams-welcome", "other", NOW) is False  # others untouched
+    assert await store.claim("slack-event", "conv", NOW) is False  # so is the same key in another scope
+
+
 @pytest.mark.parametrize("round_", range(3))
 async def test_claim_race_has_exactly_one_winner(backend: Backend, store: Store, round_: int) -> None:
     """50 concurrent claims of one key, half through a second instance on the same storage."""

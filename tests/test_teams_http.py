@@ -179,6 +179,23 @@ async def test_welcome_once_when_the_bot_is_installed(harness: Harness):
     assert reference["bot"]["id"] == "28:608cacfd-1cea-40c9-b678-4b93e69bb72b"
 
 
+async def test_a_welcome_the_connector_refused_is_said_on_the_next_event(harness: Harness):
+    """The claim is given back when the send fails: Teams' second event for the install (or a redelivery) says it."""
+    body = fixture("conversation_update_bot_added_team.json", harness.connector.url)
+    harness.connector.fail_status = 503
+    await harness.post(body)  # the turn's error is logged (bot/failures.py), the claim given back
+    assert len(harness.connector.sent) == 1  # tried once, refused
+    harness.connector.fail_status = None
+    assert (await harness.post(copy.deepcopy(body)))[0] == 201
+    assert (await harness.post(copy.deepcopy(body)))[0] == 201
+    refused, sent = harness.connector.sent  # said once more, and only once
+    assert (
+        card_of(sent)["body"][0]["items"][0]["text"]
+        == "Hi! I'm Frontline Coach."
+        == card_of(refused)["body"][0]["items"][0]["text"]
+    )
+
+
 async def test_welcome_in_the_emulator(harness: Harness):
     assert (await harness.post(fixture("emulator_conversation_update.json", harness.connector.url)))[0] == 201
     assert len(harness.connector.sent) == 1

@@ -49,7 +49,7 @@ from bot.failures import APOLOGY as CORE_APOLOGY
 from bot.failures import log_failure
 from bot.messages import Incoming, Reply, Section, id_problem
 from bot.ports import CoachPort
-from bot.welcome import welcome_once
+from bot.welcome import welcome_not_sent, welcome_once
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -316,7 +316,11 @@ class CoachBot(ActivityHandler):
         key = conversation if generation == 0 else f"{conversation}#{generation}"
         welcome = await welcome_once(self.coach, PLATFORM, key)
         if welcome is not None:
-            await turn_context.send_activity(to_activity(welcome_for_place(welcome, turn_context.activity)))
+            try:
+                await turn_context.send_activity(to_activity(welcome_for_place(welcome, turn_context.activity)))
+            except BaseException:
+                await welcome_not_sent(self.coach, PLATFORM, key)
+                raise
 
     async def _installs(self, conversation: str) -> dict[str, Any]:
         state = await self.coach.store.get_conversation(INSTALLS, conversation)

@@ -54,6 +54,10 @@ class Store(Protocol):
     async def claim(self, scope: str, key: str, now: float) -> bool:
         """Atomically mark ``key`` in ``scope`` as done. True for the first caller only, ever (until purged)."""
 
+    async def release(self, scope: str, key: str) -> None:
+        """Undo a claim this caller won but could not act on (the send failed), so that the next attempt, here or
+        in another copy, may claim it and do the work; nothing done is claimed without being done."""
+
     async def purge_claims(self, scope: str, before: float) -> int:
         """Delete claims in ``scope`` made before ``before``; returns how many went."""
 

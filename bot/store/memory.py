@@ -132,6 +132,9 @@ class MemoryStore:
         self._claims[(scope, key)] = now
         return True
 
+    async def release(self, scope: str, key: str) -> None:
+        self._claims.pop((scope, key), None)
+
     async def purge_claims(self, scope: str, before: float) -> int:
         stale = [k for k, made in self._claims.items() if k[0] == scope and made < before]
         for k in stale:

@@ -475,6 +475,9 @@ class PostgresStore:
         won = await self._fetchval(_CLAIM + " RETURNING true", scope, key, now)
         return bool(won)
 
+    async def release(self, scope: str, key: str) -> None:
+        await self._execute("DELETE FROM claims WHERE scope = $1 AND key = $2", scope, key)
+
     async def purge_claims(self, scope: str, before: float) -> int:
         return _rows(await self._execute("DELETE FROM claims WHERE scope = $1 AND made < $2", scope, before))
 

@@ -346,6 +346,9 @@ class SQLiteStore:
             elif result:  # its caller was cancelled meanwhile and will not act on it: let a retry win
                 self._db.execute("DELETE FROM claims WHERE scope = ? AND key = ?", (scope, key))
 
+    async def release(self, scope: str, key: str) -> None:
+        self._db.execute("DELETE FROM claims WHERE scope = ? AND key = ?", (scope, key))
+
     async def purge_claims(self, scope: str, before: float) -> int:
         return self._db.execute("DELETE FROM claims WHERE scope = ? AND made < ?", (scope, before)).rowcount
 
