@@ -420,6 +420,21 @@ async def test_typos_abbreviations_and_emoji(coach: Coach):
     assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"
 
 
+@pytest.mark.parametrize(
+    "text, cursing",
+    [
+        ("customer swearing at me over the phone about his bill", True),
+        ("caller yelling and swearing, says we cut his line", True),
+        ("she swears she paid the bill last week, wants the late fee off", False),
+        ("he swears he left it on the counter, asking if anyone handed it in", False),
+    ],
+)
+def test_swearing_is_cursing_not_insisting(coach: Coach, text: str, cursing: bool):
+    """ "Swears" folds to the same word as "swearing": the cue reads the cursing, not "she swears she paid"."""
+    matched = {phrase for _, phrase in coach.classifier.cues.find(coach.classifier.reader.tokens(text))}
+    assert any("swear" in phrase or "swore" in phrase for phrase in matched) is cursing, matched
+
+
 def test_plainly_angry_comes_first_whatever_else_the_text_says(coach: Coach):
     """DOMAIN.md rule 7: twelve years of loyalty make loyal the secondary, not the type, once she is swearing."""
     result = coach.classify(
