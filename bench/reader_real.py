@@ -39,6 +39,9 @@ BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
 def measure(coach: Coach, items: list[dict]) -> dict:
     """The issue's figures for one labelled set, as numbers; ``report`` prints them."""
     customer_questions = {q.id for q in coach.knowledge.questions.values() if q.asks == "customer"}
+    # Two situations with the same steps are one answer under two readings (offer-turned-complaint when the contact
+    # reads critical, complaint-during-offer when it reads planned): leading with either is leading with the lines.
+    steps = {s.id: s.steps for s in coach.knowledge.situations}
     counts = {
         "interaction": [0, 0],
         "customer": [0, 0],
@@ -70,11 +73,14 @@ def measure(coach: Coach, items: list[dict]) -> dict:
             wrong |= result["interaction"] is not None and not result["missing"]
         if "situation" in item:  # labelled (null where the readers agreed that none fits)
             found = result["situation"]
+            right = found == item["situation"] or (
+                found is not None and steps.get(found) == steps.get(item["situation"])
+            )
             if found is not None:
-                counts["situation_found"][0] += found == item["situation"]
+                counts["situation_found"][0] += right
                 counts["situation_found"][1] += 1
             if item["situation"] is not None:
-                counts["situation_named"][0] += found == item["situation"]
+                counts["situation_named"][0] += right
                 counts["situation_named"][1] += 1
         if not result["missing"]:
             counts["at_once"][0] += not wrong

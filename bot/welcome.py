@@ -31,6 +31,7 @@ async def welcome_once(coach: CoachPort, platform: str, key: str) -> Reply | Non
 
 
 async def welcome_not_sent(coach: CoachPort, platform: str, key: str) -> None:
-    """Give back the claim of a welcome whose send failed, so that the next event for ``key`` (Teams sends two for
-    one install, and may deliver one again) says it."""
+    """Give back the claim of a welcome whose send failed, so that a later event for ``key`` says it (Teams may deliver
+    one again; its two events for one install mostly arrive together, and the second has then lost the claim
+    already)."""
     await coach.store.release(welcome_scope(platform), key)

@@ -159,7 +159,8 @@ async def test_vague_openings(typed: bool):
 # real agents rarely use a situation's words.
 # Round three (1,522 more lines, a later session of 2026-12-07) tripled the set: on all 2,263 lines, 64.8% and
 # 70.8%, asking on 96.8%, and 36 answered at once, 3 of them wrong (a type named for a customer who shows none, and
-# a first-time camera buyer's question read as routine): fewer than the 5 in 100, but short of its 95%.
+# a first-time camera buyer's question read as routine): far fewer than the 5 per 100 lines, but short of
+# its 95%.
 # With round three's situations (1,260 labelled), answers that lead with a situation lead with the labelled one 50.6%
 # of the time (133/263): 60.2% on rounds one and two, whose lines earlier phrase fixes were checked on, 46.1% on the
 # fresh lines.

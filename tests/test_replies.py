@@ -118,8 +118,9 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         "caller says the flat she paid a deposit on has vanished off the listing site, she wants it back",
         # a courtesy call carries no offer (DOMAIN.md rule 4), so a complaint on one is no offer turned sour
         "courtesy call after his service, he's angry the car pulls to the left again",
-        # an offer still to be made, or taken, is not one declined
+        # an offer still to be made, or taken, is not one declined; nor is a no to a question
         "cx at the till asked about the extended warranty on the laptop, wants to know if it covers spills",
+        "asked him for his order number and he said no, he doesnt have it",
     ],
 )
 async def test_words_that_only_look_like_a_situation_lead_with_none_of_it(coach: Coach, text: str):
@@ -128,6 +129,13 @@ async def test_words_that_only_look_like_a_situation_lead_with_none_of_it(coach:
     wrong = {"stop-contact", "offer-turned-complaint", "offer-declined"}
     leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
     assert not leads, (text, said)
+
+
+async def test_a_spark_plug_is_no_danger(coach: Coach):
+    """Folding reads "sparking" as "spark": the safety lines need sparks seen, not a part asked for."""
+    reply = await answer_to(coach, "parts counter, guy needs spark plugs for his mower, doesn't know the size")
+    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
 
 
 async def test_safety_comes_before_the_product(coach: Coach):

@@ -319,7 +319,10 @@ class CoachBot(ActivityHandler):
             try:
                 await turn_context.send_activity(to_activity(welcome_for_place(welcome, turn_context.activity)))
             except BaseException:
-                await welcome_not_sent(self.coach, PLATFORM, key)
+                try:
+                    await welcome_not_sent(self.coach, PLATFORM, key)
+                except Exception as error:  # noqa: BLE001  the store is down too: the send's error is the one to report
+                    _LOGGER.warning("Teams: a welcome not sent stays claimed (%s)", type(error).__name__)
                 raise
 
     async def _installs(self, conversation: str) -> dict[str, Any]:
