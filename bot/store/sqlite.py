@@ -128,6 +128,7 @@ _MIGRATIONS = {
     2: "ALTER TABLE dialogs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
 }
 _CLAIM = "INSERT INTO claims (scope, key, made) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_RELEASE = "DELETE FROM claims WHERE scope = ? AND key = ?"
 _TALLY = (
     "INSERT INTO tallies (period, team, metric, key, n) VALUES (?, ?, ?, ?, 1) "
     "ON CONFLICT (period, team, metric, key) DO UPDATE SET n = n + 1"
@@ -344,10 +345,10 @@ class SQLiteStore:
             if not won.done():
                 won.set_result(result)
             elif result:  # its caller was cancelled meanwhile and will not act on it: let a retry win
-                self._db.execute("DELETE FROM claims WHERE scope = ? AND key = ?", (scope, key))
+                self._db.execute(_RELEASE, (scope, key))
 
     async def release(self, scope: str, key: str) -> None:
-        self._db.execute("DELETE FROM claims WHERE scope = ? AND key = ?", (scope, key))
+        self._db.execute(_RELEASE, (scope, key))
 
     async def purge_claims(self, scope: str, before: float) -> int:
         return self._db.execute("DELETE FROM claims WHERE scope = ? AND made < ?", (scope, before)).rowcount
