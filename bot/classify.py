@@ -268,7 +268,7 @@ class Classifier:
         """``cache``: a directory where the fit is kept between starts (bot/fitted_reader.py); None keeps it in this
         process only."""
         self.knowledge = knowledge
-        vocabulary = _vocabulary(knowledge)
+        lexicon = _lexicon_words(knowledge)
         settings = {
             "cue_weight": CUE_WEIGHT,
             "cue_decay": CUE_DECAY,
@@ -276,9 +276,10 @@ class Classifier:
             "folds": FOLDS,
             "real_work_weight": REAL_WORK_WEIGHT,
         }
-        name = fitted_reader.key(knowledge, vocabulary, settings)
+        name = fitted_reader.key(knowledge, lexicon, settings)
         fitted = fitted_reader.load(cache, name)
         english = fitted["english"] if fitted else english_words()
+        vocabulary = fitted["vocabulary"] if fitted else lexicon | _recurring_words(knowledge)
         self.reader = TextReader(language=knowledge.language, vocabulary=vocabulary, english=english)
         self._signals = {cue.id: cue.signals for cue in knowledge.cues}
         self.cues = PhraseMatcher(self.reader, {cue.id: cue.phrases for cue in knowledge.cues})
@@ -295,6 +296,7 @@ class Classifier:
             # 64.6% -> 65.3% on another, asking where none is shown unchanged (97.2%, 95.8%).
             fitted = {
                 "english": english,
+                "vocabulary": vocabulary,
                 "interaction": _fit([(f, e.interaction) for f, e in labelled], INTERACTIONS),
                 "customer": _fit([(f, e.customer) for f, e in labelled if e.customer or not e.source], CUSTOMERS),
                 "combiner": self._fit_combiner(tokens, labelled),
@@ -480,15 +482,21 @@ def _softmax(evidence: Evidence, types: tuple[str, ...], combiner: LinearCombine
 _WORD = re.compile(r"[a-z][a-z']+")
 
 
-def _vocabulary(knowledge: Knowledge) -> set[str]:
-    """Words a typo may be mended to: the lexicon's, and those that recur across examples.
-
-    Words seen in fewer than three examples are left out: the examples hold typos on purpose
-    ("furios" twice), and a typo must not become a word to mend towards.
-    """
+def _lexicon_words(knowledge: Knowledge) -> set[str]:
+    """Words a typo may be mended to, from the lexicon: cues, answer options, departments, shorthand and emoji."""
     lexicon: list[str] = [p for cue in knowledge.cues for p in cue.phrases]
     lexicon += [s for q in knowledge.questions.values() for o in q.options for s in (o.label, *o.synonyms)]
     lexicon += [a for d in knowledge.departments.values() for a in (d.name, *d.aliases)]
     lexicon += list(knowledge.language.abbreviations.values()) + list(knowledge.language.emoji.values())
+    return {w for text in lexicon for w in _WORD.findall(text.lower())}
+
+
+def _recurring_words(knowledge: Knowledge) -> set[str]:
+    """Words a typo may be mended to, from the examples: those that recur across them.
+
+    Words seen in fewer than three examples are left out: the examples hold typos on purpose
+    ("furios" twice), and a typo must not become a word to mend towards. Counting them reads every example, so the
+    result is kept with the fitted reader.
+    """
     seen = Counter(w for e in knowledge.examples for w in set(_WORD.findall(e.text.lower())))
-    return {w for text in lexicon for w in _WORD.findall(text.lower())} | {w for w, n in seen.items() if n >= 3}
+    return {w for w, n in seen.items() if n >= 3}

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from bot import disk_cache
-from bot.knowledge import Knowledge
+from bot.knowledge import Examples, Knowledge
 
 KIND = "reader"
 _CODE = ("text.py", "model.py", "combiner.py", "classify.py", "fitted_reader.py")
 
 
-def key(knowledge: Knowledge, vocabulary: set[str], settings: dict[str, Any]) -> str:
+def key(knowledge: Knowledge, lexicon: set[str], settings: dict[str, Any]) -> str:
     """A name that changes whenever anything the fit depends on changes.
 
+    ``lexicon``: the lexicon's words a typo may be mended to (the rest of that vocabulary comes from the examples).
     ``settings``: the reader's constants the fit uses, as they are now (a benchmark may change them at run time).
+    Examples read from their files carry a hash of those files (``Examples.digest``), which stands for them; any
+    other tuple of examples (a test's or a benchmark's selection) is written out whole.
     Sets are sorted first: their order changes with PYTHONHASHSEED, and two starts must agree.
     """
     digest = hashlib.sha256()
@@ -40,8 +43,10 @@ def key(knowledge: Knowledge, vocabulary: set[str], settings: dict[str, Any]) ->
         "numpy": metadata.version("numpy"),
         "settings": settings,
         "language": language,
-        "vocabulary": sorted(vocabulary),
-        "examples": [(e.text, e.interaction, e.customer, e.source) for e in knowledge.examples],
+        "lexicon": sorted(lexicon),
+        "examples": knowledge.examples.digest
+        if isinstance(knowledge.examples, Examples)
+        else [(e.text, e.interaction, e.customer, e.source) for e in knowledge.examples],
     }
     digest.update(json.dumps(inputs, ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()[:32]

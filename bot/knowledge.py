@@ -173,6 +173,23 @@ class Example:
     source: str | None = None  # where a situation from real work was told (its account's address)
 
 
+class Examples(tuple[Example, ...]):
+    """The examples as read from their files, with ``digest``: a hash of the files' bytes they were read from.
+
+    Why: the fitted reader is kept under a name that must change whenever an example does (bot/fitted_reader.py).
+    Reading the files already hashed their bytes; carrying that hash here spares hashing every example's text again
+    at each start. It lives on the tuple, not beside it on ``Knowledge``: ``dataclasses.replace(knowledge,
+    examples=...)`` then gives a plain tuple, with no digest to go stale.
+    """
+
+    digest: str
+
+    def __new__(cls, examples: tuple[Example, ...], digest: str) -> Examples:
+        made = super().__new__(cls, examples)
+        made.digest = digest
+        return made
+
+
 @dataclass(frozen=True)
 class Department:
     id: str
@@ -708,11 +725,12 @@ def _build_examples(check: _Checker, directories: list[Path], cache: Path | None
     complete = all(content is not None for content in contents)
     kept = disk_cache.load(cache, _EXAMPLES_DIR, name) if complete else None
     if isinstance(kept, tuple):
-        return kept
+        return Examples(kept, name)
     problems_before = len(check.problems)
     examples = _read_examples(check, paths, contents)
     if complete and len(check.problems) == problems_before:
         disk_cache.save(cache, _EXAMPLES_DIR, name, examples)
+        return Examples(examples, name)
     return examples
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
 
 from bot import disk_cache, fitted_reader
 from bot.classify import Classifier
+from bot.knowledge import SHIPPED_DIR, Examples, load_knowledge
 from tests.conftest import shipped_knowledge
 
 LINES = [
@@ -90,3 +92,24 @@ def test_a_value_that_cannot_be_stored_costs_only_time(tmp_path: Path):
     disk_cache.save(tmp_path, "reader", "k", {"a lambda": lambda: 0})  # pickle refuses it
     assert not list(tmp_path.iterdir())  # no half-written file left behind
     assert disk_cache.load(tmp_path, "reader", "k") is not None  # kept in the process all the same
+
+
+def test_an_edited_example_file_gets_another_key(tmp_path: Path):
+    """The key stands for the example files by the hash of their bytes: one label changed on disk must change it."""
+    folder = tmp_path / "knowledge"
+    shutil.copytree(SHIPPED_DIR, folder)
+    before = load_knowledge(folder)
+    path = folder / "examples" / "terse.yaml"
+    text = path.read_text(encoding="utf-8")
+    first = text.index("interaction: ")
+    label = text[first:].split("\n", 1)[0]
+    other = "interaction: surprise" if label != "interaction: surprise" else "interaction: critical"
+    path.write_text(text[:first] + other + text[first + len(label) :], encoding="utf-8")
+    after = load_knowledge(folder)
+    assert isinstance(before.examples, Examples) and isinstance(after.examples, Examples)
+    assert before.examples.digest != after.examples.digest
+    assert fitted_reader.key(before, set(), {}) != fitted_reader.key(after, set(), {})
+    # A selection made in code has no digest to go stale: it is keyed by what it holds.
+    chosen = dataclasses.replace(before, examples=before.examples[:10])
+    assert not isinstance(chosen.examples, Examples)
+    assert fitted_reader.key(chosen, set(), {}) != fitted_reader.key(before, set(), {})
