@@ -218,3 +218,17 @@ def _problems_with_cache(directory: Path, cache: Path) -> list[str]:
     with pytest.raises(KnowledgeError) as caught:
         load_knowledge(directory, cache=cache)
     return caught.value.problems
+
+
+def test_every_labelled_situation_of_an_example_exists():
+    """A `situation` on an example (the one two readers chose) must name a situation that exists, or be null: a typo
+    or a renamed situation would otherwise count as a miss in the situations' measure, silently."""
+    import yaml
+
+    known = {s.id for s in shipped_knowledge().situations}
+    unknown = []
+    for path in sorted((knowledge_module.SHIPPED_DIR / "examples").glob("*.yaml")):
+        for n, example in enumerate(yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]):
+            if "situation" in example and example["situation"] is not None and example["situation"] not in known:
+                unknown.append(f"{path.name} example {n}: {example['situation']}")
+    assert not unknown, unknown
