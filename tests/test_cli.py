@@ -146,6 +146,22 @@ def _read_until(fd: int, marker: bytes, limit: float = 30.0) -> bytes:
     return seen
 
 
+def _wait_or_kill(pid: int, limit: float = 30.0) -> int:
+    """The child's exit status; a child still running after ``limit`` seconds is killed, so a test that fails
+    half-way (the chat never got its keys) fails instead of waiting for it forever."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
 @pytest.mark.parametrize("keys", [b"\x03", b"\x04", b"quit\r"], ids=["ctrl-c", "ctrl-d", "quit"])
 def test_a_terminal_chat_leaves_cleanly(tmp_path: Path, keys: bytes):
     """In a real terminal (a pty), Ctrl-C at the prompt leaves like Ctrl-D and "quit": exit 0, no traceback."""
@@ -160,13 +176,14 @@ def test_a_terminal_chat_leaves_cleanly(tmp_path: Path, keys: bytes):
         os.chdir(ROOT)
         os.execve(sys.executable, [sys.executable, "app.py"], environment)
     try:
-        assert b"you> " in _read_until(fd, b"you> ")
+        # A first start fits the reader: seconds, and more on a loaded machine.
+        assert b"you> " in _read_until(fd, b"you> ", limit=120.0)
         os.write(fd, b"cx furious, blender smoked on day 2\r")
         answer = _read_until(fd, b"you> ")
         os.write(fd, keys)
         rest = _read_until(fd, b"\x00", limit=10)
     finally:
-        _, status = os.waitpid(pid, 0)
+        status = _wait_or_kill(pid)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     assert b"Traceback" not in answer + rest
