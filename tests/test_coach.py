@@ -196,13 +196,16 @@ async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_f
 
 
 async def test_a_situation_that_exists_within_one_type_names_it(coach: Coach, monkeypatch):
-    """An offer read at 40%: the lines lead with the offer, so the headline says it is one, not "not clear"."""
+    """An offer read at 40%: the lines lead with the offer ("I'll leave the offer there"), so the headline says it is
+    one, not "not clear"."""
     offer, _ = reading_too_unsure_to_name(
-        coach, "planned", "renewal-offer", planned=3.0, critical=0.0, stabilizing=1.4, loyal=3.0
+        coach, "planned", "complaint-during-offer", planned=3.0, critical=0.0, stabilizing=1.4, loyal=3.0
     )
     shown, situation = coach.classifier.answer(offer)
-    assert situation is not None and situation.id == "renewal-offer" and shown.interaction == "planned"
-    reply, said = await answer_after_skipping(coach, monkeypatch, "rang her about the renewal", read_as=offer)
+    assert situation is not None and situation.id == "complaint-during-offer" and shown.interaction == "planned"
+    reply, said = await answer_after_skipping(
+        coach, monkeypatch, "rang her about the renewal, she says her last bill was wrong", read_as=offer
+    )
     assert reply.title.startswith("Planned interaction")
     assert said[0] == situation.steps[0].say
 

@@ -82,9 +82,9 @@ def says(reply: Reply) -> tuple[str, ...]:
 
 
 async def test_short_answer_is_types_hold_on_and_a_few_lines_and_the_rest_is_behind_more(coach: Coach):
-    reply = await answer_to(coach, "cx furious, blender smoked on day 2")
-    assert reply.title == "Surprise interaction · Angry customer"
-    assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and len(says(reply)) <= SHORT_LINES
+    reply = await answer_to(coach, "cx furious, blender broke on day 2, wants it sorted")
+    assert reply.title == "Critical interaction · Angry customer"
+    assert [s.title for s in reply.sections] == ["Hold on to", "Say"] and 0 < len(says(reply)) <= SHORT_LINES
     assert shown_words(reply) <= MAX_WORDS
     (more,) = await coach.handle(say(choice=reply.choices[0].value))
     titles = [s.title for s in more.sections]
@@ -203,7 +203,9 @@ def test_scripts_are_named_for_what_they_are(interaction: str, customer: str):
     assert ("de-escalation" in kinds) == de_escalation
     script = k.scripts[(interaction, customer)]
     if interaction in ("surprise", "critical"):
-        assert script.steps[0].say, "where something went wrong for a customer we can read, there is a line to say"
+        # Behind "More" the de-escalation always has lines to say. Which of them the short answer reads is for panels
+        # to decide (scripts.yaml: a line leads only where readers said it as it is at least as often as wrong).
+        assert any(step.say for step in script.steps)
 
 
 async def test_why_quotes_what_the_agent_typed(coach: Coach):
@@ -212,6 +214,17 @@ async def test_why_quotes_what_the_agent_typed(coach: Coach):
     why = next(s for s in more.sections if s.title == "Why").lines[0]
     assert "“for 6 yrs”" in why and "“😡😡”" in why
     assert "num" not in why.split() and "years" not in why
+
+
+async def test_a_pair_with_no_line_that_fits_most_contacts_shows_what_to_hold_on_to(coach: Coach):
+    """A surprise with an angry customer: every line tried was wrong more often than said as it is (scripts.yaml), so
+    the short answer is the types and what to hold on to, and the script's lines wait behind "More"."""
+    reply = await answer_to(coach, "cx furious, blender smoked on day 2")
+    assert reply.title == "Surprise interaction · Angry customer"
+    assert [s.title for s in reply.sections] == ["Hold on to"]
+    (more,) = await coach.handle(say(choice=reply.choices[0].value))
+    script = next(s for s in more.sections if s.title == "Script (de-escalation)")
+    assert any("“" in line or '"' in line for line in script.lines), script.lines
 
 
 async def test_how_i_read_it_lists_only_types_with_a_real_share(coach: Coach):
