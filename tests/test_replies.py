@@ -151,7 +151,7 @@ async def test_a_routine_request_gets_what_to_hold_on_to_and_no_filler_line(coac
     reply = await answer_to(coach, "customer asking what time we open tomorrow")
     assert reply.title.startswith("Stabilizing interaction")
     assert [s.title for s in reply.sections] == ["Hold on to"]
-    assert "Answer what they asked" in reply.sections[0].lines[0]
+    assert "Help with what they need" in reply.sections[0].lines[0]
     (more,) = await coach.handle(say(choice=reply.choices[0].value))
     script = next(s for s in more.sections if s.title.startswith("Script"))
     assert any("“" in line for line in script.lines)
