@@ -60,6 +60,11 @@ ANSWERED = 3.0  # an option's signal: the agent picked an answer that names this
 # (bench/reader_real.py --fit), a dimension alone would need 0.97 (interaction) and 0.77 (customer) for 95%; an
 # answer at once needs both dimensions sure.
 ASK_BELOW = {"interaction": 0.89, "customer": 0.90}
+# A customer type is answered at once only where a cue or an answer shows it: read by the model alone, it is asked
+# about however sure the model is (DOMAIN.md rule 12). Cross-fitted on the real-work examples (five folds by account,
+# 2026-12-07), customer types named at the ask threshold or above were right 86.0% of the time with a cue (221/257)
+# and 50.0% from the model alone (11/22, nine of them on lines that show no type). The contact's kind keeps answering
+# from the model: there, 87.5% (63/72) against 87.7% (157/179) with a cue.
 # The answer names a type the agent's answers did not settle only from these confidences on; below them it says
 # the type is not clear and gives the lines for any type. Reached when the agent skips the questions ("just tell
 # me"): on the 1,195-line development set, taking the top of each line's reading on the lines whose label names
@@ -198,6 +203,7 @@ class Decision:
     interaction_probs: dict[str, float]
     customer_probs: dict[str, float]
     answered: frozenset[str] = frozenset()  # dimensions the agent's own answers settled
+    worded: frozenset[str] = frozenset()  # dimensions whose named type a cue or an answer shows, not the model alone
 
     def probs(self, dimension: str) -> dict[str, float]:
         return self.interaction_probs if dimension == "interaction" else self.customer_probs
@@ -218,6 +224,8 @@ class Decision:
         """Whether to ask about ``dimension``: never again once the agent's answer named the type read."""
         if dimension in self.answered:
             return False
+        if dimension == "customer" and dimension not in self.worded:
+            return True
         return self.type_of(dimension) is None or self.confidence_of(dimension) < ASK_BELOW[dimension]
 
     def as_answer(self) -> Decision:
@@ -411,8 +419,14 @@ class Classifier:
                 and evidence.answer[named] == max(evidence.answer.get(t, 0.0) for t in DIMENSION_TYPES[d])
             )
         )
+        worded = frozenset(
+            d
+            for d, named in (("interaction", interaction), ("customer", customer))
+            if evidence.cue_weights.get(named, 0.0) > 0 or evidence.answer.get(named, 0.0) > 0
+        )
         return Decision(
             answered=answered,
+            worded=worded,
             interaction=interaction if evidence.known("interaction") else None,
             customer=customer if evidence.known("customer") else None,
             secondary=secondary,

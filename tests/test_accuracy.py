@@ -164,8 +164,11 @@ async def test_vague_openings(typed: bool):
 # With round three's situations (1,260 labelled), answers that lead with a situation lead with the labelled one 50.6%
 # of the time (133/263): 60.2% on rounds one and two, whose lines earlier phrase fixes were checked on, 46.1% on the
 # fresh lines.
+# Since the customer type is answered at once only where a cue or an answer shows it (bot/classify.py, 2026-12-07):
+# 34 answered at once, one wrong (97.1%), meeting the issue's 95%, which the test now holds.
 REAL_FLOORS = {"interaction": 0.62, "customer": 0.66, "asks": 0.96, "situation_found": 0.48}
 MAX_WRONG_AT_ONCE = 3
+AT_ONCE_RIGHT = 0.95
 
 
 def test_real_situations_read_with_no_question_answered(reader: Coach):
@@ -177,6 +180,7 @@ def test_real_situations_read_with_no_question_answered(reader: Coach):
     print(f"\nreal_dev: {rates}, answered at once {counts['at_once']}")
     assert all(rates[key] >= floor for key, floor in REAL_FLOORS.items()), rates
     assert counts["at_once"][1] - counts["at_once"][0] <= MAX_WRONG_AT_ONCE, "\n".join(figures["misses"])
+    assert counts["at_once"][0] >= AT_ONCE_RIGHT * counts["at_once"][1], counts["at_once"]
 
 
 # The situations' phrases on the real work they are tuned on: the real-work examples whose `situation` two blind readers
