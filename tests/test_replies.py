@@ -108,7 +108,14 @@ async def test_words_before_the_first_option_on_a_labelled_set():
 async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situation: str, text: str):
     wanted = next(s for s in shipped_knowledge().situations if s.id == situation)
     reply = await answer_to(coach, text)
-    assert says(reply)[0] == wanted.steps[0].say, (situation, reply.title)
+    first = wanted.steps[0]
+    if first.say:
+        assert says(reply)[0] == first.say, (situation, reply.title)
+    else:  # no sentence fits most such contacts: what to do first leads the script behind "More"
+        assert not any(s.title == "Say" for s in reply.sections)
+        (more,) = await coach.handle(say(choice=reply.choices[0].value))
+        script = next(s for s in more.sections if s.title.startswith("Script"))
+        assert script.lines[0].startswith(first.do), (situation, script.lines[0])
 
 
 @pytest.mark.parametrize(
