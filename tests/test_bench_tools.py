@@ -1,0 +1,35 @@
+"""The panel tools in bench/ that decide which lines the short answer shows: they must keep counting right."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from bench import line_tournament
+
+
+def test_a_tournament_gives_each_verdict_back_to_its_candidate(tmp_path: Path):
+    candidates = {"critical/angry": ["First wording.", "Second wording.", "Third wording."]}
+    written = line_tournament.write_packets(tmp_path, candidates, contacts=3, seed=1)
+    assert written == {"critical/angry": 3}
+    packet = (tmp_path / "packet_critical-angry.md").read_text(encoding="utf-8")
+    assert packet.count("## Contact") == 3 and "Critical interaction · Angry customer" in packet
+    key = json.loads((tmp_path / "key.json").read_text(encoding="utf-8"))["key"]
+    # A reader who says the second wording as it is, changes the first and finds the third wrong, wherever each sits.
+    verdict_of = {0: "change", 1: "as is", 2: "wrong"}
+    entries = [
+        {
+            "contact": n,
+            **{letter: {"verdict": verdict_of[key[f"critical/angry|{n}|{letter}"]], "reason": "-"} for letter in "ABC"},
+        }
+        for n in (1, 2, 3)
+    ]
+    (tmp_path / "verdicts_critical-angry_r1.yaml").write_text(yaml.safe_dump(entries), encoding="utf-8")
+    (rows,) = line_tournament.tally(tmp_path).values()
+    assert [(line, dict(c)) for line, c in rows] == [
+        ("First wording.", {"change": 3}),
+        ("Second wording.", {"as is": 3}),
+        ("Third wording.", {"wrong": 3}),
+    ]
