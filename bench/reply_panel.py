@@ -1,6 +1,7 @@
 """Packets for a reader panel: the short answers the console shows, grouped by trade, for readers to judge blind.
 
 Run:  python bench/reply_panel.py OUTDIR [--per-trade 4] [--skip 0] [--data FILE]
+      python bench/reply_panel.py OUTDIR --tally   (the verdicts readers wrote beside the packets, added up)
 
 ``--skip N`` passes over the first N situations of each family, and ``--data`` reads another labelled file
 (default tests/data/real_dev.yaml), for a panel on situations that an earlier panel (and a revision made
@@ -11,7 +12,10 @@ question is answered by the option that fits the line's labels; where the label 
 not show it, by the option that says so (``shows_nothing``), or skipped where the question has none.
 The answer before "More" is written, as the console renders it, into one packet per trade family,
 with a numbered list of the lines to say. Labels and sources are left out: a reader sees what the
-agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC.
+agent would see. Verdicts are collected with the rubric in PANEL_RUBRIC, one YAML file per packet
+(``verdict_NN.yaml`` for ``packet_NN.md``), and ``--tally`` adds them up: the share of lines said as they are, changed
+and judged wrong (the reply issue's bar), how often the headline and "Hold on to" fit, and how many answers with no
+line had the reader want one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +124,13 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
 PANEL_RUBRIC = """You work in: {family}. A coaching bot answered your colleagues' messages below, mid-contact.
 For each numbered line to say, pick exactly one: "as is" (I would say this as it is), "change" (I'd have
 to change it before saying it), "wrong" (wrong for this situation). Also say in one sentence whether the
-headline and "Hold on to" fit. Judge only what is shown; you cannot ask the bot anything."""
+headline and "Hold on to" fit. Judge only what is shown; you cannot ask the bot anything.
+Write your verdicts for this packet as YAML, one entry per situation:
+- situation: 1
+  lines: [{{n: 1, verdict: as is, reason: "..."}}]   # every numbered line; [] where there is none
+  headline: {{fits: yes, reason: ""}}
+  hold: {{fits: no, reason: "..."}}
+  no_line: null   # or {{want: yes, line: "..."}} where there are no numbered lines"""
 
 
 def family_of(trade: str) -> str | None:
@@ -149,13 +160,45 @@ async def play(coach: Coach, item: dict, n: int) -> Reply:
     return reply
 
 
+def tally(outdir: Path) -> dict[str, Any]:
+    """The panel's figures from every ``verdict_NN.yaml`` in ``outdir``."""
+    lines: Counter[str] = Counter()
+    fits: dict[str, Counter[bool]] = {"headline": Counter(), "hold": Counter()}
+    answers = wanted = no_line = 0
+    for path in sorted(outdir.glob("verdict_*.yaml")):
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            answers += 1
+            lines.update(line["verdict"] for line in entry.get("lines") or [])
+            for part in fits:
+                fits[part][entry[part]["fits"] in (True, "yes")] += 1
+            if entry.get("no_line"):
+                no_line += 1
+                wanted += entry["no_line"].get("want") in (True, "yes")
+    return {"answers": answers, "lines": lines, "fits": fits, "no_line": no_line, "want_one": wanted}
+
+
+def print_tally(figures: dict[str, Any]) -> None:
+    total = sum(figures["lines"].values()) or 1
+    shares = ", ".join(
+        f"{figures['lines'][v]} {v} ({figures['lines'][v] / total:.1%})" for v in ("as is", "change", "wrong")
+    )
+    print(f"{figures['answers']} answers, {sum(figures['lines'].values())} lines: {shares}")
+    for part, counts in figures["fits"].items():
+        print(f"  {part} fits {counts[True]} of {counts[True] + counts[False]}")
+    print(f"  answers with no line: {figures['no_line']}, of them the reader wanted one: {figures['want_one']}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("outdir", type=Path)
     parser.add_argument("--per-trade", type=int, default=4)
     parser.add_argument("--skip", type=int, default=0)
     parser.add_argument("--data", type=Path, default=ROOT / "tests/data/real_dev.yaml")
+    parser.add_argument("--tally", action="store_true", help="add up the verdicts written beside the packets")
     args = parser.parse_args()
+    if args.tally:
+        print_tally(tally(args.outdir))
+        return
     items = yaml.safe_load(args.data.read_text(encoding="utf-8"))
     coach = Coach(knowledge=load_knowledge(ROOT / "knowledge"), store=MemoryStore())
     by_family: dict[str, list[dict]] = {}

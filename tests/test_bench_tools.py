@@ -33,3 +33,29 @@ def test_a_tournament_gives_each_verdict_back_to_its_candidate(tmp_path: Path):
         ("Second wording.", {"as is": 3}),
         ("Third wording.", {"wrong": 3}),
     ]
+
+
+def test_a_panel_tally_counts_lines_fits_and_the_answers_with_no_line(tmp_path: Path):
+    from bench.reply_panel import tally
+
+    entries = [
+        {
+            "situation": 1,
+            "lines": [{"n": 1, "verdict": "as is", "reason": "-"}, {"n": 2, "verdict": "wrong", "reason": "-"}],
+            "headline": {"fits": True, "reason": ""},
+            "hold": {"fits": "no", "reason": "-"},
+            "no_line": None,
+        },
+        {
+            "situation": 2,
+            "lines": [],
+            "headline": {"fits": False, "reason": "-"},
+            "hold": {"fits": "yes", "reason": ""},
+            "no_line": {"want": True, "line": "-"},
+        },
+    ]
+    (tmp_path / "verdict_01.yaml").write_text(yaml.safe_dump(entries), encoding="utf-8")
+    figures = tally(tmp_path)
+    assert figures["answers"] == 2 and dict(figures["lines"]) == {"as is": 1, "wrong": 1}
+    assert figures["fits"]["headline"][True] == 1 and figures["fits"]["hold"][True] == 1
+    assert (figures["no_line"], figures["want_one"]) == (1, 1)
