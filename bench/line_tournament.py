@@ -9,12 +9,12 @@ CANDIDATES.yaml maps a pair to its candidate lines, the lines said now first:
     planned/none: ["No pressure at all; it's fine if it's not for you."]
 
 ``packets`` draws, for each pair, contacts from the real-work examples (knowledge/examples, never the development
-set) whose labels give that pair ("none" for a line that shows no customer type) and where no situation of
-situations.yaml leads, so the pair's own lines are what the answer would show. It writes one packet per pair: each
-contact with its trade, the agent's words and the bot's headline, then the candidates in a shuffled order, for
-readers to judge blind, each candidate alone as the first line: "as is", "change" or "wrong". Readers write
-``verdicts_<pair>_<reader>.yaml`` beside the packets, one entry per contact (``- contact: 1`` with ``A: {verdict:
-..., reason: ...}`` for every letter).
+set) whose labels give that pair ("none" for a line that shows no customer type) and where no phrase of
+situations.yaml matches, so no situation can lead and the pair's own lines are what the answer would show. It
+writes one packet per pair: each contact with its trade, the agent's words and the bot's headline, then the
+candidates in a shuffled order, for readers to judge blind, each candidate alone as the first line: "as is",
+"change" or "wrong". Readers write ``verdicts_<pair>_<reader>.yaml`` beside the packets, one entry per contact
+(``- contact: 1`` with ``A: {verdict: ..., reason: ...}`` for every letter).
 
 ``tally`` adds the verdicts up per candidate. Why a tournament before a panel: a panel reads one wording per
 contact, so comparing wordings takes a panel each; here every reader reads every wording on the same contacts, and a
@@ -60,7 +60,8 @@ def headline(pair: str) -> str:
 
 
 def contacts_by_pair(classifier: Classifier) -> dict[str, list[dict]]:
-    """Real-work examples by labelled pair, leaving out those where a situation would lead the answer."""
+    """Real-work examples by labelled pair, leaving out any that names a situation's phrase (whether or not the
+    reading would let that situation lead: a contact kept is surely answered with its pair's own lines)."""
     pairs: dict[str, list[dict]] = {}
     for example in classifier.knowledge.examples:
         if not example.source or not example.interaction:
