@@ -25,6 +25,7 @@ MEDIAN_WORDS, MAX_WORDS = 60, 80
 SITUATIONS = {
     "safety": "kid at table six bit into glass in his pasta, mum is frantic",
     "collapse": "man by the lifts went down, he's unresponsive and his wife says he's not breathing",
+    "choking": "diner at table four is choking on a piece of chicken, his wife is thumping his back",
     "advances": "guy at the counter keeps hitting on me while i ring him up, won't take the hint",
     "unwanted-contact": "guest keeps touching my arm while i check him in, i've moved away once already",
     "crowding": "customer followed me to my car after my shift, still going on about his refund",
@@ -123,6 +124,10 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
     [
         # "list" folds from "listing": a listing that vanished is no request to stop offers
         "caller says the flat she paid a deposit on has vanished off the listing site, she wants it back",
+        # a warning on a label is no one choking
+        "mum asking if the toy has small parts, worried about a choking hazard for her toddler",
+        # a second visit, or a second go at something, is no fault that came back
+        "customer at the desk says the self check-in kiosk didn't take her card, it's only her second time using it",
         # a courtesy call carries no offer (DOMAIN.md rule 4), so a complaint on one is no offer turned sour
         "courtesy call after his service, he's angry the car pulls to the left again",
         # an offer still to be made, or taken, is not one declined; nor is a no to a question
