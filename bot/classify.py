@@ -386,10 +386,21 @@ class Classifier:
         return shown, situation
 
     def situation(self, evidence: Evidence, decision: Decision) -> Situation | None:
-        """The first situation, in the knowledge's order, that the text named and the reading fits."""
+        """The first situation, in the knowledge's order, that the text named and the reading fits.
+
+        A type not known yet rules nothing out, but one the agent said is not shown does: a situation written for a
+        single type (anger at someone else, for an angry customer) would put back in its lines what the agent has
+        just denied ("calm, nothing stands out"), and ``answer`` would name that type in the headline.
+        """
         named = set(evidence.situations)
         return next(
-            (s for s in self.knowledge.situations if s.id in named and s.fits(decision.interaction, decision.customer)),
+            (
+                s
+                for s in self.knowledge.situations
+                if s.id in named
+                and s.fits(decision.interaction, decision.customer)
+                and not any(len(types) == 1 and evidence.settled_unknown(d) for d, types in s.when.items())
+            ),
             None,
         )
 

@@ -195,6 +195,19 @@ async def test_a_type_too_unlikely_to_name_still_rules_out_a_situation_written_f
     assert said and not {step.say for step in trap.steps} & set(said)
 
 
+async def test_a_type_the_agent_said_is_not_shown_rules_out_a_situation_written_for_it(coach: Coach):
+    """Anger at a previous provider leads with its lines while the words read angry. Once the agent has answered that
+    nothing stands out about the customer, the answer must not say "I hear you, and I'm sorry about that" to someone
+    the agent has just called calm."""
+    from bot.classify import Evidence
+
+    classifier = coach.classifier
+    said = classifier.read("caller going on about the mess her previous provider left, wants to switch to us")
+    assert classifier.answer(said)[1].id == "third-party"
+    shown, situation = classifier.answer(said.plus(Evidence(unshown=("customer",))))
+    assert situation is None and shown.customer is None
+
+
 async def test_a_situation_that_exists_within_one_type_names_it(coach: Coach, monkeypatch):
     """An offer read at 40%: the lines lead with the offer ("I'll leave the offer there"), so the headline says it is
     one, not "not clear"."""
