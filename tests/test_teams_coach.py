@@ -14,7 +14,8 @@ from tests.fakes.bf_connector import FakeConnector, serve
 from tests.test_teams_http import fixture
 
 VAGUE = "cx on the line, need help"
-RICH = "customer is furious and shouting, wants a refund because the delivery came two weeks late"
+# A double charge leads with the billing situation's two lines, so the card must number both.
+RICH = "customer is furious and shouting, charged twice for one delivery"
 
 
 @pytest.fixture
@@ -68,8 +69,7 @@ def is_question(card: dict) -> bool:
 
 
 async def test_rich_description_is_answered_with_the_two_types_and_a_numbered_script(teams):
-    # A double charge leads with the billing situation's two lines, so the card must number both.
-    card = await teams("customer is furious and shouting, charged twice for one delivery")
+    card = await teams(RICH)
     assert title(card).startswith("Critical interaction · Angry customer")
     assert card["version"] == "1.5"
     texts = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
