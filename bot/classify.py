@@ -376,8 +376,7 @@ class Classifier:
         situation = self.situation(evidence, reading)
         shown = reading.as_answer()
         if situation is not None:
-            pinned = {d: types[0] for d, types in situation.when.items() if len(types) == 1}
-            named = {d: t for d, t in pinned.items() if shown.type_of(d) is None and reading.type_of(d) == t}
+            named = {d: t for d, t in situation.pinned.items() if shown.type_of(d) is None and reading.type_of(d) == t}
             shown = replace(
                 shown,
                 interaction=named.get("interaction", shown.interaction),
@@ -399,7 +398,7 @@ class Classifier:
                 for s in self.knowledge.situations
                 if s.id in named
                 and s.fits(decision.interaction, decision.customer)
-                and not any(len(types) == 1 and evidence.settled_unknown(d) for d, types in s.when.items())
+                and not any(evidence.settled_unknown(d) for d in s.pinned)
             ),
             None,
         )

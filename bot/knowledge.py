@@ -120,6 +120,11 @@ class Situation:
         read = {"interaction": interaction, "customer": customer}
         return all(read[dimension] is None or read[dimension] in types for dimension, types in self.when.items())
 
+    @property
+    def pinned(self) -> dict[str, str]:
+        """The dimensions this situation exists within one type of, and that type: its lines assume it."""
+        return {dimension: types[0] for dimension, types in self.when.items() if len(types) == 1}
+
 
 @dataclass(frozen=True)
 class Option:
