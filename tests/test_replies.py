@@ -26,7 +26,7 @@ SITUATIONS = {
     "safety": "kid at table six bit into glass in his pasta, mum is frantic",
     "collapse": "man by the lifts went down, he's unresponsive and his wife says he's not breathing",
     "choking": "diner at table four is choking on a piece of chicken, his wife is thumping his back",
-    "missing-child": "dad at the desk in a panic, his little boy was beside him a minute ago and now he can't find his son",
+    "missing-child": "dad at the desk in a panic, his boy was beside him a minute ago, now he can't find his son",
     "sudden-death": "caller needs to close her son's account, he was killed in a car accident last month",
     "advances": "guy at the counter keeps hitting on me while i ring him up, won't take the hint",
     "unwanted-contact": "guest keeps touching my arm while i check him in, i've moved away once already",
