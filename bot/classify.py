@@ -244,15 +244,26 @@ class Decision:
 
 
 class PhraseMatcher:
-    """Finds known phrases in tokens; a phrase whose first word is negated does not count."""
+    """Finds known phrases in tokens; a phrase whose first word is negated does not count, nor one whose key's
+    ``unless_by`` words stand beside it (up to two words before, or the word after)."""
 
-    def __init__(self, reader: TextReader, phrases: dict[str, tuple[str, ...]]) -> None:
+    def __init__(
+        self,
+        reader: TextReader,
+        phrases: dict[str, tuple[str, ...]],
+        unless_by: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
         for key, texts in phrases.items():
             for text in texts:
                 words = tuple(_stem(t.word) for t in reader.tokens(text))
                 if words:
                     self._by_first.setdefault(words[0], []).append((words, key, text))
+        self._unless_by = {
+            key: frozenset(_stem(t.word) for word in words for t in reader.tokens(word))
+            for key, words in (unless_by or {}).items()
+            if words
+        }
 
     def find(self, tokens: list[Token]) -> list[tuple[str, str]]:
         """(key, phrase) of every match, in text order, each key once."""
@@ -263,9 +274,14 @@ class PhraseMatcher:
             for words, key, text in self._by_first.get(stem, ()):
                 if key in seen or tokens[start].negated:
                     continue
-                if tuple(stems[start : start + len(words)]) == words:
-                    found.append((key, text))
-                    seen.add(key)
+                end = start + len(words)
+                if tuple(stems[start:end]) != words:
+                    continue
+                others = self._unless_by.get(key)
+                if others and others.intersection(stems[max(0, start - 2) : start] + stems[end : end + 1]):
+                    continue
+                found.append((key, text))
+                seen.add(key)
         return found
 
 
@@ -290,7 +306,11 @@ class Classifier:
         vocabulary = fitted["vocabulary"] if fitted else lexicon | _recurring_words(knowledge)
         self.reader = TextReader(language=knowledge.language, vocabulary=vocabulary, english=english)
         self._signals = {cue.id: cue.signals for cue in knowledge.cues}
-        self.cues = PhraseMatcher(self.reader, {cue.id: cue.phrases for cue in knowledge.cues})
+        self.cues = PhraseMatcher(
+            self.reader,
+            {cue.id: cue.phrases for cue in knowledge.cues},
+            {cue.id: cue.unless_by for cue in knowledge.cues},
+        )
         self.situations = PhraseMatcher(self.reader, {s.id: s.phrases for s in knowledge.situations})
         if fitted is None:
             tokens = [self.reader.tokens(e.text) for e in knowledge.examples]

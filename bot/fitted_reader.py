@@ -44,6 +44,8 @@ def key(knowledge: Knowledge, lexicon: set[str], settings: dict[str, Any]) -> st
         "settings": settings,
         "language": language,
         "lexicon": sorted(lexicon),
+        # The combiner learns from each example's cue weights, so a cue's signals are an input as much as its words.
+        "cues": [(c.id, c.phrases, sorted(c.signals.items()), c.unless_by) for c in knowledge.cues],
         "examples": knowledge.examples.digest
         if isinstance(knowledge.examples, Examples)
         else [(e.text, e.interaction, e.customer, e.source) for e in knowledge.examples],

@@ -154,6 +154,9 @@ class Cue:
     id: str
     phrases: tuple[str, ...]
     signals: dict[str, float]
+    # Words that, just before a phrase or just after it ("her toddler is screaming", "a screaming baby"), make it
+    # someone else's: noise from a child or a pet says nothing of the customer (DOMAIN.md rule 12).
+    unless_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -829,7 +832,12 @@ def load_knowledge(
     situations = _build_situations(check, layers_by_file["situations.yaml"], shared_steps)
     questions = _build_questions(check, layers_by_file["questions.yaml"])
     cues = tuple(
-        Cue(id=n["id"], phrases=tuple(p.lower() for p in check.texts(n, "phrases")), signals=check.signals(n))
+        Cue(
+            id=n["id"],
+            phrases=tuple(p.lower() for p in check.texts(n, "phrases")),
+            signals=check.signals(n),
+            unless_by=tuple(w.lower() for w in check.texts(n, "unless_by", required=False)),
+        )
         for n in _merge_lists(layers_by_file["cues.yaml"], "cues", problems)
     )
     language = _build_language(check, layers_by_file[_LANGUAGE_FILE], where)

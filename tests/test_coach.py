@@ -431,6 +431,23 @@ async def test_negation_keeps_a_new_customer_new(coach: Coach):
     assert result["interaction"] == "stabilizing"
 
 
+@pytest.mark.parametrize(
+    "text, theirs",
+    [
+        ("at the zoo gate, mum holding out her screaming baby for me to see the ticket", False),
+        ("her toddler is screaming the place down while she pays", False),
+        ("kids yelling in the back of the car, driver asks which lane for returns", False),
+        ("cx screaming at me about the refund", True),
+        ("customer yelling at my kid who works the till", True),
+    ],
+)
+async def test_a_child_or_pet_making_noise_is_not_the_customer_shouting(coach: Coach, text: str, theirs: bool):
+    """Only the customer's own state shows their type (DOMAIN.md rule 12): a cue with a child or a pet beside it
+    ("unless_by" in cues.yaml) is someone else's noise, so nothing there names the customer angry for sure."""
+    found = coach.classifier.cues.find(coach.classifier.reader.tokens(text))
+    assert ("shouting" in {key for key, _ in found}) is theirs
+
+
 async def test_typos_abbreviations_and_emoji(coach: Coach):
     assert coach.classify("cx furios 😡 wants refnd asap")["customer"] == "angry"
     assert coach.classify("CUSTOMER SAYS THIS IS A JOKE AND I WANT MY MONEY BACK")["customer"] == "angry"

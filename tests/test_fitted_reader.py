@@ -57,6 +57,16 @@ def test_changed_examples_are_fitted_again(tmp_path: Path):
     assert len(list(tmp_path.glob("reader-*.pickle"))) == 2
 
 
+def test_a_changed_cue_signal_is_fitted_again(tmp_path: Path):
+    """The combiner learns from the examples' cue weights, so a weight changed with no word changed is a new fit."""
+    knowledge = shipped_knowledge()
+    Classifier(knowledge, cache=tmp_path)
+    first, *rest = knowledge.cues
+    louder = dataclasses.replace(first, signals={t: w * 2 for t, w in first.signals.items()})
+    Classifier(dataclasses.replace(knowledge, cues=(louder, *rest)), cache=tmp_path)
+    assert len(list(tmp_path.glob("reader-*.pickle"))) == 2
+
+
 def test_a_broken_file_is_fitted_again_and_replaced(tmp_path: Path):
     Classifier(shipped_knowledge(), cache=tmp_path)
     (stored,) = tmp_path.glob("reader-*.pickle")
