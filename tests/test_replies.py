@@ -28,6 +28,8 @@ SITUATIONS = {
     "choking": "diner at table four is choking on a piece of chicken, his wife is thumping his back",
     "missing-child": "dad at the desk in a panic, his boy was beside him a minute ago, now he can't find his son",
     "sudden-death": "caller needs to close her son's account, he was killed in a car accident last month",
+    "hazard": "smoke is coming out of the back of the printer by the queue, people are stepping back",
+    "cannot-meet": "woman wants to return the dress she wore once, it was final sale and my manager said no",
     "advances": "guy at the counter keeps hitting on me while i ring him up, won't take the hint",
     "unwanted-contact": "guest keeps touching my arm while i check him in, i've moved away once already",
     "crowding": "customer followed me to my car after my shift, still going on about his refund",
