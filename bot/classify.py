@@ -245,7 +245,11 @@ class Decision:
 
 class PhraseMatcher:
     """Finds known phrases in tokens; a phrase whose first word is negated does not count, nor one whose key's
-    ``unless_by`` words stand beside it (up to two words before, or the word after)."""
+    ``unless_by`` words stand beside it (up to two words before, or the word after).
+
+    A phrase that itself begins with a negator ("doesn't want to live") counts even where an earlier negator reaches
+    it: "so lonely without her he doesn't want to be alive" still says it.
+    """
 
     def __init__(
         self,
@@ -254,11 +258,15 @@ class PhraseMatcher:
         unless_by: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
+        self._negating_first: set[str] = set()
         for key, texts in phrases.items():
             for text in texts:
-                words = tuple(_stem(t.word) for t in reader.tokens(text))
+                tokens = reader.tokens(text)
+                words = tuple(_stem(t.word) for t in tokens)
                 if words:
                     self._by_first.setdefault(words[0], []).append((words, key, text))
+                    if reader.negates(tokens[0].word):
+                        self._negating_first.add(words[0])
         self._unless_by = {
             key: frozenset(_stem(t.word) for word in words for t in reader.tokens(word))
             for key, words in (unless_by or {}).items()
@@ -272,7 +280,7 @@ class PhraseMatcher:
         seen: set[str] = set()
         for start, stem in enumerate(stems):
             for words, key, text in self._by_first.get(stem, ()):
-                if key in seen or tokens[start].negated:
+                if key in seen or (tokens[start].negated and stem not in self._negating_first):
                     continue
                 end = start + len(words)
                 if tuple(stems[start:end]) != words:

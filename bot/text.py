@@ -84,10 +84,14 @@ class TextReader:
                     continue
             negated = reach > 0
             reach = max(reach - 1, 0)
-            if word in self._negators or word.endswith("n't"):
+            if self.negates(word):
                 reach = NEGATION_REACH
             tokens.append(Token(word, negated))
         return tokens
+
+    def negates(self, word: str) -> bool:
+        """Whether a read word is a negator, whose reach covers the next few words."""
+        return word in self._negators or word.endswith("n't")
 
     def quotes(self, text: str, phrases: list[str], fold: Callable[[str], str]) -> list[str]:
         """How the agent wrote each of ``phrases`` (lexicon phrases found in ``text``), for telling them why.

@@ -28,6 +28,8 @@ SITUATIONS = {
     "choking": "diner at table four is choking on a piece of chicken, his wife is thumping his back",
     "missing-child": "dad at the desk in a panic, his boy was beside him a minute ago, now he can't find his son",
     "sudden-death": "caller needs to close her son's account, he was killed in a car accident last month",
+    # "without" reaches "doesn't" as a negator: a phrase that begins with one still counts.
+    "self-harm": "caller lost her husband in the spring, says without him she doesn't want to be alive anymore",
     "hazard": "smoke is coming out of the back of the printer by the queue, people are stepping back",
     "cannot-meet": "woman wants to return the dress she wore once, it was final sale and my manager said no",
     "advances": "guy at the counter keeps hitting on me while i ring him up, won't take the hint",
@@ -152,6 +154,12 @@ async def test_words_that_only_look_like_a_situation_lead_with_none_of_it(coach:
 async def test_a_spark_plug_is_no_danger(coach: Coach):
     """Folding reads "sparking" as "spark": the safety lines need sparks seen, not a part asked for."""
     reply = await answer_to(coach, "parts counter, guy needs spark plugs for his mower, doesn't know the size")
+    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
+
+
+async def test_a_machine_that_swallowed_a_card_is_no_danger(coach: Coach):
+    reply = await answer_to(coach, "cx at the cash machine outside, it just swallowed her card, wants it back now")
     said = next((s.lines for s in reply.sections if s.title == "Say"), ())
     assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
 
