@@ -158,6 +158,22 @@ async def test_a_spark_plug_is_no_danger(coach: Coach):
     assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
 
 
+@pytest.mark.parametrize(
+    "text, not_this",
+    [
+        (
+            "fitted the new opener, he says he'd never fix it himself, about to offer our maintenance plan",
+            "complaint-during-offer",
+        ),
+        ("guest checking in says he has his dog with him, the pet fee is non-refundable", "cannot-meet"),
+        ("couple after balloons, they say the neighbour's chicken is scared of them", "fear"),
+    ],
+)
+def test_words_that_only_look_like_a_situation_do_not_lead_with_it(reader: Coach, text: str, not_this: str):
+    """Panel p34 (2026-12-07): "never fix" folded from "never fixed", a fee that is non-refundable, an animal scared."""
+    assert reader.classify(text)["situation"] != not_this
+
+
 async def test_a_machine_that_swallowed_a_card_is_no_danger(coach: Coach):
     reply = await answer_to(coach, "cx at the cash machine outside, it just swallowed her card, wants it back now")
     said = next((s.lines for s in reply.sections if s.title == "Say"), ())
