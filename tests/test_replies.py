@@ -128,56 +128,49 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        # "list" folds from "listing": a listing that vanished is no request to stop offers
-        "caller says the flat she paid a deposit on has vanished off the listing site, she wants it back",
-        # a warning on a label is no one choking
-        "mum asking if the toy has small parts, worried about a choking hazard for her toddler",
-        # a second visit, or a second go at something, is no fault that came back
-        "customer at the desk says the self check-in kiosk didn't take her card, it's only her second time using it",
-        # a courtesy call carries no offer (DOMAIN.md rule 4), so a complaint on one is no offer turned sour
-        "courtesy call after his service, he's angry the car pulls to the left again",
-        # an offer still to be made, or taken, is not one declined; nor is a no to a question
-        "cx at the till asked about the extended warranty on the laptop, wants to know if it covers spills",
-        "asked him for his order number and he said no, he doesnt have it",
-    ],
-)
-async def test_words_that_only_look_like_a_situation_lead_with_none_of_it(coach: Coach, text: str):
-    reply = await answer_to(coach, text)
-    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
-    wrong = {"stop-contact", "offer-turned-complaint", "offer-declined"}
-    leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
-    assert not leads, (text, said)
-
-
-async def test_a_spark_plug_is_no_danger(coach: Coach):
-    """Folding reads "sparking" as "spark": the safety lines need sparks seen, not a part asked for."""
-    reply = await answer_to(coach, "parts counter, guy needs spark plugs for his mower, doesn't know the size")
-    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
-    assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
-
-
-@pytest.mark.parametrize(
     "text, not_this",
     [
+        # "list" folds from "listing": a listing that vanished is no request to stop offers
+        (
+            "caller says the flat she paid a deposit on has vanished off the listing site, she wants it back",
+            "stop-contact",
+        ),
+        # a warning on a label is no one choking
+        ("mum asking if the toy has small parts, worried about a choking hazard for her toddler", "choking"),
+        # a second visit, or a second go at something, is no fault that came back
+        (
+            "customer at the desk says the self check-in kiosk didn't take her card, "
+            "it's only her second time using it",
+            "repeat-fault",
+        ),
+        # a courtesy call carries no offer (DOMAIN.md rule 4), so a complaint on one is no offer turned sour
+        ("courtesy call after his service, he's angry the car pulls to the left again", "offer-turned-complaint"),
+        # an offer still to be made, or taken, is not one declined; nor is a no to a question
+        (
+            "cx at the till asked about the extended warranty on the laptop, wants to know if it covers spills",
+            "offer-declined",
+        ),
+        ("asked him for his order number and he said no, he doesnt have it", "offer-declined"),
+        # folding reads "sparking" as "spark": the safety lines need sparks seen, not a part asked for
+        ("parts counter, guy needs spark plugs for his mower, doesn't know the size", "safety"),
+        # panel p34 (2026-12-07): "never fix" folded from "never fixed", a fee that is non-refundable, an animal
+        # scared, a card a machine swallowed
         (
             "fitted the new opener, he says he'd never fix it himself, about to offer our maintenance plan",
             "complaint-during-offer",
         ),
         ("guest checking in says he has his dog with him, the pet fee is non-refundable", "cannot-meet"),
         ("couple after balloons, they say the neighbour's chicken is scared of them", "fear"),
+        ("cx at the cash machine outside, it just swallowed her card, wants it back now", "safety"),
     ],
 )
-def test_words_that_only_look_like_a_situation_do_not_lead_with_it(reader: Coach, text: str, not_this: str):
-    """Panel p34 (2026-12-07): "never fix" folded from "never fixed", a fee that is non-refundable, an animal scared."""
-    assert reader.classify(text)["situation"] != not_this
-
-
-async def test_a_machine_that_swallowed_a_card_is_no_danger(coach: Coach):
-    reply = await answer_to(coach, "cx at the cash machine outside, it just swallowed her card, wants it back now")
+async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
+    assert coach.classify(text)["situation"] != not_this
+    reply = await answer_to(coach, text)
     said = next((s.lines for s in reply.sections if s.title == "Say"), ())
-    assert not said or said[0] != next(s for s in shipped_knowledge().situations if s.id == "safety").steps[0].say
+    wrong = {"stop-contact", "offer-turned-complaint", "offer-declined", not_this}
+    leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
+    assert not leads, (text, said)
 
 
 async def test_safety_comes_before_the_product(coach: Coach):
