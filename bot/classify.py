@@ -257,16 +257,13 @@ class PhraseMatcher:
         phrases: dict[str, tuple[str, ...]],
         unless_by: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
+        self._negates = reader.negates
         self._by_first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
-        self._negating_first: set[str] = set()
         for key, texts in phrases.items():
             for text in texts:
-                tokens = reader.tokens(text)
-                words = tuple(_stem(t.word) for t in tokens)
+                words = tuple(_stem(t.word) for t in reader.tokens(text))
                 if words:
                     self._by_first.setdefault(words[0], []).append((words, key, text))
-                    if reader.negates(tokens[0].word):
-                        self._negating_first.add(words[0])
         self._unless_by = {
             key: frozenset(_stem(t.word) for word in words for t in reader.tokens(word))
             for key, words in (unless_by or {}).items()
@@ -280,7 +277,7 @@ class PhraseMatcher:
         seen: set[str] = set()
         for start, stem in enumerate(stems):
             for words, key, text in self._by_first.get(stem, ()):
-                if key in seen or (tokens[start].negated and stem not in self._negating_first):
+                if key in seen or (tokens[start].negated and not self._negates(tokens[start].word)):
                     continue
                 end = start + len(words)
                 if tuple(stems[start:end]) != words:
