@@ -97,7 +97,6 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "clinic",
         "doctor",
         "hospital",
-        "optometrist",
         "pharmacist",
         "surgeon",
         "phlebotomist",
