@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 from bot.combiner import LinearCombiner
-from bot.model import held_out_log_posteriors
+from bot.model import NaiveBayes, held_out_log_posteriors
 
 TYPES = ("a", "b", "c")
 
@@ -39,3 +42,22 @@ def test_a_sample_is_read_by_a_model_that_never_saw_it():
     assert held_out[2] is None  # "alone" appears nowhere else: a new text with no word the model knows
     first = held_out[0]
     assert first is not None and first["b"] > first["a"]  # "shared" was seen only with "b" once its own line left
+
+
+def test_held_out_readings_are_those_of_a_model_fitted_on_the_other_folds():
+    """The cross-fit counts once and subtracts each fold; it must read as a plain fit on the other folds would."""
+    rng = random.Random(5)
+    words = [f"w{i}" for i in range(40)]
+    labels = ("a", "b", "c")
+    samples = [(set(rng.sample(words, rng.randint(1, 6))), rng.choice(labels[:2])) for _ in range(120)]
+    samples += [({"w1", "only-c"}, "c")]  # a label present in one fold only
+    folds = [rng.randrange(4) for _ in samples]
+    held_out = held_out_log_posteriors(samples, labels, folds)
+    for i, ((feats, _), fold) in enumerate(zip(samples, folds, strict=True)):
+        model = NaiveBayes().fit([s for s, f in zip(samples, folds, strict=True) if f != fold], labels)
+        if not model.knows(feats):
+            assert held_out[i] is None
+            continue
+        expected, found = model.log_posterior(feats), held_out[i]
+        assert found is not None and found.keys() == expected.keys()
+        assert all(math.isclose(found[k], expected[k], abs_tol=1e-9) for k in expected)
