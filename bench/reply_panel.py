@@ -39,12 +39,13 @@ from bot.store.memory import MemoryStore  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {  # a reader per family, each playing an agent of that trade
-    "hotel": ("hotel", "motel", "b&b", "bed and breakfast", "innkeeper", "concierge", "resort"),
+    "hotel": ("hotel", "motel", "hostel", "b&b", "bed and breakfast", "innkeeper", "concierge", "resort"),
     "electronics, phone or computer shop": ("electronics", "phone store", "phone shop", "mobile phone", "computer"),
     "restaurant, cafe or takeaway": (
         "restaurant",
         "cafe",
         "bartender",
+        "bar manager",
         "waitress",
         "waiter",
         "pizza",
@@ -68,6 +69,8 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     ),
     "gym, salon, cinema, library or museum": (
         "gym",
+        "health club",
+        "esthetician",
         "personal trainer",
         "barber",
         "nail",
@@ -112,6 +115,8 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     ),
     "shop": (
         "retail",
+        "till ",
+        "shop counter",
         "supermarket",
         "grocery",
         "cashier",
@@ -145,6 +150,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     ),
     "counter services (post office, letting or estate agent, tax)": (
         "post office",
+        "housing",
         "letting",
         "estate agent",
         "tax",
@@ -156,6 +162,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     ),
     "car dealership or repair workshop": (
         "car dealer",
+        "dealership",
         "car workshop",
         "car sales",
         "mechanic",
@@ -177,6 +184,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "truck rental",
         "tour guide",
         "cabin crew",
+        "flight attendant",
         "cruise",
         "amtrak",
         "rail",
@@ -210,6 +218,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "fault line",
         "survey",
         "phonathon",
+        "fundraiser",
         "canvass",
         "collections",
         "customer service",
