@@ -24,6 +24,7 @@ MEDIAN_WORDS, MAX_WORDS = 60, 80
 # One line an agent might type for each situation the reply issue names, and the situation it is.
 SITUATIONS = {
     "safety": "kid at table six bit into glass in his pasta, mum is frantic",
+    "injury": "member cut his hand on the rowing machine, he's bleeding on the mat",
     "collapse": "man by the lifts went down, he's unresponsive and his wife says he's not breathing",
     "choking": "diner at table four is choking on a piece of chicken, his wife is thumping his back",
     "missing-child": "dad at the desk in a panic, his boy was beside him a minute ago, now he can't find his son",
@@ -162,6 +163,9 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         ("guest checking in says he has his dog with him, the pet fee is non-refundable", "cannot-meet"),
         ("couple after balloons, they say the neighbour's chicken is scared of them", "fear"),
         ("cx at the cash machine outside, it just swallowed her card, wants it back now", "safety"),
+        # panel p35 (2026-12-07): a drunk passenger nobody served is no wait, a bag she can't decide on no purchase
+        ("deplaning, woman so drunk she can't stand, crew says nobody served her, worried she'll drive", "long-wait"),
+        ("cx at my till can't decide whether her bag of potatoes needs a carrier bag", "before-buying"),
     ],
 )
 async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
