@@ -243,6 +243,9 @@ class Decision:
         return first, second
 
 
+_Phrase = tuple[int, tuple[str, ...], str, str]  # its place among all phrases, its folded words, its key, as written
+
+
 class PhraseMatcher:
     """Finds known phrases in tokens; a phrase whose first word is negated does not count, nor one whose key's
     ``unless_by`` words stand beside it (up to two words before, or the word after).
@@ -258,12 +261,18 @@ class PhraseMatcher:
         unless_by: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._negates = reader.negates
-        self._by_first: dict[str, list[tuple[tuple[str, ...], str, str]]] = {}
-        for key, texts in phrases.items():
-            for text in texts:
-                words = tuple(_stem(t.word) for t in reader.tokens(text))
-                if words:
-                    self._by_first.setdefault(words[0], []).append((words, key, text))
+        # Phrases by their first word, and those of two words or more by their first two: most texts' words begin
+        # some phrase ("the", "want", "first"), few begin one with the word that follows. Each entry keeps its place
+        # in the knowledge, so phrases are tried in the order they are written.
+        self._by_first: dict[str, list[_Phrase]] = {}
+        self._by_first_two: dict[tuple[str, str], list[_Phrase]] = {}
+        written = [(key, text) for key, texts in phrases.items() for text in texts]
+        for place, (key, text) in enumerate(written):
+            words = tuple(_stem(t.word) for t in reader.tokens(text))
+            if len(words) == 1:
+                self._by_first.setdefault(words[0], []).append((place, words, key, text))
+            elif words:
+                self._by_first_two.setdefault((words[0], words[1]), []).append((place, words, key, text))
         self._unless_by = {
             key: frozenset(_stem(t.word) for word in words for t in reader.tokens(word))
             for key, words in (unless_by or {}).items()
@@ -276,8 +285,12 @@ class PhraseMatcher:
         found: list[tuple[str, str]] = []
         seen: set[str] = set()
         for start, stem in enumerate(stems):
-            for words, key, text in self._by_first.get(stem, ()):
-                if key in seen or (tokens[start].negated and not self._negates(tokens[start].word)):
+            one = self._by_first.get(stem, [])
+            more = self._by_first_two.get((stem, stems[start + 1]), []) if start + 1 < len(stems) else []
+            if not (one or more) or (tokens[start].negated and not self._negates(tokens[start].word)):
+                continue
+            for _, words, key, text in sorted(one + more) if one and more else one or more:
+                if key in seen:
                     continue
                 end = start + len(words)
                 if tuple(stems[start:end]) != words:
