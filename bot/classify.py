@@ -17,7 +17,7 @@ from pathlib import Path
 from bot import fitted_reader
 from bot.combiner import LinearCombiner
 from bot.knowledge import CUSTOMERS, DIMENSION_TYPES, INTERACTIONS, Example, Knowledge, Situation
-from bot.model import NaiveBayes, features, held_out_log_posteriors
+from bot.model import FeatureCounts, NaiveBayes, features, held_out_log_posteriors
 from bot.text import TextReader, Token, english_words
 
 DIMENSIONS = tuple(DIMENSION_TYPES)
@@ -340,12 +340,14 @@ class Classifier:
             # showing one. The unstated reading is learned from the examples written for it (unstated*.yaml).
             # Measured 2026-12-07 on the held-out real situations: customer right 58.6% -> 65.0% on one split,
             # 64.6% -> 65.3% on another, asking where none is shown unchanged (97.2%, 95.8%).
+            counts = FeatureCounts([f for f, _ in labelled])
+            customers = [(e.customer, bool(e.customer or not e.source)) for _, e in labelled]
             fitted = {
                 "english": english,
                 "vocabulary": vocabulary,
-                "interaction": _fit([(f, e.interaction) for f, e in labelled], INTERACTIONS),
-                "customer": _fit([(f, e.customer) for f, e in labelled if e.customer or not e.source], CUSTOMERS),
-                "combiner": self._fit_combiner(tokens, labelled),
+                "interaction": _fit(counts, [(e.interaction, True) for _, e in labelled], INTERACTIONS),
+                "customer": _fit(counts, customers, CUSTOMERS),
+                "combiner": self._fit_combiner(tokens, labelled, counts),
             }
             fitted_reader.save(cache, name, fitted)
         self.interaction_model: NaiveBayes | None = fitted["interaction"]
@@ -353,14 +355,14 @@ class Classifier:
         self.combiner: LinearCombiner | None = fitted["combiner"]
 
     def _fit_combiner(
-        self, tokens: list[list[Token]], labelled: list[tuple[set[str], Example]]
+        self, tokens: list[list[Token]], labelled: list[tuple[set[str], Example]], counts: FeatureCounts
     ) -> LinearCombiner | None:
         """The interaction's combination of model and cues, from readings of examples the model never saw."""
         samples = [(f, e.interaction or UNSTATED) for f, e in labelled]
         labels = _readings(INTERACTIONS, (e.interaction for _, e in labelled))
         folds = [zlib.crc32(e.source.encode()) % FOLDS if e.source else i % FOLDS for i, (_, e) in enumerate(labelled)]
         rows, types, weights = [], [], []
-        held_out = held_out_log_posteriors(samples, labels, folds)
+        held_out = held_out_log_posteriors(samples, labels, folds, counts)
         for words, (_, example), posterior in zip(tokens, labelled, held_out, strict=True):
             if example.interaction is None:
                 continue
@@ -490,12 +492,14 @@ def _diminishing(weights: list[float]) -> float:
     return round(against + sum(w * CUE_DECAY**i for i, w in enumerate(for_)), 4)
 
 
-def _fit(samples: list[tuple[set[str], str | None]], types: tuple[str, ...]) -> NaiveBayes | None:
-    """Naive Bayes over ``types``, plus UNSTATED where some examples leave the dimension unshown."""
-    if not samples:
+def _fit(counts: FeatureCounts, samples: list[tuple[str | None, bool]], types: tuple[str, ...]) -> NaiveBayes | None:
+    """Naive Bayes over ``types``, plus UNSTATED where some examples leave the dimension unshown; ``samples`` is each
+    example's type (None: not shown) and whether it teaches this model."""
+    kept = [label for label, keep in samples if keep]
+    if not kept:
         return None
-    labels = _readings(types, (label for _, label in samples))
-    return NaiveBayes().fit(((f, label or UNSTATED) for f, label in samples), labels)
+    labels = _readings(types, kept)
+    return NaiveBayes().fit_counts(counts, [(label or UNSTATED) if keep else None for label, keep in samples], labels)
 
 
 def _readings(types: tuple[str, ...], labels: Iterable[str | None]) -> tuple[str, ...]:

@@ -15,11 +15,14 @@ was examples written the way agents type, and reading their words right (bot/tex
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from bot.text import Token
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Words that carry no signal about either type; dropping them keeps short texts from being
 # decided by filler.
@@ -53,25 +56,35 @@ class NaiveBayes:
 
     def fit(self, samples: Iterable[tuple[set[str], str]], labels: Sequence[str]) -> NaiveBayes:
         samples = list(samples)
-        docs = Counter(label for _, label in samples)
+        return self.fit_counts(FeatureCounts([feats for feats, _ in samples]), [label for _, label in samples], labels)
+
+    def fit_counts(
+        self, counts: FeatureCounts, sample_labels: Sequence[str | None], labels: Sequence[str]
+    ) -> NaiveBayes:
+        """The model of the samples ``counts`` numbered, each labelled as ``sample_labels`` says (None: left out)."""
+        import numpy as np  # only here: a fit, then stored
+
+        label_of = np.array([-1 if label is None else labels.index(label) for label in sample_labels], dtype=np.intp)
+        docs_by_label, raw = counts.count(label_of, len(labels))
+        docs = {labels[k]: int(n) for k, n in enumerate(docs_by_label.tolist()) if n}
         # Every label weighs as much as an average label, however many examples it has: a folder with
         # more surprise examples than stabilizing ones must not make surprise likelier everywhere.
-        weight = {label: len(samples) / (len(docs) * n) for label, n in docs.items()}
-        raw: dict[str, Counter[str]] = {label: Counter() for label in labels}
-        for feats, label in samples:
-            raw[label].update(feats)
+        weight = {label: sum(docs.values()) / (len(docs) * n) for label, n in docs.items()}
         weighted_docs = {label: n * weight[label] for label, n in docs.items()}
         total_docs = math.fsum(weighted_docs.values())
         self.labels = tuple(labels)
-        self._vocabulary = frozenset().union(*raw.values())
+        seen = np.flatnonzero(raw.sum(axis=0)).tolist()
+        self._vocabulary = frozenset(counts.names[i] for i in seen)
         size = len(self._vocabulary) or 1
-        for label in labels:
+        for k, label in enumerate(labels):
             scale = weight.get(label, 1.0)
+            ids = np.flatnonzero(raw[k])
             # Counts are whole numbers, so their plain sum is exact in any order; scaled once, after.
-            log_total = math.log(scale * sum(raw[label].values()) + self.smoothing * size)
+            log_total = math.log(scale * int(raw[k].sum()) + self.smoothing * size)
             self._log_prior[label] = math.log((weighted_docs.get(label, 0.0) + 1) / (total_docs + len(labels)))
             self._log_likelihood[label] = {
-                f: math.log(n * scale + self.smoothing) - log_total for f, n in raw[label].items()
+                counts.names[i]: math.log(n * scale + self.smoothing) - log_total
+                for i, n in zip(ids.tolist(), raw[k, ids].tolist(), strict=True)
             }
             self._log_unseen[label] = math.log(self.smoothing) - log_total
         return self
@@ -96,8 +109,45 @@ class NaiveBayes:
         return {label: s - norm for label, s in scores.items()}
 
 
+class FeatureCounts:
+    """Every sample's features as numbers, given once in sorted order of the features' names.
+
+    Why: a start-up fits two models and a cross-fit on the same ten thousand examples (1.5 s budget); numbering their
+    features once lets each fit count with numpy instead of hashing every feature again. Within a sample the numbers
+    are sorted, so sums over them come in one order whatever the hash seed, and every copy learns the same numbers.
+    """
+
+    def __init__(self, feature_sets: Sequence[set[str]]) -> None:
+        import numpy as np  # only here: a fit, then stored
+
+        self.names = sorted(set().union(*feature_sets))
+        index = {f: i for i, f in enumerate(self.names)}
+        self.sizes = np.array([len(feats) for feats in feature_sets], dtype=np.intp)
+        self.owner = np.repeat(np.arange(len(feature_sets)), self.sizes)  # the sample each number belongs to
+        flat = np.fromiter(
+            chain.from_iterable(map(index.__getitem__, feats) for feats in feature_sets), np.intp, int(self.sizes.sum())
+        )
+        self.flat = flat[np.lexsort((flat, self.owner))]
+        self.starts = np.concatenate(([0], np.cumsum(self.sizes)[:-1])).astype(np.intp)
+
+    def count(self, label_of: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+        """Samples per label, and each feature's count per label (labels by features); a label of -1 is left out."""
+        import numpy as np
+
+        docs = np.bincount(label_of[label_of >= 0], minlength=n_labels)
+        per_feature = label_of[self.owner]
+        by_label = [np.bincount(self.flat[per_feature == k], minlength=len(self.names)) for k in range(n_labels)]
+        return docs, np.stack(by_label) if by_label else np.zeros((0, len(self.names)), dtype=np.intp)
+
+    def features_of(self, sample: int) -> np.ndarray:
+        return self.flat[self.starts[sample] : self.starts[sample] + self.sizes[sample]]
+
+
 def held_out_log_posteriors(
-    samples: Sequence[tuple[set[str], str]], labels: Sequence[str], folds: Sequence[int]
+    samples: Sequence[tuple[set[str], str]],
+    labels: Sequence[str],
+    folds: Sequence[int],
+    counts: FeatureCounts | None = None,
 ) -> list[dict[str, float] | None]:
     """Each sample's log posterior from a model fitted without the samples of its fold; None where that model
     knows none of its features (as a reading of new text would have no model evidence).
@@ -106,32 +156,19 @@ def held_out_log_posteriors(
     learned on top of it (bot/combiner.py) must learn from readings of examples the model never saw.
 
     The numbers are those of ``NaiveBayes().fit`` on the other folds (to rounding: tests/test_combiner.py), counted
-    once in numpy rather than fitted fold by fold: feature by feature in Python, the folds were a quarter of a first
-    start-up (budget 1.5 s). Features are numbered in sorted order and summed in that order, so every copy of the bot
-    learns the same numbers whatever its hash seed.
+    once in numpy rather than fitted fold by fold: feature by feature in Python, the folds were a third of a first
+    start-up. ``counts``: the samples' features, where already numbered.
     """
     import numpy as np  # only here: a fit, then stored
 
-    index = {f: i for i, f in enumerate(sorted(set().union(*(feats for feats, _ in samples))))}
-    sizes = np.array([len(feats) for feats, _ in samples], dtype=np.intp)
-    flat = np.fromiter(chain.from_iterable(map(index.__getitem__, f) for f, _ in samples), np.intp, int(sizes.sum()))
-    flat = flat[np.lexsort((flat, np.repeat(np.arange(len(samples)), sizes)))]  # each sample's in sorted order
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
+    counts = counts or FeatureCounts([feats for feats, _ in samples])
     label_of = np.array([labels.index(label) for _, label in samples], dtype=np.intp)
     fold_of = np.array(folds)
-    feature_label, feature_fold = np.repeat(label_of, sizes), np.repeat(fold_of, sizes)
-    n_labels, n_features = len(labels), len(index)
-
-    def counts(sample_in: np.ndarray, feature_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Samples per label, and each feature's count per label (labels by features), over the samples chosen."""
-        docs = np.bincount(label_of[sample_in], minlength=n_labels)
-        by_label = [np.bincount(flat[feature_in & (feature_label == k)], minlength=n_features) for k in range(n_labels)]
-        return docs, np.stack(by_label)
-
-    whole_docs, whole = counts(np.ones(len(samples), dtype=bool), np.ones(len(flat), dtype=bool))
+    n_labels = len(labels)
+    whole_docs, whole = counts.count(label_of, n_labels)
     found: list[dict[str, float] | None] = [None] * len(samples)
     for fold in sorted(set(folds)):
-        held_docs, held = counts(fold_of == fold, feature_fold == fold)
+        held_docs, held = counts.count(np.where(fold_of == fold, label_of, -1), n_labels)
         docs, raw = whole_docs - held_docs, whole - held
         present = docs > 0
         # As in NaiveBayes.fit: every label present weighs as much as an average label; an absent one counts 1.
@@ -142,11 +179,11 @@ def held_out_log_posteriors(
         log_prior = np.log((weighted_docs + 1) / (weighted_docs.sum() + n_labels))
         table = (np.log(raw * weight[:, None] + SMOOTHING) - log_total[:, None]).T  # a feature's row, seen or not
         table[~known] = 0.0  # a feature this fold's model never saw says nothing
-        chosen = np.flatnonzero((fold_of == fold) & (sizes > 0))
+        chosen = np.flatnonzero((fold_of == fold) & (counts.sizes > 0))
         if chosen.size == 0:
             continue
-        rows = np.concatenate([flat[starts[i] : starts[i] + sizes[i]] for i in chosen])
-        at = np.concatenate(([0], np.cumsum(sizes[chosen])[:-1])).astype(np.intp)
+        rows = np.concatenate([counts.features_of(i) for i in chosen.tolist()])
+        at = np.concatenate(([0], np.cumsum(counts.sizes[chosen])[:-1])).astype(np.intp)
         seen = np.add.reduceat(known[rows].astype(np.intp), at)
         scores = np.add.reduceat(table[rows], at, axis=0) + log_prior
         scores -= scores.max(axis=1, keepdims=True)

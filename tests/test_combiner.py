@@ -61,3 +61,13 @@ def test_held_out_readings_are_those_of_a_model_fitted_on_the_other_folds():
         expected, found = model.log_posterior(feats), held_out[i]
         assert found is not None and found.keys() == expected.keys()
         assert all(math.isclose(found[k], expected[k], abs_tol=1e-9) for k in expected)
+
+
+def test_naive_bayes_counts_as_the_formula_says():
+    """Add-one counts per label over binary features: y is seen once with "a" (of 2 counts there, 2 features in
+    all) and never with "b" (1 count there), and both labels weigh alike, so "y" reads a : b = 2/4 : 1/3."""
+    model = NaiveBayes().fit([({"x", "y"}, "a"), ({"x"}, "b")], ("a", "b"))
+    posterior = model.log_posterior({"y"})
+    assert math.isclose(math.exp(posterior["a"]), 0.6) and math.isclose(math.exp(posterior["b"]), 0.4)
+    assert model.log_posterior({"x"})["a"] < math.log(0.5)  # x is half of a's counts and all of b's
+    assert not model.knows({"z"})
