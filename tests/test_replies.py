@@ -166,6 +166,11 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         # panel p35 (2026-12-07): a drunk passenger nobody served is no wait, a bag she can't decide on no purchase
         ("deplaning, woman so drunk she can't stand, crew says nobody served her, worried she'll drive", "long-wait"),
         ("cx at my till can't decide whether her bag of potatoes needs a carrier bag", "before-buying"),
+        # panel p36: a smell that "hit me" is no one hitting staff
+        (
+            "new carpet job, not cleaned in years, strong smell hit me at the door, how do i set expectations",
+            "unwanted-contact",
+        ),
     ],
 )
 async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
@@ -175,6 +180,30 @@ async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: 
     wrong = {"stop-contact", "offer-turned-complaint", "offer-declined", not_this}
     leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
     assert not leads, (text, said)
+
+
+def test_a_call_we_made_names_the_offer_situation_only_where_it_carried_an_offer(coach: Coach):
+    """Panel p36 (2026-12-07): a call for a partner's consent to cancel got "I'll leave the offer there"."""
+    find = coach.classifier.situations.find
+    read = coach.classifier.reader.tokens
+    consent = "outbound calling the other half of a couple plan to get his ok to cancel it, he says no"
+    assert "offer-turned-complaint" not in {key for key, _ in find(read(consent))}
+    offer = "calling to offer the upgrade and he says he's been overcharged for months"
+    assert "offer-turned-complaint" in {key for key, _ in find(read(offer))}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "breakdown cover caller says he hit a guardrail on a mountain pass abroad, shaken, needs a tow",
+        "policyholder on the phone in a panic, her son crashed his motorbike at a junction and is badly hurt",
+    ],
+)
+async def test_a_crash_checks_on_the_people_first(coach: Coach, text: str):
+    """Panel p36: a shaken caller after a crash got "I understand why that's frustrating." first."""
+    first = says(await answer_to(coach, text))[0]
+    people_first = {s.steps[0].say for s in shipped_knowledge().situations if s.id in ("safety", "injury")}
+    assert first in people_first
 
 
 async def test_safety_comes_before_the_product(coach: Coach):
