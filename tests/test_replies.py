@@ -166,6 +166,12 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         # panel p35 (2026-12-07): a drunk passenger nobody served is no wait, a bag she can't decide on no purchase
         ("deplaning, woman so drunk she can't stand, crew says nobody served her, worried she'll drive", "long-wait"),
         ("cx at my till can't decide whether her bag of potatoes needs a carrier bag", "before-buying"),
+        # panel p37: an "ambulance chaser" is no emergency, nor is the agent's own question whether to climb a gate
+        ("phoning a contact from a seminar, wrong number, she's yelling that i'm an ambulance chaser", "safety"),
+        (
+            "rural delivery, gate is padlocked, nobody answers the phone, leave it at the gate or climb over?",
+            "risky-behaviour",
+        ),
         # panel p36: a smell that "hit me" is no one hitting staff
         (
             "new carpet job, not cleaned in years, strong smell hit me at the door, how do i set expectations",
@@ -204,6 +210,19 @@ async def test_a_crash_checks_on_the_people_first(coach: Coach, text: str):
     first = says(await answer_to(coach, text))[0]
     people_first = {s.steps[0].say for s in shipped_knowledge().situations if s.id in ("safety", "injury")}
     assert first in people_first
+
+
+@pytest.mark.parametrize(
+    "text, situation",
+    [
+        ("man fell by the tills and hit his head, we've called an ambulance, his wife is shouting at staff", "safety"),
+        ("two kids are climbing on the shelves in aisle 4, mum is on her phone", "risky-behaviour"),
+    ],
+)
+def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, situation: str):
+    assert coach.classify(text)["situation"] == situation or situation in {
+        key for key, _ in coach.classifier.situations.find(coach.classifier.reader.tokens(text))
+    }
 
 
 async def test_safety_comes_before_the_product(coach: Coach):
