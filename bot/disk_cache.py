@@ -1,8 +1,8 @@
 """Work kept between starts, named by a hash of everything it was made from.
 
 Why: start-up has a budget of 1.5 s, and two of its steps depend only on files that rarely change: reading the
-example files (thousands of YAML mappings, most of a second) and fitting the reader on them (two seconds). Each is
-done once and stored under a name its caller derives from all of its inputs, so a later start with the same inputs
+example files (thousands of YAML mappings, a fifth of a second) and fitting the reader on them (about a second). Each
+is done once and stored under a name its caller derives from all of its inputs, so a later start with the same inputs
 reads it back in a few hundredths of a second, and a change to any input makes a new name: a stale result is never
 read. An unreadable or half-written file is ignored and the work done again.
 

@@ -1,6 +1,6 @@
 """The fitted reader kept on disk between starts, keyed by everything it was fitted from.
 
-Why: counting every example's features and fitting the combiner takes about two seconds, against a start-up budget
+Why: counting every example's features and fitting the combiner takes about a second, against a start-up budget
 of 1.5 s, and its result depends only on the knowledge, the code that reads it and the dictionary of English words.
 So the result is stored (bot/disk_cache.py) under a hash of all three, and a later start with the same inputs loads
 it in a few hundredths of a second. Nothing an agent typed is in it: only the example files' counts.
