@@ -198,6 +198,16 @@ def test_a_call_we_made_names_the_offer_situation_only_where_it_carried_an_offer
     assert "offer-turned-complaint" in {key for key, _ in find(read(offer))}
 
 
+def test_hardship_is_what_the_customer_says_not_what_the_account_shows(coach: Coach):
+    """Panels p37 and p38 (2026-12-07): a call we made about arrears got "Thanks for telling me" before anyone spoke."""
+    find = coach.classifier.situations.find
+    read = coach.classifier.reader.tokens
+    arrears = "calling a borrower 12 months behind on his mortgage, he's in arrears on the card too"
+    assert "hardship" not in {key for key, _ in find(read(arrears))}
+    told = "caller says she lost her job and can't pay this month's bill"
+    assert "hardship" in {key for key, _ in find(read(told))}
+
+
 @pytest.mark.parametrize(
     "text",
     [
