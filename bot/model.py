@@ -66,27 +66,21 @@ class NaiveBayes:
 
         label_of = np.array([-1 if label is None else labels.index(label) for label in sample_labels], dtype=np.intp)
         docs_by_label, raw = counts.count(label_of, len(labels))
-        docs = {labels[k]: int(n) for k, n in enumerate(docs_by_label.tolist()) if n}
-        # Every label weighs as much as an average label, however many examples it has: a folder with
-        # more surprise examples than stabilizing ones must not make surprise likelier everywhere.
-        weight = {label: sum(docs.values()) / (len(docs) * n) for label, n in docs.items()}
-        weighted_docs = {label: n * weight[label] for label, n in docs.items()}
-        total_docs = math.fsum(weighted_docs.values())
         self.labels = tuple(labels)
         seen = np.flatnonzero(raw.sum(axis=0)).tolist()
         self._vocabulary = frozenset(counts.names[i] for i in seen)
         size = len(self._vocabulary) or 1
+        weight, log_prior, log_total = _label_terms(
+            docs_by_label.tolist(), raw.sum(axis=1).tolist(), size, self.smoothing
+        )
         for k, label in enumerate(labels):
-            scale = weight.get(label, 1.0)
             ids = np.flatnonzero(raw[k])
-            # Counts are whole numbers, so their plain sum is exact in any order; scaled once, after.
-            log_total = math.log(scale * int(raw[k].sum()) + self.smoothing * size)
-            self._log_prior[label] = math.log((weighted_docs.get(label, 0.0) + 1) / (total_docs + len(labels)))
+            self._log_prior[label] = log_prior[k]
             self._log_likelihood[label] = {
-                counts.names[i]: math.log(n * scale + self.smoothing) - log_total
+                counts.names[i]: math.log(n * weight[k] + self.smoothing) - log_total[k]
                 for i, n in zip(ids.tolist(), raw[k, ids].tolist(), strict=True)
             }
-            self._log_unseen[label] = math.log(self.smoothing) - log_total
+            self._log_unseen[label] = math.log(self.smoothing) - log_total[k]
         return self
 
     def knows(self, feats: set[str]) -> bool:
@@ -109,6 +103,26 @@ class NaiveBayes:
         return {label: s - norm for label, s in scores.items()}
 
 
+def _label_terms(
+    docs: Sequence[int], totals: Sequence[int], size: int, smoothing: float
+) -> tuple[list[float], list[float], list[float]]:
+    """Each label's weight, log prior and log total count, from its samples (``docs``), its feature counts in all
+    (``totals``) and how many features there are (``size``). Shared by a fit and each fold of the cross-fit, so the
+    two weigh alike.
+
+    Every label present weighs as much as an average label, however many examples it has: a folder with more surprise
+    examples than stabilizing ones must not make surprise likelier everywhere. An absent label counts 1.
+    """
+    present = [n for n in docs if n]
+    weight = [sum(present) / (len(present) * n) if n else 1.0 for n in docs]
+    weighted = [n * w for n, w in zip(docs, weight, strict=True)]
+    total_docs = math.fsum(weighted)
+    log_prior = [math.log((w + 1) / (total_docs + len(docs))) for w in weighted]
+    # Counts are whole numbers, so their plain sum is exact in any order; scaled once, after.
+    log_total = [math.log(w * t + smoothing * size) for w, t in zip(weight, totals, strict=True)]
+    return weight, log_prior, log_total
+
+
 class FeatureCounts:
     """Every sample's features as numbers, given once in sorted order of the features' names.
 
@@ -128,7 +142,6 @@ class FeatureCounts:
             chain.from_iterable(map(index.__getitem__, feats) for feats in feature_sets), np.intp, int(self.sizes.sum())
         )
         self.flat = flat[np.lexsort((flat, self.owner))]
-        self.starts = np.concatenate(([0], np.cumsum(self.sizes)[:-1])).astype(np.intp)
 
     def count(self, label_of: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
         """Samples per label, and each feature's count per label (labels by features); a label of -1 is left out."""
@@ -138,9 +151,6 @@ class FeatureCounts:
         per_feature = label_of[self.owner]
         by_label = [np.bincount(self.flat[per_feature == k], minlength=len(self.names)) for k in range(n_labels)]
         return docs, np.stack(by_label) if by_label else np.zeros((0, len(self.names)), dtype=np.intp)
-
-    def features_of(self, sample: int) -> np.ndarray:
-        return self.flat[self.starts[sample] : self.starts[sample] + self.sizes[sample]]
 
 
 def held_out_log_posteriors(
@@ -161,7 +171,7 @@ def held_out_log_posteriors(
     """
     import numpy as np  # only here: a fit, then stored
 
-    counts = counts or FeatureCounts([feats for feats, _ in samples])
+    counts = counts if counts is not None else FeatureCounts([feats for feats, _ in samples])
     label_of = np.array([labels.index(label) for _, label in samples], dtype=np.intp)
     fold_of = np.array(folds)
     n_labels = len(labels)
@@ -169,20 +179,18 @@ def held_out_log_posteriors(
     found: list[dict[str, float] | None] = [None] * len(samples)
     for fold in sorted(set(folds)):
         held_docs, held = counts.count(np.where(fold_of == fold, label_of, -1), n_labels)
-        docs, raw = whole_docs - held_docs, whole - held
-        present = docs > 0
-        # As in NaiveBayes.fit: every label present weighs as much as an average label; an absent one counts 1.
-        weight = np.where(present, docs.sum() / (present.sum() * np.maximum(docs, 1)), 1.0)
-        weighted_docs = np.where(present, docs * weight, 0.0)
+        raw = whole - held
         known = raw.sum(axis=0) > 0
-        log_total = np.log(weight * raw.sum(axis=1) + SMOOTHING * max(int(known.sum()), 1))
-        log_prior = np.log((weighted_docs + 1) / (weighted_docs.sum() + n_labels))
+        terms = _label_terms(
+            (whole_docs - held_docs).tolist(), raw.sum(axis=1).tolist(), max(int(known.sum()), 1), SMOOTHING
+        )
+        weight, log_prior, log_total = (np.array(values) for values in terms)
         table = (np.log(raw * weight[:, None] + SMOOTHING) - log_total[:, None]).T  # a feature's row, seen or not
         table[~known] = 0.0  # a feature this fold's model never saw says nothing
         chosen = np.flatnonzero((fold_of == fold) & (counts.sizes > 0))
         if chosen.size == 0:
             continue
-        rows = np.concatenate([counts.features_of(i) for i in chosen.tolist()])
+        rows = counts.flat[fold_of[counts.owner] == fold]  # the chosen samples' numbers, sample by sample
         at = np.concatenate(([0], np.cumsum(counts.sizes[chosen])[:-1])).astype(np.intp)
         seen = np.add.reduceat(known[rows].astype(np.intp), at)
         scores = np.add.reduceat(table[rows], at, axis=0) + log_prior
