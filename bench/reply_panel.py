@@ -228,10 +228,10 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "money transfer",
         "remittance",
     ),
-    "funeral home, care home or childcare": (
+    # Care homes stay with the clinics' reader, whose family names them first.
+    "funeral home, assisted living or childcare": (
         "funeral",
         "assisted living",
-        "care home",
         "childcare",
         "preschool",
         "early years",
