@@ -53,7 +53,14 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "concierge",
         "resort",
     ),
-    "electronics, phone or computer shop": ("electronics", "phone store", "phone shop", "mobile phone", "computer"),
+    "electronics, phone or computer shop": (
+        "electronics",
+        "phone store",
+        "phone shop",
+        "phone network",
+        "mobile phone",
+        "computer",
+    ),
     "restaurant, cafe or takeaway": (
         "restaurant",
         "cafe",
@@ -99,6 +106,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "daycare",
         "groom",
         "salon",
+        "lash",
         "stylist",
         "cinema",
         "amusement park",
@@ -171,6 +179,10 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "shop owner",
         "shop front",
         "wedding",
+        "hardware",
+        "gift shop",
+        "paint desk",
+        "key counter",
     ),
     "counter services (post office, letting or estate agent, tax)": (
         "post office",
@@ -215,6 +227,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "tyre",
         "tire",
         "lube",
+        "oil change",
     ),
     "bank or insurance": (
         "bank",
@@ -314,6 +327,10 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "outage",
         "utility",
         "research",
+        "helpdesk",
+        "network admin",
+        "sysadmin",
+        "it service",
     ),
 }
 PANEL_RUBRIC = """You work in: {family}. A coaching bot answered your colleagues' messages below, mid-contact.
@@ -329,6 +346,7 @@ Write your verdicts for this packet as YAML, one entry per situation:
 
 
 def family_of(trade: str) -> str | None:
+    trade = trade.lower()
     return next((family for family, words in FAMILIES.items() if any(w in trade for w in words)), None)
 
 
