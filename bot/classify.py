@@ -293,7 +293,7 @@ class PhraseMatcher:
                 if key in seen:
                     continue
                 end = start + len(words)
-                if tuple(stems[start:end]) != words:
+                if tuple(stems[start:end]) != words or any(t.opens for t in tokens[start + 1 : end]):
                     continue
                 others = self._unless_by.get(key)
                 if others and others.intersection(stems[max(0, start - 2) : start] + stems[end : end + 1]):

@@ -30,10 +30,15 @@ _QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "“": '"', "”": '"
 
 
 class Token(NamedTuple):
-    """A read word. A tuple, not a dataclass: start-up makes one for every word of every example."""
+    """A read word. A tuple, not a dataclass: start-up makes one for every word of every example.
+
+    ``opens``: the word follows a punctuation mark, so no phrase runs into it from before: "he says probably not,
+    happy w/ his provider" is not "not happy" (panel p39 read it as a complaint on an offer call).
+    """
 
     word: str
     negated: bool
+    opens: bool = False
 
 
 class TextReader:
@@ -77,16 +82,19 @@ class TextReader:
         words = self._without_agent_talk(self._words(text))
         tokens: list[Token] = []
         reach = 0
+        opens = False
         for word in words:
             if word in _PUNCTUATION or word in self._breakers:
                 reach = 0
                 if word in _PUNCTUATION:
+                    opens = bool(tokens)
                     continue
             negated = reach > 0
             reach = max(reach - 1, 0)
             if self.negates(word):
                 reach = NEGATION_REACH
-            tokens.append(Token(word, negated))
+            tokens.append(Token(word, negated, opens))
+            opens = False
         return tokens
 
     def negates(self, word: str) -> bool:

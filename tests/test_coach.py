@@ -432,6 +432,19 @@ async def test_negation_keeps_a_new_customer_new(coach: Coach):
 
 
 @pytest.mark.parametrize(
+    "text, found",
+    [
+        ("she is not happy with the repair", True),
+        ("asked if he'd switch, he says probably not, happy w/ his provider", False),
+        ("asked if he'd switch. not. happy where he is", False),
+    ],
+)
+def test_a_phrase_does_not_run_across_punctuation(coach: Coach, text: str, found: bool):
+    """Panel p39 (2026-12-08): "probably not, happy" was read as "not happy", and an offer call as a complaint."""
+    assert ("not happy" in coach.classify(text)["cues"]) is found
+
+
+@pytest.mark.parametrize(
     "text, theirs",
     [
         ("at the zoo gate, mum holding out her screaming baby for me to see the ticket", False),
