@@ -177,6 +177,12 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
             "rural delivery, gate is padlocked, nobody answers the phone, leave it at the gate or climb over?",
             "risky-behaviour",
         ),
+        # panel p39 (2026-12-08): a phrase does not run across a comma ("probably not, happy w/ his provider")
+        (
+            "courtesy call list, asked if he'd switch to us for a special deal, he says probably not, happy w/ his"
+            " provider",
+            "complaint-during-offer",
+        ),
         # panel p36: a smell that "hit me" is no one hitting staff
         (
             "new carpet job, not cleaned in years, strong smell hit me at the door, how do i set expectations",
@@ -201,6 +207,12 @@ async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: 
             "offer-turned-complaint",
             "outbound calling the other half of a couple plan to get his ok to cancel it, he says no",
             "calling to offer the upgrade and he says he's been overcharged for months",
+        ),
+        # panel p39: a client told the pros and cons who has chosen was asked what she would use it for
+        (
+            "before-buying",
+            "at a client's house for lash extensions, went thru the pros and cons, she still wants the full set",
+            "couple looking at the 2 big tvs, husband asking me pros and cons",
         ),
         # panels p37 and p38: a call we made about arrears got "Thanks for telling me" before anyone spoke
         (
@@ -238,10 +250,33 @@ async def test_a_crash_checks_on_the_people_first(coach: Coach, text: str):
     [
         ("man fell by the tills and hit his head, we've called an ambulance, his wife is shouting at staff", "safety"),
         ("two kids are climbing on the shelves in aisle 4, mum is on her phone", "risky-behaviour"),
+        # panel p39: a death named with "just" between
+        ("timeshare call, man cut me off to say his wife just died, what do i do", "grief"),
     ],
 )
 def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, situation: str):
     assert situation in named_situations(coach, text)
+
+
+@pytest.mark.parametrize(
+    "text, not_said",
+    [
+        # panel p39 (2026-12-08): each line judged wrong where the situation's own words make it so
+        (
+            "regular on my route, another load of parcels for her, she has very little english",
+            "Let me find a way for us to understand each other.",
+        ),
+        ("regular at the counter, wants his usual, same as always", "Would you like it the same as before?"),
+        (
+            "new member just signed up, says training is expensive and she's not sure it's a smart idea",
+            "Did that work? Then we'll move on to the next bit.",
+        ),
+    ],
+)
+async def test_no_line_asks_or_says_what_the_situation_already_rules_out(coach: Coach, text: str, not_said: str):
+    reply = await answer_to(coach, text)
+    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    assert not_said not in said
 
 
 async def test_safety_comes_before_the_product(coach: Coach):
