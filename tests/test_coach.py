@@ -56,6 +56,18 @@ async def test_rich_description_is_answered_at_once(coach: Coach):
     assert titles[-2:] == ["After the contact", "Why"] and "furious" in more.sections[-1].lines[0]
 
 
+async def test_a_contact_whose_words_name_two_kinds_is_asked_about(coach: Coach):
+    """An offer call that meets a complaint about a charge is critical (DOMAIN.md rule 3), but the reader, which
+    learns precedence from examples, read it as planned for sure. Where the lexicon plainly names two kinds, the
+    coach asks what the contact is about, and the agent's answer settles it."""
+    text = "rang a customer about the renewal offer, she is fuming about a double charge on her last bill"
+    assert coach.classify(text)["missing"][:1] == ["contact"]
+    question = only(await coach.handle(say(text)))
+    assert question.kind == "question"
+    answer = only(await coach.handle(say(choice=option_value(question, "critical"))))
+    assert answer.kind == "answer" and answer.title.startswith("Critical interaction · Angry customer")
+
+
 async def test_vague_opening_asks_then_answers_by_buttons(coach: Coach):
     first = only(await coach.handle(say(VAGUE)))
     assert first.kind == "question" and len(first.choices) >= 3
