@@ -166,6 +166,9 @@ async def test_vague_openings(typed: bool):
 # fresh lines.
 # Since the customer type is answered at once only where a cue or an answer shows it (bot/classify.py, 2026-12-07):
 # 34 answered at once, one wrong (97.1%), meeting the 95%, which the test now holds.
+# Round eleven (145 fresh lines, 2026-12-08) brought two more wrong at once, both where the words plainly named two
+# kinds of contact (an outage with a threat to cancel, read critical; labelled surprise): 51 with 4 wrong (92.2%). Such
+# a contact is now asked about (bot/classify.py, CONTESTED_CUE): 43 with 2 wrong (95.3%) on the 3,419 lines.
 REAL_FLOORS = {"interaction": 0.62, "customer": 0.66, "asks": 0.96, "situation_found": 0.48}
 MAX_WRONG_AT_ONCE = 3
 AT_ONCE_RIGHT = 0.95
