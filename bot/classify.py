@@ -53,10 +53,11 @@ SETTLED = 10.0  # evidence that settles a type, as a plain anger cue does; far b
 SECONDARY_EVIDENCE = 2.0  # a second customer type is named when cues or answers show it this plainly
 ANSWERED = 3.0  # an option's signal: the agent picked an answer that names this type, and it is not asked again
 # The contact's kind is not answered at once where the lexicon plainly names two kinds (each at least this much):
-# an offer call met with yelling about our rates, an outage with a threat to cancel. DOMAIN.md's precedence settles
-# such lines, but the reader, which learns it from examples, gets them wrong at any confidence: on the development
-# set of 2026-12-08 (3,419 lines), 2 of the 8 answered at once with two kinds named were wrong, against 2 of the 43
-# others; the agent's answer settles it instead. Answers at once there: 51 with 4 wrong, now 43 with 2.
+# an offer call met with a complaint about a double charge, an outage with a threat to cancel. DOMAIN.md's
+# precedence settles such lines, but the reader, which learns it from examples, gets them wrong at any confidence: on
+# the development set of 2026-12-08 (3,419 lines), 2 of the 8 answered at once with two kinds named were wrong,
+# against 2 of the 43 others; the agent's answer settles it instead. Answers at once there: 51 with 4 wrong, now 43
+# with 2.
 CONTESTED_CUE = 1.5
 # Below these confidences the coach asks rather than answers: set so that answers given at once are right at
 # least 95% of the time on lines the reader never saw. On the 1,195-line development set of 2026-12-06 (now in the
@@ -254,8 +255,9 @@ _Phrase = tuple[int, tuple[str, ...], str, str]  # its place among all phrases, 
 
 
 class PhraseMatcher:
-    """Finds known phrases in tokens; a phrase whose first word is negated does not count, nor one whose key's
-    ``unless_by`` words stand beside it (up to two words before, or the word after).
+    """Finds known phrases in tokens; a phrase whose first word is negated does not count, nor one that runs across a
+    punctuation mark (``Token.opens``), nor one whose key's ``unless_by`` words stand beside it (up to two words
+    before, or the word after).
 
     A phrase that itself begins with a negator ("doesn't want to live") counts even where an earlier negator reaches
     it: "so lonely without her he doesn't want to be alive" still says it.
