@@ -143,6 +143,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "medical",
         "nurse",
         "ambulance",
+        "chemist",
     ),
     "shop": (
         "retail",
@@ -207,6 +208,8 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "council",
         "visitor centre",
         "attendance office",
+        "welfare",
+        "social security",
     ),
     "car dealership or repair workshop": (
         "car dealer",
@@ -271,6 +274,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "rail",
         "conductor",
         "theme park",
+        "train guard",
     ),
     "trades on call (locksmith, electrician, plumber, pest control)": (
         "locksmith",
@@ -328,6 +332,9 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "utility",
         "research",
         "helpdesk",
+        "telemarketer",
+        "ict ",
+        "business it",
         "network admin",
         "sysadmin",
         "it service",
