@@ -267,6 +267,8 @@ def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, sit
             "Let me find a way for us to understand each other.",
         ),
         ("regular at the counter, wants his usual, same as always", "Would you like it the same as before?"),
+        # panel p40: a room is booked by nights, not by a time
+        ("phone call just after midnight, someone wants to book a room", "Which time would suit you best?"),
         (
             "new member just signed up, says training is expensive and she's not sure it's a smart idea",
             "Did that work? Then we'll move on to the next bit.",
