@@ -91,7 +91,13 @@ def shown_words(reply: Reply) -> int:
 
 
 def says(reply: Reply) -> tuple[str, ...]:
+    """The lines to say, where the answer must have some."""
     return next(s.lines for s in reply.sections if s.title == "Say")
+
+
+def said_lines(reply: Reply) -> tuple[str, ...]:
+    """The lines to say, none where the answer has no "Say" section."""
+    return next((s.lines for s in reply.sections if s.title == "Say"), ())
 
 
 async def test_short_answer_is_types_hold_on_and_a_few_lines_and_the_rest_is_behind_more(coach: Coach):
@@ -126,7 +132,7 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         assert says(reply)[0] == first.say, (situation, reply.title)
     else:  # no sentence fits most such contacts: what to do first leads the script behind "More"
         later = next((step.say for step in wanted.steps if step.say), None)
-        said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+        said = said_lines(reply)
         assert (said[0] == later) if later else not said, (situation, said)
         (more,) = await coach.handle(say(choice=reply.choices[0].value))
         script = next(s for s in more.sections if s.title.startswith("Script"))
@@ -193,7 +199,7 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
 async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
     assert coach.classify(text)["situation"] != not_this
     reply = await answer_to(coach, text)
-    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    said = said_lines(reply)
     wrong = {"stop-contact", "offer-turned-complaint", "offer-declined", not_this}
     leads = {s.id for s in shipped_knowledge().situations if s.id in wrong and s.steps[0].say in said[:1]}
     assert not leads, (text, said)
@@ -277,7 +283,7 @@ def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, sit
 )
 async def test_no_line_asks_or_says_what_the_situation_already_rules_out(coach: Coach, text: str, not_said: str):
     reply = await answer_to(coach, text)
-    said = next((s.lines for s in reply.sections if s.title == "Say"), ())
+    said = said_lines(reply)
     assert not_said not in said
 
 
