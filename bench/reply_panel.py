@@ -202,7 +202,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "housing",
         "letting",
         "estate agent",
-        "tax",
+        "tax ",  # not "taxi"
         "dmv",
         "school office",
         "council",

@@ -59,3 +59,12 @@ def test_a_panel_tally_counts_lines_fits_and_the_answers_with_no_line(tmp_path: 
     assert figures["answers"] == 2 and dict(figures["lines"]) == {"as is": 1, "wrong": 1}
     assert figures["fits"]["headline"][True] == 1 and figures["fits"]["hold"][True] == 1
     assert (figures["no_line"], figures["want_one"]) == (1, 1)
+
+
+def test_a_trade_goes_to_the_panel_reader_of_its_own_family():
+    from bench.reply_panel import family_of
+
+    # A trade word inside another word is not that trade: "tax" in "taxi", "ict" in "district".
+    assert family_of("Taxi driver") == "airline, travel or transport"
+    assert family_of("council tax office") == "counter services (post office, letting or estate agent, tax)"
+    assert family_of("district nurse") != family_of("school ICT technician")
