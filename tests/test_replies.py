@@ -194,6 +194,14 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
             "new carpet job, not cleaned in years, strong smell hit me at the door, how do i set expectations",
             "unwanted-contact",
         ),
+        # round thirteen (2026-12-08): "injuring" folds to "injured", "recurring" charges are no fault that came back,
+        # and a customer asking if the agent is a scammer is no one being scammed
+        (
+            "new client hauls a huge backpack to every session, close to injuring himself, how do i raise it",
+            "injury",
+        ),
+        ("cx just noticed recurring charges from a store card, says he'll close his account", "repeat-fault"),
+        ("older gent on the line asks if i'm a scammer trying to sell him a scooter", "vulnerable"),
     ],
 )
 async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
@@ -258,6 +266,12 @@ async def test_a_crash_checks_on_the_people_first(coach: Coach, text: str):
         ("two kids are climbing on the shelves in aisle 4, mum is on her phone", "risky-behaviour"),
         # panel p39: a death named with "just" between
         ("timeshare call, man cut me off to say his wife just died, what do i do", "grief"),
+        # round thirteen: the narrowed phrases
+        ("she slipped on the wet floor by the door and is injured, bleeding a bit", "injury"),
+        ("elderly caller says a scammer called pretending to be us and got her card number", "vulnerable"),
+        ("the same noise is a recurring fault on his car, third visit", "repeat-fault"),
+        # a caller asking what he has left to live for is at risk first, whatever grief brought it
+        ("collections call, he says his wife died last month and asks what he's got left to live for", "self-harm"),
     ],
 )
 def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, situation: str):
