@@ -293,6 +293,11 @@ def test_narrowed_phrases_still_find_what_they_name(coach: Coach, text: str, sit
             "new member just signed up, says training is expensive and she's not sure it's a smart idea",
             "Did that work? Then we'll move on to the next bit.",
         ),
+        # panel p41: offered unasked, help from someone else reads as doubting the customer can cope
+        (
+            "woman booking a family shoot, her husband has early alzheimers, the sons are flying in for it",
+            "Is there someone you'd like me to contact for you?",
+        ),
     ],
 )
 async def test_no_line_asks_or_says_what_the_situation_already_rules_out(coach: Coach, text: str, not_said: str):
