@@ -55,6 +55,7 @@ SITUATIONS = {
     "none-left": "caller wants two seats for the show tonight, it's sold out",
     "grief": "widow on the phone, her husband died last month, she's calling to close his account",
     "unwell": "her mum died last year, she's in the shop today and has just fainted by the till",
+    "emergency-signs": "tour coach, one of my group says chest pains and his arm is going numb",
     "lost-item": "guest on the phone, left her glasses in the room yesterday, asking if anything's been handed in",
 }
 
@@ -202,6 +203,11 @@ async def test_the_answer_leads_with_the_situations_own_step(coach: Coach, situa
         ),
         ("cx just noticed recurring charges from a store card, says he'll close his account", "repeat-fault"),
         ("older gent on the line asks if i'm a scammer trying to sell him a scooter", "vulnerable"),
+        # a chest pain seen days ago is no emergency now
+        (
+            "caller seen 3 days ago for chest pain, started her antibiotic tonight, asks about side effects",
+            "emergency-signs",
+        ),
     ],
 )
 async def test_words_that_only_look_like_a_situation_do_not_lead_with_it(coach: Coach, text: str, not_this: str):
