@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -99,7 +100,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "tattoo",
         "massage",
         "colorist",
-        "photographer",
+        "photograph",
         "tailor",
         "dog walker",
         "pet sitter",
@@ -108,6 +109,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "salon",
         "lash",
         "stylist",
+        "hairstylist",
         "cinema",
         "amusement park",
         "waterpark",
@@ -156,6 +158,8 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "appliance",
         "electronics",
         "store",
+        "drugstore",
+        "superstore",
         "florist",
         "bakery",
         "home baker",
@@ -179,6 +183,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
         "secondhand",
         "shop owner",
         "shop front",
+        "suit shop",
         "wedding",
         "hardware",
         "gift shop",
@@ -234,6 +239,7 @@ FAMILIES = {  # a reader per family, each playing an agent of that trade
     ),
     "bank or insurance": (
         "bank",
+        "credit union",
         "insurance",
         "card",
         "building society",
@@ -354,9 +360,18 @@ Write your verdicts for this packet as YAML, one entry per situation:
   no_line: null   # or {{want: yes, line: "..."}} where there are no numbered lines"""
 
 
+# A trade word counts where it begins a word of the trade: "it " is no part of "credit union", nor "tire" of
+# "retirement", nor "ict" of "district". One that is itself the start of a longer word ("tax" of "taxi", "spa" of
+# "spanish") ends in a space.
+_FAMILY_WORDS = {
+    family: re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, words)) + ")")
+    for family, words in FAMILIES.items()
+}
+
+
 def family_of(trade: str) -> str | None:
     trade = trade.lower()
-    return next((family for family, words in FAMILIES.items() if any(w in trade for w in words)), None)
+    return next((family for family, words in _FAMILY_WORDS.items() if words.search(trade)), None)
 
 
 async def play(coach: Coach, item: dict, n: int) -> Reply:

@@ -64,7 +64,10 @@ def test_a_panel_tally_counts_lines_fits_and_the_answers_with_no_line(tmp_path: 
 def test_a_trade_goes_to_the_panel_reader_of_its_own_family():
     from bench.reply_panel import family_of
 
-    # A trade word inside another word is not that trade: "tax" in "taxi", "ict" in "district".
+    # A trade word inside another word is not that trade: "tax" in "taxi", "ict" in "district", "it " in "credit
+    # union", "tire" in "retirement".
     assert family_of("Taxi driver") == "airline, travel or transport"
+    assert family_of("credit union teller") == "bank or insurance"
+    assert family_of("retirement home billing office") != "car dealership or repair workshop"
     assert family_of("council tax office") == "counter services (post office, letting or estate agent, tax)"
     assert family_of("district nurse") != family_of("school ICT technician")
